@@ -1,0 +1,143 @@
+"""Read YAML/JSON documents from disk and turn every problem into a ``UserError``.
+
+Files are untrusted: size is capped, encoding checked, the top level must be a mapping, and
+pydantic validation errors are rendered as ``file: field.path: what was expected``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FromFile",
+    "format_validation_error",
+    "load_document",
+    "parse_document",
+]
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.errors import FieldProblem, InputError, UserError
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+"""Largest input file accepted by default (5 MiB); override with ``JITPLAN_MAX_INPUT_BYTES``."""
+
+
+def _max_bytes(override: int | None) -> int:
+    if override is not None:
+        return override
+    env = os.environ.get("JITPLAN_MAX_INPUT_BYTES")
+    if env and env.isdigit():
+        return int(env)
+    return DEFAULT_MAX_BYTES
+
+
+def read_text(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> str:
+    """Read a UTF-8 text file with a size cap; every failure is a ``UserError`` naming the file."""
+    p = Path(path)
+    src = str(path)
+    limit = _max_bytes(max_bytes)
+    if not p.exists():
+        raise UserError("file not found", source=src)
+    if p.is_dir():
+        raise UserError("is a directory, expected a file", source=src)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror}", source=src) from None
+    if size > limit:
+        raise UserError(
+            f"file is {size:,} bytes, larger than the {limit:,}-byte limit "
+            "(set JITPLAN_MAX_INPUT_BYTES to raise it)",
+            source=src,
+        )
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror}", source=src) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"not valid UTF-8 (byte {exc.start}): expected a UTF-8 YAML or JSON text file",
+            source=src,
+        ) from None
+    if not text.strip():
+        raise UserError("file is empty, expected a YAML or JSON document", source=src)
+    return text
+
+
+def parse_document(text: str, source: str) -> dict[str, Any]:
+    """Parse YAML (a superset of JSON) into a mapping; errors name the line."""
+    import yaml
+
+    stripped = text.lstrip()
+    if source.endswith(".json") or stripped.startswith(("{", "[")):
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                source=source,
+            ) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise UserError(f"malformed YAML{where}: {problem}", source=source) from None
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "nothing"
+        raise UserError(f"expected a mapping at the top level, got {kind}", source=source)
+    return data
+
+
+def load_document(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None
+) -> dict[str, Any]:
+    """Read and parse one YAML/JSON file into a mapping."""
+    return parse_document(read_text(path, max_bytes=max_bytes), str(path))
+
+
+def format_validation_error(exc: ValidationError, source: str) -> InputError:
+    """Turn a pydantic ``ValidationError`` into an ``InputError`` listing every problem."""
+    problems: list[FieldProblem] = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(
+            f"[{part}]" if isinstance(part, int) else str(part) for part in err["loc"]
+        ).replace(".[", "[")
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (not part of the format)"
+        inp = err.get("input")
+        if err["type"] not in ("missing",) and isinstance(inp, str | int | float | bool):
+            shown = repr(inp)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            msg = f"{msg} (got {shown})"
+        problems.append(FieldProblem(source, loc, msg))
+    return InputError(problems)
+
+
+class FromFile(BaseModel):
+    """Mixin for contracts loaded from files: ``Model.from_file(path)``."""
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Self:
+        data = load_document(path, max_bytes=max_bytes)
+        return cls.from_data(data, source=str(path))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], *, source: str = "<input>") -> Self:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise format_validation_error(exc, source) from None

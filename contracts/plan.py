@@ -1,0 +1,177 @@
+"""The ``Plan`` contract: explicit steps with tolerances, dependencies and compensations.
+
+Plans come from planners (an LLM among them), so nothing here is trusted: the schema rejects
+unknown fields and out-of-shape values, and ``tools.validator`` checks the semantics.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIONS",
+    "MAX_PLAN_STEPS",
+    "METRICS",
+    "MUTATING_ACTIONS",
+    "Action",
+    "Comparator",
+    "Plan",
+    "PlannerName",
+    "Step",
+    "Tolerance",
+    "TriggerRef",
+]
+
+import hashlib
+import json
+import re
+from typing import Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, field_validator
+
+from contracts.loading import FromFile
+
+Action = Literal[
+    "enable",
+    "disable",
+    "canary",
+    "promote",
+    "shadow",
+    "rollback",
+    "refresh_prompt",
+    "set_budget",
+    "pin_version",
+    "escalate",
+    "noop",
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
+MUTATING_ACTIONS: frozenset[str] = frozenset(
+    {"enable", "disable", "canary", "promote", "shadow", "refresh_prompt", "set_budget", "pin_version"}
+)
+"""Actions that change deployment state and so need tolerances and a compensation."""
+
+Comparator = Literal["<", "<=", ">", ">="]
+
+METRICS: tuple[str, ...] = (
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_p50_ms",
+    "error_rate",
+    "quality",
+    "cost_per_request_usd",
+    "cost_usd_per_day",
+)
+"""Metrics a tolerance may reference."""
+
+MAX_PLAN_STEPS = 64
+"""Cap on steps per plan (bounded work); larger plans are rejected at the schema."""
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+
+
+class _Strict(FromFile):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tolerance(_Strict):
+    """A gate condition: ``metric comparator threshold`` must hold over ``window_s``."""
+
+    metric: str
+    comparator: Comparator
+    threshold: float
+    window_s: float = Field(default=300.0, gt=0, le=7 * 86400)
+
+    def holds(self, value: float) -> bool:
+        """True when an observed ``value`` satisfies this tolerance."""
+        match self.comparator:
+            case "<":
+                return value < self.threshold
+            case "<=":
+                return value <= self.threshold
+            case ">":
+                return value > self.threshold
+            case _:
+                return value >= self.threshold
+
+
+class Step(_Strict):
+    """One explicit action on one feature version."""
+
+    id: str
+    action: Action
+    feature: str | None = None
+    version: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    tolerances: list[Tolerance] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    compensation: Step | None = None
+    timeout_s: float = Field(default=600.0, gt=0, le=7 * 86400)
+    rationale: str = Field(default="", max_length=2000)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("step id must be 1-128 chars of letters, digits, _ . : -")
+        return v
+
+    @field_validator("feature")
+    @classmethod
+    def _check_feature(cls, v: str | None) -> str | None:
+        if v is not None and not _SLUG.match(v):
+            raise ValueError("feature id must be a lowercase slug (a-z, 0-9, _ and -)")
+        return v
+
+    @property
+    def weight(self) -> float | None:
+        """Canary weight (0-100) when the step carries one."""
+        w = self.params.get("weight")
+        return float(w) if isinstance(w, int | float) and not isinstance(w, bool) else None
+
+    @property
+    def mutating(self) -> bool:
+        return self.action in MUTATING_ACTIONS
+
+
+class TriggerRef(_Strict):
+    """A signal that caused the plan."""
+
+    signal: str
+    feature: str | None = None
+    kind: str | None = None
+    value: float | None = None
+
+
+PlannerName = str  # "offline" | "llm:<model>" | "scripted:<file>"
+
+
+class Plan(_Strict):
+    """A proposed change: goal, trigger, and ordered explicit steps."""
+
+    id: str
+    goal: str = Field(max_length=2000)
+    planner: PlannerName = "offline"
+    trigger: list[TriggerRef] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, max_length=MAX_PLAN_STEPS)
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _check_plan_id(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("plan id must be 1-128 chars of letters, digits, _ . : -")
+        return v
+
+    def canonical_json(self) -> str:
+        """Stable JSON used for hashing and byte-identical output."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def is_noop(self) -> bool:
+        return all(s.action == "noop" for s in self.steps)
