@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AuditRecord", "GENESIS_HASH", "canonical_json", "sha256_hex"]
+__all__ = ["GENESIS_HASH", "AuditRecord", "canonical_json", "sha256_hex"]
 
 import hashlib
 import json

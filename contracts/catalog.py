@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "RISK_ORDER",
     "Catalog",
     "CostEnvelope",
     "Dependency",
@@ -14,7 +15,6 @@ __all__ = [
     "RiskTier",
     "Slo",
     "Triggers",
-    "RISK_ORDER",
 ]
 
 import hashlib
@@ -141,6 +141,11 @@ class FeatureSpec(_Model):
         if v is not None and not _SLUG.match(v):
             raise ValueError("expected a lowercase slug (a-z, 0-9, '_' and '-', at most 128 chars)")
         return v
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
 
     @field_validator("version")
     @classmethod

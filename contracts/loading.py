@@ -112,7 +112,7 @@ def format_validation_error(exc: ValidationError, source: str) -> InputError:
         loc = ".".join(
             f"[{part}]" if isinstance(part, int) else str(part) for part in err["loc"]
         ).replace(".[", "[")
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] == "extra_forbidden":

@@ -97,7 +97,7 @@ class DeploymentState(BaseModel):
                     flag["targeting"] = {"fractional": [[fs.canary_version, 100]]}
                 else:
                     # flagd weights are relative integers; keep 0.1% resolution.
-                    cw = int(round(canary * 10))
+                    cw = round(canary * 10)
                     flag["targeting"] = {
                         "fractional": [[base, 1000 - cw], [fs.canary_version, cw]]
                     }

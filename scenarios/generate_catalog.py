@@ -53,7 +53,7 @@ def generate_catalog(n: int = 200, seed: int = 0) -> dict[str, Any]:
                     "risk": {"tier": tier, "data_classes": classes, "harms": []},
                     "governance": {
                         "regions": sorted(rng.sample(REGIONS, k=rng.randint(1, 3))),
-                        "roles": sorted(rng.sample(ROLES, k=rng.randint(1, 3)) + ["operator"]),
+                        "roles": sorted([*rng.sample(ROLES, k=rng.randint(1, 3)), "operator"]),
                         "human_approval": tier in ("high", "critical"),
                     },
                     "slo": {

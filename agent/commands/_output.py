@@ -1,0 +1,22 @@
+"""Small helpers shared by the command modules (stdlib only at import time)."""
+
+from __future__ import annotations
+
+__all__ = ["dump_json", "problem_rows"]
+
+import json
+import sys
+from typing import Any
+
+
+def dump_json(obj: Any) -> None:
+    """Write one JSON document to stdout (sorted keys, stable floats)."""
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def problem_rows(exc: Exception) -> list[dict[str, str]]:
+    """Problems of a UserError/InputError as ``{field, message}`` rows."""
+    problems = getattr(exc, "problems", None)
+    if problems:
+        return [{"field": p.field, "message": p.message} for p in problems]
+    return [{"field": getattr(exc, "field", ""), "message": getattr(exc, "detail", str(exc))}]
