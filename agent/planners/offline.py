@@ -1,0 +1,320 @@
+"""The offline planner: deterministic rules, no model (the embedded default).
+
+Rules, per feature (one action per feature; the most urgent finding wins):
+
+- latency / error rate over SLO -> roll an in-flight canary back, else escalate to a human;
+- cost over its envelope -> ``set_budget`` (up to ``COST_FALLBACK_RATIO`` x), beyond that fall
+  back to the catalog fallback and disable the feature (or disable it when it has none);
+- drift over ``triggers.drift_max`` -> ``refresh_prompt`` to the newest newer prompt version,
+  via shadow then canary (escalate when there is no candidate);
+- demand over ``triggers.demand_min_rpm`` for a feature that is off -> staged canary
+  5 -> 25 -> 50 -> 100 then promote, dependencies enabled first;
+- quarantined signals -> no activation, reported in the notes;
+- nothing actionable -> a single ``noop`` step.
+
+Every mutating step carries SLO tolerances and a compensation restoring the previous state.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COST_FALLBACK_RATIO", "OfflinePlanner", "build_offline_plan"]
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from agent.planners.base import PlanDraft, PlanningContext
+from agent.planners.findings import Finding, serving_spec
+from agent.planners.requests import Intent, parse_request
+from agent.planners.steps import StepBuilder, slo_tolerances
+
+if TYPE_CHECKING:
+    from contracts.catalog import Catalog, FeatureSpec
+    from contracts.state import DeploymentState
+
+COST_FALLBACK_RATIO = 2.0
+"""Cost over this multiple of the envelope means fall back / disable instead of a budget cap."""
+
+CANARY_STAGES = (5.0, 25.0, 50.0, 100.0)
+REFRESH_STAGES = (10.0, 50.0)
+_PRIORITY = {"error_rate": 0, "latency": 1, "cost": 2, "drift": 3, "demand": 4}
+
+
+class _Rules:
+    def __init__(self, catalog: Catalog, state: DeploymentState) -> None:
+        from tools.depgraph import DependencyGraph
+
+        self.catalog = catalog
+        self.state = state
+        self.graph = DependencyGraph(catalog)
+        self.b = StepBuilder()
+        self.goals: list[str] = []
+        self.notes: list[str] = []
+        self.handled: set[str] = set()
+        self.enabled: dict[str, str] = {}  # feature -> step id that activates it in this plan
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _required(self, dep_id: str, chain: list[FeatureSpec]) -> FeatureSpec | None:
+        ranges = [d for spec in chain for d in spec.depends_on if d.id == dep_id]
+        ok = [v for v in self.catalog.versions(dep_id) if all(r.admits(v.version) for r in ranges)]
+        return ok[-1] if ok else None
+
+    def _prereqs(self, spec: FeatureSpec) -> list[str]:
+        """Steps making every (transitive) dependency of ``spec`` serve an admitted version."""
+        ids: list[str] = []
+        chain = [spec]
+        for dep_id in reversed(self.graph.dependencies(spec.id)):
+            d = self.catalog.get(dep_id)
+            if d is not None:
+                chain.append(d)
+        for dep_id in self.graph.dependencies(spec.id):
+            if dep_id in self.enabled:
+                ids.append(self.enabled[dep_id])
+                continue
+            need = self._required(dep_id, chain)
+            if need is None:
+                self.notes.append(f"{spec.id}: no catalog version of dependency {dep_id} fits its range")
+                continue
+            fs = self.state.get(dep_id)
+            if fs.version and all(
+                r.admits(fs.version) for s in chain for r in s.depends_on if r.id == dep_id
+            ):
+                continue
+            if fs.version:
+                sid = self.b.add(
+                    "promote", dep_id, need.version,
+                    params={"from_version": fs.version},
+                    tolerances=slo_tolerances(need),
+                    depends_on=list(ids),
+                    compensation={"action": "rollback", "params": {"to_version": fs.version, "weight": 0}},
+                    rationale=f"{spec.id} needs {dep_id} {need.version}; {fs.version} is outside its range",
+                )
+            else:
+                sid = self.b.add(
+                    "enable", dep_id, need.version,
+                    tolerances=slo_tolerances(need),
+                    depends_on=list(ids),
+                    compensation={"action": "disable", "params": {}},
+                    rationale=f"dependency of {spec.id}, enabled first",
+                )
+            self.enabled[dep_id] = sid
+            ids.append(sid)
+        return ids
+
+    # ---- rules -----------------------------------------------------------------------------
+
+    def rollout(self, feature: str, weight: float = 100.0, version: str | None = None, why: str = "") -> None:
+        spec = self.catalog.get(feature, version)
+        if spec is None:
+            self.notes.append(f"unknown feature {feature}{'@' + version if version else ''}: not in the catalog")
+            return
+        fs = self.state.get(feature)
+        if fs.version == spec.version and (fs.canary_version in (None, spec.version)):
+            self.notes.append(f"{spec.key} already serves: nothing to roll out")
+            return
+        deps = self._prereqs(spec)
+        prev = fs.version
+        stages = [w for w in CANARY_STAGES if w < weight] + [weight]
+        after = deps
+        for w in stages:
+            sid = self.b.add(
+                "canary", feature, spec.version,
+                params={"weight": w, "baseline": prev},
+                tolerances=slo_tolerances(spec),
+                depends_on=after,
+                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                rationale=f"canary {spec.key} at {w:g}%" + (f": {why}" if why else ""),
+            )
+            after = [sid]
+        if weight >= 100:
+            sid = self.b.add(
+                "promote", feature, spec.version,
+                params={"from_version": prev},
+                tolerances=slo_tolerances(spec),
+                depends_on=after,
+                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                rationale=f"make {spec.key} the serving version",
+            )
+        self.enabled[feature] = after[0] if weight < 100 else sid
+        self.goals.append(f"roll out {spec.key} to {weight:g}%")
+
+    def refresh(self, feature: str, why: str = "") -> None:
+        cur = serving_spec(self.catalog, self.state, feature)
+        if cur is None:
+            self.notes.append(f"unknown feature {feature}: not in the catalog")
+            return
+        newer = [v for v in self.catalog.versions(feature) if v.parsed_version > cur.parsed_version and v.prompt]
+        if not newer:
+            self.b.add("escalate", feature, cur.version, params={"reason": f"no newer prompt version of {feature} to refresh to"},
+                       rationale=why or "refresh requested")
+            self.goals.append(f"escalate {feature}: no candidate prompt")
+            return
+        new = newer[-1]
+        prev = self.state.get(feature).version
+        after: list[str] = [self.b.add(
+            "shadow", feature, new.version,
+            params={"baseline": prev},
+            tolerances=slo_tolerances(new),
+            compensation={"action": "rollback", "params": {"to_version": prev, "shadow_version": None, "weight": 0}},
+            rationale=f"shadow {new.key} next to {prev}" + (f": {why}" if why else ""),
+        )]
+        for w in REFRESH_STAGES:
+            after = [self.b.add(
+                "canary", feature, new.version,
+                params={"weight": w, "baseline": prev},
+                tolerances=slo_tolerances(new),
+                depends_on=after,
+                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                rationale=f"canary {new.key} at {w:g}%",
+            )]
+        self.b.add(
+            "refresh_prompt", feature, new.version,
+            params={"from_version": prev},
+            tolerances=slo_tolerances(new),
+            depends_on=after,
+            compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+            rationale=f"swap the prompt of {feature} to {new.version}",
+        )
+        self.goals.append(f"refresh the prompt of {feature} {prev} -> {new.version}")
+
+    def cost(self, f: Finding) -> None:
+        spec = serving_spec(self.catalog, self.state, f.feature)
+        if spec is None:
+            return
+        fs = self.state.get(f.feature)
+        ratio = f.value / f.threshold if f.threshold > 0 else float("inf")
+        dependents = sorted(
+            x for x in self.catalog.ids
+            if x != f.feature and self.state.is_active(x) and f.feature in self.graph.dependencies(x)
+        )
+        if ratio <= COST_FALLBACK_RATIO or dependents:
+            if dependents and ratio > COST_FALLBACK_RATIO:
+                self.notes.append(f"{f.feature} is needed by {', '.join(dependents)}: capping its budget instead of disabling it")
+            tol = [*slo_tolerances(spec), {"metric": "cost_usd_per_day", "comparator": "<=",
+                                           "threshold": spec.cost.daily_budget_usd, "window_s": 3600.0}]
+            self.b.add(
+                "set_budget", f.feature, spec.version,
+                params={"usd_per_day": spec.cost.daily_budget_usd},
+                tolerances=tol,
+                compensation={"action": "set_budget", "params": {"usd_per_day": fs.budget_usd_per_day}},
+                rationale=f"{f.detail} ({ratio:.2f}x): cap spend at the {spec.cost.daily_budget_usd:g} USD/day envelope",
+            )
+            self.goals.append(f"cap the budget of {f.feature}")
+            return
+        after: list[str] = []
+        fb = self.catalog.get(spec.fallback) if spec.fallback else None
+        if fb is not None and not self.state.is_active(fb.id) and fb.id not in self.enabled:
+            sid = self.b.add("enable", fb.id, fb.version, tolerances=slo_tolerances(fb),
+                             compensation={"action": "disable", "params": {}},
+                             rationale=f"fallback for {f.feature}")
+            self.enabled[fb.id] = sid
+            after = [sid]
+        self.b.add(
+            "disable", f.feature, spec.version,
+            params={"fallback": fb.id if fb else None},
+            tolerances=slo_tolerances(fb) if fb else [
+                {"metric": "error_rate", "comparator": "<=", "threshold": spec.slo.error_rate_max, "window_s": 300.0}],
+            depends_on=after,
+            compensation={"action": "enable", "version": fs.version or spec.version, "params": {}},
+            rationale=f"{f.detail} ({ratio:.2f}x the envelope)" + (f": fall back to {fb.id}" if fb else ": no fallback, disable"),
+        )
+        self.goals.append(f"fall back from {f.feature}" + (f" to {fb.id}" if fb else ""))
+
+    def degrade(self, f: Finding) -> None:
+        fs = self.state.get(f.feature)
+        if fs.canary_version and fs.canary_weight > 0:
+            self.b.add("rollback", f.feature, fs.canary_version,
+                       params={"to_version": fs.version, "weight": 0},
+                       rationale=f"{f.detail}: roll the {fs.canary_version} canary back")
+            self.goals.append(f"roll back the {f.feature} canary")
+        else:
+            self.b.add("escalate", f.feature, fs.version, params={"reason": f.detail},
+                       rationale=f"{f.detail}: no canary to roll back; a human decides")
+            self.goals.append(f"escalate {f.feature} ({f.kind} over SLO)")
+
+    def disable(self, feature: str) -> None:
+        spec = serving_spec(self.catalog, self.state, feature)
+        if spec is None:
+            self.notes.append(f"unknown feature {feature}: not in the catalog")
+            return
+        fs = self.state.get(feature)
+        if not fs.enabled:
+            self.notes.append(f"{feature} is already off")
+            return
+        self.b.add("disable", feature, fs.version,
+                   tolerances=[{"metric": "error_rate", "comparator": "<=", "threshold": spec.slo.error_rate_max, "window_s": 300.0}],
+                   compensation={"action": "enable", "version": fs.version, "params": {}},
+                   rationale="requested")
+        self.goals.append(f"disable {feature}")
+
+    def rollback(self, feature: str) -> None:
+        fs = self.state.get(feature)
+        if not fs.canary_version:
+            self.notes.append(f"{feature} has no canary in flight to roll back")
+            return
+        self.b.add("rollback", feature, fs.canary_version, params={"to_version": fs.version, "weight": 0},
+                   rationale="requested")
+        self.goals.append(f"roll back the {feature} canary")
+
+    def apply_intent(self, intent: Intent) -> None:
+        self.handled.add(intent.feature)
+        if intent.action == "rollout":
+            self.rollout(intent.feature, intent.weight, intent.version, why="requested")
+        elif intent.action == "disable":
+            self.disable(intent.feature)
+        elif intent.action == "refresh":
+            self.refresh(intent.feature, why="requested")
+        else:
+            self.rollback(intent.feature)
+
+    def apply_finding(self, f: Finding) -> None:
+        if f.feature in self.handled:
+            self.notes.append(f"{f.feature}: {f.detail} (already handled by an earlier step)")
+            return
+        self.handled.add(f.feature)
+        if f.kind in ("latency", "error_rate"):
+            self.degrade(f)
+        elif f.kind == "cost":
+            self.cost(f)
+        elif f.kind == "drift":
+            self.refresh(f.feature, why=f.detail)
+        else:
+            self.rollout(f.feature, 100.0, why=f.detail)
+
+
+def build_offline_plan(ctx: PlanningContext, *, planner: str = "offline") -> dict[str, Any]:
+    """The rule-based plan for ``ctx`` as a ``Plan`` document (deterministic)."""
+    rules = _Rules(ctx.catalog, ctx.state)
+    rules.notes.extend(ctx.notes)
+    if ctx.request.strip():
+        intent = parse_request(ctx.request)
+        if intent is None:
+            rules.notes.append(f"request not understood by the offline planner: {ctx.request[:200]!r}")
+        else:
+            rules.apply_intent(intent)
+    for f in sorted(ctx.findings, key=lambda x: (_PRIORITY[x.kind], x.feature, x.signal)):
+        rules.apply_finding(f)
+    steps = rules.b.steps
+    if not steps:
+        rules.b.add("noop", rationale="nothing actionable")
+        steps = rules.b.steps
+    trig = [{"signal": f.signal, "feature": f.feature, "kind": f.kind, "value": f.value}
+            for f in ctx.findings]
+    blob = f"{ctx.seed_id}|{planner}|{ctx.request}"
+    return {
+        "id": "plan-" + hashlib.sha256(blob.encode()).hexdigest()[:16],
+        "goal": "; ".join(rules.goals) or "no change",
+        "planner": planner,
+        "trigger": trig,
+        "steps": steps,
+        "notes": rules.notes,
+    }
+
+
+class OfflinePlanner:
+    """``Planner`` implementation over the rules above."""
+
+    name = "offline"
+
+    def draft(self, ctx: PlanningContext) -> PlanDraft:
+        return PlanDraft(plan=build_offline_plan(ctx), planner=self.name)

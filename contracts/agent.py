@@ -1,0 +1,65 @@
+"""I/O contracts of the planning agent: what a cycle is asked (``PlanRequest``) and what it
+answers (``CycleResult``, the ``jitplan plan --json`` document)."""
+
+from __future__ import annotations
+
+__all__ = ["DECISIONS", "CycleResult", "Decision", "PlanRequest"]
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["approved", "rejected", "escalated", "noop"]
+DECISIONS: tuple[str, ...] = get_args(Decision)
+
+
+class PlanRequest(BaseModel):
+    """The inputs of one planning cycle: file paths plus who asks for what.
+
+    Paths (not loaded objects) are what the graph state keeps, so a cycle resumed in another
+    process (``jitplan approve``, ``--resume``) reloads the same inputs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    catalog: str = Field(min_length=1)
+    signals: str = Field(min_length=1)
+    contracts: str | None = None
+    state: str | None = None
+    policy: str | None = None
+    request: str = Field(default="", max_length=4000)
+    role: str = Field(default="operator", max_length=128)
+    region: str = Field(default="eu", max_length=64)
+    model: str | None = Field(default=None, max_length=500)
+    now: str | None = None
+    apply: bool = False
+    max_revisions: int = Field(default=3, ge=0, le=10)
+    max_llm_calls: int = Field(default=12, ge=1, le=200)
+    max_tool_calls: int = Field(default=24, ge=0, le=500)
+    replications: int = Field(default=10, ge=1, le=100)
+    use_cache: bool = True
+
+
+class CycleResult(BaseModel):
+    """The outcome of one cycle (``jitplan plan --json`` prints exactly this)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thread_id: str
+    decision: Decision | None
+    status: Literal["done", "interrupted"] = "done"
+    plan: dict[str, Any] | None = None
+    plan_sha256: str | None = None
+    planner: str = "offline"
+    reasons: list[str] = Field(default_factory=list)
+    validation: dict[str, Any] = Field(default_factory=dict)
+    simulation: dict[str, Any] = Field(default_factory=dict)
+    quarantined: list[dict[str, Any]] = Field(default_factory=list)
+    fast_path: bool = False
+    cache_hit: bool = False
+    revisions: int = 0
+    llm: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
+    escalation: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
