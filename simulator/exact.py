@@ -1,0 +1,252 @@
+"""Exact engine: one SimPy process per request on a ``simpy.Resource`` with ``c`` slots.
+
+Arrivals come from the same ``ArrivalStream`` as the fast engine. Each request is routed at
+arrival, waits for a slot (abandoning after ``timeout_s``), is served, may fail and retry.
+Outcomes are buffered and folded into the shared statistics (bucketed by completion time)
+every chunk and whenever a gate reads them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ExactPlane"]
+
+import math
+import random
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator import kernel as K
+from simulator.arrivals import ArrivalStream
+from simulator.clock import Late
+from simulator.stats import Chunk, Recorder
+from simulator.world import World
+
+FLUSH_TICKS = 64
+
+
+class ExactPlane:
+    """Per-request SimPy data plane."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        world: World,
+        stream: ArrivalStream,
+        recorder: Recorder,
+        rng: np.random.Generator,
+        end_s: float,
+        max_requests: int | None,
+        warmup: tuple[float, int],
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        sc = world.scenario
+        self.env, self.world, self.stream, self.recorder = env, world, stream, recorder
+        self.end_s, self.max_requests = end_s, max_requests
+        self.warm_t, self.warm_n = warmup
+        self.tick_s = sc.tick_s
+        svc = sc.service
+        self.res = simpy.Resource(env, capacity=svc.concurrency)
+        self.timeout = svc.timeout_s
+        self.max_retries = svc.max_retries
+        self.backoff = svc.retry_backoff_s
+        self.rand = random.Random(int(rng.integers(2**63 - 1)))
+        self.rng = rng
+        self.buf: list[tuple[float, ...]] = []
+        self.last_flush = 0.0
+        self.inflight = 0
+        self.arrivals_done = False
+        self.generated = 0
+        self.first = -1.0
+        self.last = -1.0
+        self.progress = progress
+        self._params_key: tuple[Any, ...] | None = None
+        self._params: list[list[float]] = []
+        self._win = -1.0
+        self._win_count = 0.0
+        rate = max(stream.mean_rate(), 1e-9)
+        self.chunk_s = max(self.tick_s, min(65536 / rate, 511 * self.tick_s))
+        self.done: simpy.Event | None = None
+
+    @property
+    def first_last(self) -> tuple[float, float]:
+        return self.first, self.last
+
+    def _table(self) -> list[list[float]]:
+        w = self.world
+        key = (tuple(id(f) for f in w.faults), w.dq_drop, w.dq_err, tuple(w.refreshed_at.items()))
+        if key != self._params_key:
+            self._params = w.params(self.env.now).tolist()
+            self._params_key = key
+        return self._params
+
+    def flush(self) -> None:
+        """Fold buffered outcomes into the recorder (ticks up to now)."""
+        now = self.env.now
+        k0 = math.floor(self.last_flush / self.tick_s)
+        k1 = max(k0 + 1, math.ceil(now / self.tick_s))
+        ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
+        if self.buf:
+            rec = np.asarray(self.buf, dtype=np.float64)
+            self.buf = []
+            K.record_batch(rec, k0 * self.tick_s, self.tick_s, ch.tick_tot, ch.tick_ver,
+                           ch.hist_tick, ch.hist_ver)
+        self.recorder.absorb(ch, self.world.canary_weight)
+        self.last_flush = now
+
+    def _draw(self, p: list[float], v: int) -> float:
+        kind = p[K.P_DIST]
+        if kind == 0:
+            x = self.rand.expovariate(1.0 / p[K.P_A])
+        elif kind == 1:
+            x = self.rand.lognormvariate(p[K.P_A], p[K.P_B])
+        elif kind == 2:
+            x = p[K.P_A]
+        else:
+            emp, lens = self.world.empirical
+            x = float(emp[v, self.rand.randrange(int(lens[v]))])
+        return x * p[K.P_LATMULT]
+
+    def process(self, done: simpy.Event) -> Generator[simpy.Event, Any, None]:
+        """Arrival process: spawns one request process per arrival."""
+        self.done = done
+        env = self.env
+        env.process(self._flusher())
+        t = 0.0
+        while True:
+            h = min(t + self.chunk_s, self.end_s)
+            arr_t, tin, tout = self.stream.between(t, h)
+            if self.max_requests is not None:
+                room = self.max_requests - self.generated
+                arr_t, tin, tout = arr_t[:room], tin[:room], tout[:room]
+            times = arr_t.tolist()
+            tins = tin.tolist() if tin.shape[0] else None
+            touts = tout.tolist() if tout.shape[0] else None
+            request = self._request
+            for j, ta in enumerate(times):
+                yield env.timeout(ta - env.now)
+                idx = self.generated
+                self.generated += 1
+                self.inflight += 1
+                env.process(request(ta, idx, tins[j] if tins else -1.0, touts[j] if touts else -1.0))
+            if self.progress is not None and self.max_requests is not None:
+                self.progress(self.generated / self.max_requests)
+            t = h
+            if (self.max_requests is not None and self.generated >= self.max_requests) or t >= self.end_s:
+                break
+            if env.now < t:
+                yield env.timeout(t - env.now)
+        self.arrivals_done = True
+        if not math.isfinite(self.end_s) and self.inflight == 0:
+            self._finish()
+
+    def _finish(self) -> None:
+        self.flush()
+        assert self.done is not None
+        if not self.done.triggered:
+            self.done.succeed()
+
+    def _flusher(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        step = FLUSH_TICKS * self.tick_s
+        while True:
+            nxt = min((math.floor(env.now / step) + 1) * step, self.end_s)
+            yield Late(env, nxt - env.now)
+            if env.now >= self.end_s:
+                self._finish()
+                return
+            self.flush()
+            if self.progress is not None and math.isfinite(self.end_s):
+                self.progress(env.now / self.end_s)
+
+    def _request(self, t: float, idx: int, tin: float, tout: float) -> Generator[simpy.Event, Any, None]:
+        env, w, rand = self.env, self.world, self.rand
+        counted = t >= self.warm_t and idx >= self.warm_n
+        v = w.baseline
+        if w.canary >= 0 and rand.random() * 100.0 < w.canary_weight:
+            v = w.canary
+        p = self._table()[v]
+        if tin < 0:
+            tin, tout = p[K.P_TOK_IN], p[K.P_TOK_OUT]
+        if counted and w.shadow >= 0 and rand.random() * 100.0 < w.shadow_weight:
+            self._shadow(t, w.shadow, tin, tout)
+        attempt = 0
+        while True:
+            ts = env.now
+            p = self._table()[v]
+            wait = busy = cost = 0.0
+            err = False
+            if p[K.P_OUTAGE] > 0 or self._rate_limited(ts):
+                lat, err = 0.0, True
+            else:
+                s = self._draw(p, v) + p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
+                req = self.res.request()
+                if self.timeout is None:
+                    yield req
+                else:
+                    tmo = env.timeout(self.timeout)
+                    yield req | tmo
+                    if not req.triggered:
+                        req.cancel()
+                        wait = lat = self.timeout
+                        err = True
+                if not err:
+                    wait = env.now - ts
+                    cost = (p[K.P_USD_REQ] + p[K.P_USD_IN] * tin / 1000.0
+                            + p[K.P_USD_OUT] * tout / 1000.0)
+                    busy = s
+                    if self.timeout is not None and wait + s > self.timeout:
+                        env.process(self._hold(req, s))
+                        yield env.timeout(self.timeout - wait)
+                        lat, err = self.timeout, True
+                    else:
+                        yield env.timeout(s)
+                        self.res.release(req)
+                        lat = wait + s
+                        err = rand.random() < p[K.P_ERR]
+            if counted:
+                if self.first < 0:
+                    self.first = ts
+                self.last = ts
+                q = 0.0 if err else self._quality(p, ts)
+                self.buf.append((env.now, v, lat, wait, busy, 1.0 if err else 0.0, cost, q,
+                                 1.0 if attempt else 0.0, 0.0))
+            if not (err and attempt < self.max_retries):
+                break
+            attempt += 1
+            if self.backoff > 0:
+                yield env.timeout(self.backoff)
+        self.inflight -= 1
+        if self.arrivals_done and self.inflight == 0 and not math.isfinite(self.end_s):
+            self._finish()
+
+    def _hold(self, req: simpy.resources.resource.Request, s: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(s)
+        self.res.release(req)
+
+    def _rate_limited(self, t: float) -> bool:
+        limit = self.world.rate_limit()
+        if limit == math.inf:
+            return False
+        win = math.floor(t)
+        if win != self._win:
+            self._win, self._win_count = win, 0.0
+        if self._win_count >= limit:
+            return True
+        self._win_count += 1.0
+        return False
+
+    @staticmethod
+    def _quality(p: list[float], t: float) -> float:
+        dt = max(t - p[K.P_QT0], 0.0)
+        return max(p[K.P_Q0] - p[K.P_QSLOPE] * dt, 0.0)
+
+    def _shadow(self, t: float, v: int, tin: float, tout: float) -> None:
+        p = self._table()[v]
+        s = self._draw(p, v) + p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
+        err = p[K.P_OUTAGE] > 0 or self.rand.random() < p[K.P_ERR]
+        cost = p[K.P_USD_REQ] + p[K.P_USD_IN] * tin / 1000.0 + p[K.P_USD_OUT] * tout / 1000.0
+        q = 0.0 if err else self._quality(p, t)
+        self.buf.append((t, v, s, 0.0, 0.0, 1.0 if err else 0.0, cost, q, 0.0, 1.0))

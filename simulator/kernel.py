@@ -1,0 +1,374 @@
+"""Compiled data plane of the fast engine: a multi-server FCFS queue over a batch of arrivals.
+
+``run_batch`` takes the sorted arrivals of one chunk (plus the retries carried from earlier
+chunks), routes each request to a version, draws its service time, queues it on ``c`` servers
+(a binary min-heap of server-free times, carried across chunks), applies timeouts (abandonment
+of the queue, client timeout in service), faults, errors and retries, and accumulates per-tick
+and per-version statistics in place. Random draws use numba's generator, seeded per chunk.
+
+``record_batch`` accumulates outcome records produced elsewhere (the exact engine) into the
+same statistics arrays, so both engines report through one code path.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "F_BUSY",
+    "F_COST",
+    "F_ERR",
+    "F_LAT",
+    "F_N",
+    "F_QN",
+    "F_QUAL",
+    "F_RETRY",
+    "F_WAIT",
+    "NFIELDS",
+    "P_COLS",
+    "quality_at",
+    "record_batch",
+    "run_batch",
+]
+
+import math
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
+
+# Statistic fields (last axis of the tick/version arrays).
+F_N, F_ERR, F_LAT, F_WAIT, F_BUSY, F_COST, F_QUAL, F_QN, F_RETRY = range(9)
+NFIELDS = 9
+
+# Version parameter table columns (one row per version), built by simulator.world.
+(
+    P_DIST,
+    P_A,
+    P_B,
+    P_LATMULT,
+    P_ERR,
+    P_OUTAGE,
+    P_SEC_IN,
+    P_SEC_OUT,
+    P_USD_REQ,
+    P_USD_IN,
+    P_USD_OUT,
+    P_Q0,
+    P_QSLOPE,
+    P_QT0,
+    P_TOK_IN,
+    P_TOK_OUT,
+) = range(16)
+P_COLS = 16
+
+_LOG_LO = math.log10(LO_S)
+
+
+@njit(cache=True)
+def _bin(lat: float) -> int:
+    if lat < LO_S:
+        return 0
+    b = int((math.log10(lat) - _LOG_LO) * BINS_PER_DECADE) + 1
+    if b > NBINS - 1:
+        return NBINS - 1
+    return b
+
+
+@njit(cache=True)
+def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDArray[np.int64]) -> float:
+    kind = int(p[v, P_DIST])
+    if kind == 0:
+        x = np.random.exponential(p[v, P_A])
+    elif kind == 1:
+        x = math.exp(p[v, P_A] + p[v, P_B] * np.random.standard_normal())
+    elif kind == 2:
+        x = p[v, P_A]
+    else:
+        x = emp[v, np.random.randint(0, emp_len[v])]
+    return x * p[v, P_LATMULT]
+
+
+@njit(cache=True)
+def quality_at(p: NDArray[np.float64], v: int, t: float) -> float:
+    """Quality of version ``v`` at time ``t`` (linear decay from its origin, floored at 0)."""
+    dt = t - p[v, P_QT0]
+    q = p[v, P_Q0] - p[v, P_QSLOPE] * (dt if dt > 0 else 0.0)
+    return q if q > 0 else 0.0
+
+
+@njit(cache=True)
+def _record(
+    tick_tot: NDArray[np.float64],
+    tick_ver: NDArray[np.float64],
+    hist_tick: NDArray[np.int64],
+    hist_ver: NDArray[np.int64],
+    k: int,
+    v: int,
+    lat: float,
+    wait: float,
+    busy: float,
+    err: bool,
+    cost: float,
+    q: float,
+    retry: bool,
+    shadow: bool,
+) -> None:
+    b = _bin(lat)
+    hist_ver[v, b] += 1
+    row = tick_ver[k, v]
+    row[F_N] += 1.0
+    row[F_LAT] += lat
+    row[F_WAIT] += wait
+    row[F_BUSY] += busy
+    row[F_COST] += cost
+    if err:
+        row[F_ERR] += 1.0
+    else:
+        row[F_QUAL] += q
+        row[F_QN] += 1.0
+    if retry:
+        row[F_RETRY] += 1.0
+    tot = tick_tot[k]
+    tot[F_COST] += cost
+    tot[F_BUSY] += busy
+    if shadow:
+        return
+    hist_tick[k, b] += 1
+    tot[F_N] += 1.0
+    tot[F_LAT] += lat
+    tot[F_WAIT] += wait
+    if err:
+        tot[F_ERR] += 1.0
+    else:
+        tot[F_QUAL] += q
+        tot[F_QN] += 1.0
+    if retry:
+        tot[F_RETRY] += 1.0
+
+
+@njit(cache=True)
+def _sift_down(h: NDArray[np.float64], n: int) -> None:
+    i = 0
+    x = h[0]
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        right = left + 1
+        m = left
+        if right < n and h[right] < h[left]:
+            m = right
+        if h[m] >= x:
+            break
+        h[i] = h[m]
+        i = m
+    h[i] = x
+
+
+@njit(cache=True)
+def _rpush(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int, t: float,
+           v: float, a: float, tin: float, tout: float) -> int:
+    if n >= rt.shape[0]:
+        return n  # retry buffer full: the retry is dropped (the attempt stays an error)
+    i = n
+    while i > 0:
+        parent = (i - 1) // 2
+        if rt[parent] <= t:
+            break
+        rt[i] = rt[parent]
+        rinfo[i] = rinfo[parent]
+        i = parent
+    rt[i] = t
+    rinfo[i, 0] = v
+    rinfo[i, 1] = a
+    rinfo[i, 2] = tin
+    rinfo[i, 3] = tout
+    return n + 1
+
+
+@njit(cache=True)
+def _rpop(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int) -> int:
+    n -= 1
+    if n == 0:
+        return 0
+    t = rt[n]
+    info = rinfo[n].copy()
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        right = left + 1
+        m = left
+        if right < n and rt[right] < rt[left]:
+            m = right
+        if rt[m] >= t:
+            break
+        rt[i] = rt[m]
+        rinfo[i] = rinfo[m]
+        i = m
+    rt[i] = t
+    rinfo[i] = info
+    return n
+
+
+@njit(cache=True)
+def run_batch(
+    arr_t: NDArray[np.float64],
+    arr_tin: NDArray[np.float64],
+    arr_tout: NDArray[np.float64],
+    t_end: float,
+    free: NDArray[np.float64],
+    rt: NDArray[np.float64],
+    rinfo: NDArray[np.float64],
+    n_retry: int,
+    params: NDArray[np.float64],
+    emp: NDArray[np.float64],
+    emp_len: NDArray[np.int64],
+    route: NDArray[np.float64],
+    cfg: NDArray[np.float64],
+    state: NDArray[np.float64],
+    tick0: float,
+    tick_s: float,
+    tick_tot: NDArray[np.float64],
+    tick_ver: NDArray[np.float64],
+    hist_tick: NDArray[np.int64],
+    hist_ver: NDArray[np.int64],
+    seed: int,
+) -> int:
+    """Simulate one chunk; returns the number of retries still pending (carried in ``rt``).
+
+    ``route`` = [baseline, canary, canary_weight%, shadow, shadow_weight%] (−1 = none);
+    ``cfg`` = [timeout_s (inf = none), max_retries, backoff_s, limit_rps (inf = none),
+    warmup_t, warmup_n, has_tokens]; ``state`` (in/out) = [arrival index, rate-limit window,
+    rate-limit count, first counted t, last counted t].
+    """
+    np.random.seed(seed)
+    c = free.shape[0]
+    nt = tick_tot.shape[0]
+    timeout = cfg[0]
+    max_retries = cfg[1]
+    backoff = cfg[2]
+    limit = cfg[3]
+    warm_t = cfg[4]
+    warm_n = cfg[5]
+    has_tokens = cfg[6] > 0
+    base = int(route[0])
+    canary = int(route[1])
+    cw = route[2] / 100.0
+    shadow_v = int(route[3])
+    sw = route[4] / 100.0
+    n_arr = arr_t.shape[0]
+    i = 0
+    while True:
+        take_retry = n_retry > 0 and rt[0] < t_end and (i >= n_arr or rt[0] <= arr_t[i])
+        if not take_retry and i >= n_arr:
+            break
+        if take_retry:
+            t = rt[0]
+            v = int(rinfo[0, 0])
+            attempt = rinfo[0, 1]
+            tin = rinfo[0, 2]
+            tout = rinfo[0, 3]
+            n_retry = _rpop(rt, rinfo, n_retry)
+            counted = t >= warm_t and state[0] >= warm_n
+        else:
+            t = arr_t[i]
+            counted = t >= warm_t and state[0] >= warm_n
+            state[0] += 1.0
+            attempt = 0.0
+            v = base
+            if canary >= 0 and np.random.random() < cw:
+                v = canary
+            if has_tokens:
+                tin = arr_tin[i]
+                tout = arr_tout[i]
+            else:
+                tin = params[v, P_TOK_IN]
+                tout = params[v, P_TOK_OUT]
+            i += 1
+            if shadow_v >= 0 and np.random.random() < sw and counted:
+                ss = _draw(params, shadow_v, emp, emp_len)
+                ss += params[shadow_v, P_SEC_IN] * tin + params[shadow_v, P_SEC_OUT] * tout
+                s_err = params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
+                s_cost = (params[shadow_v, P_USD_REQ] + params[shadow_v, P_USD_IN] * tin / 1000.0
+                          + params[shadow_v, P_USD_OUT] * tout / 1000.0)
+                s_q = quality_at(params, shadow_v, t)
+                k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
+                _record(tick_tot, tick_ver, hist_tick, hist_ver, k, shadow_v, ss, 0.0, 0.0,
+                        s_err, s_cost, s_q, False, True)
+        # --- serve one attempt ---
+        wait = 0.0
+        busy = 0.0
+        cost = 0.0
+        err = False
+        if params[v, P_OUTAGE] > 0:
+            lat = 0.0
+            err = True
+        else:
+            rejected = False
+            if limit < np.inf:
+                win = math.floor(t)
+                if win != state[1]:
+                    state[1] = win
+                    state[2] = 0.0
+                if state[2] >= limit:
+                    rejected = True
+                else:
+                    state[2] += 1.0
+            if rejected:
+                lat = 0.0
+                err = True
+            else:
+                s = _draw(params, v, emp, emp_len)
+                s += params[v, P_SEC_IN] * tin + params[v, P_SEC_OUT] * tout
+                start = t if free[0] <= t else free[0]
+                wait = start - t
+                if wait > timeout:
+                    lat = timeout  # abandoned the queue; never used a server
+                    wait = timeout
+                    err = True
+                else:
+                    free[0] = start + s
+                    _sift_down(free, c)
+                    busy = s
+                    lat = wait + s
+                    cost = (params[v, P_USD_REQ] + params[v, P_USD_IN] * tin / 1000.0
+                            + params[v, P_USD_OUT] * tout / 1000.0)
+                    if lat > timeout:
+                        lat = timeout
+                        err = True
+                    elif np.random.random() < params[v, P_ERR]:
+                        err = True
+        if counted:
+            q = quality_at(params, v, t)
+            k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
+            _record(tick_tot, tick_ver, hist_tick, hist_ver, k, v, lat, wait, busy, err, cost,
+                    q, attempt > 0, False)
+            if state[3] < 0:
+                state[3] = t
+            state[4] = t
+        if err and attempt < max_retries:
+            n_retry = _rpush(rt, rinfo, n_retry, t + lat + backoff, float(v), attempt + 1.0,
+                             tin, tout)
+    return n_retry
+
+
+@njit(cache=True)
+def record_batch(
+    rec: NDArray[np.float64],
+    tick0: float,
+    tick_s: float,
+    tick_tot: NDArray[np.float64],
+    tick_ver: NDArray[np.float64],
+    hist_tick: NDArray[np.int64],
+    hist_ver: NDArray[np.int64],
+) -> None:
+    """Accumulate outcome rows ``[t, v, lat, wait, busy, err, cost, q, retry, shadow]``."""
+    nt = tick_tot.shape[0]
+    for j in range(rec.shape[0]):
+        r = rec[j]
+        k = min(max(int((r[0] - tick0) / tick_s), 0), nt - 1)
+        _record(tick_tot, tick_ver, hist_tick, hist_ver, k, int(r[1]), r[2], r[3], r[4],
+                r[5] > 0, r[6], r[7], r[8] > 0, r[9] > 0)

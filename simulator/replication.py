@@ -1,0 +1,114 @@
+"""One replication: wire the world, arrivals, control plane and a data plane into SimPy."""
+
+from __future__ import annotations
+
+__all__ = ["ENGINES", "run_replication"]
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from contracts.plan import Plan
+from contracts.scenario import Scenario
+from simulator import kernel as K
+from simulator.arrivals import ArrivalStream
+from simulator.control import PlanRun, dq_process, fault_process
+from simulator.exact import ExactPlane
+from simulator.fast import FastPlane
+from simulator.histogram import percentile
+from simulator.result import ReplicationResult
+from simulator.stats import Recorder, window_metrics
+from simulator.world import World
+
+ENGINES = ("fast", "exact")
+
+
+def _plan_start(sc: Scenario, stream: ArrivalStream) -> float:
+    if sc.plan_start_s is not None:
+        return sc.plan_start_s
+    if sc.warmup_requests:
+        return max(sc.warmup_s, sc.warmup_requests / max(stream.mean_rate(), 1e-9))
+    return sc.warmup_s
+
+
+def run_replication(
+    sc: Scenario,
+    plan: Plan | None,
+    engine: str,
+    seed_seq: np.random.SeedSequence,
+    index: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> ReplicationResult:
+    """Simulate one replication of ``sc`` (with ``plan`` under test) on ``engine``."""
+    rng = np.random.default_rng(seed_seq)
+    env = simpy.Environment()
+    world = World(sc)
+    stream = ArrivalStream(sc.traffic, rng, sc.tick_s)
+    recorder = Recorder(len(world.keys), sc.tick_s, sc.service.concurrency)
+    end_s = sc.duration_s if sc.duration_s is not None else math.inf
+    warm = (sc.warmup_s, sc.warmup_requests)
+    cls = FastPlane if engine == "fast" else ExactPlane
+    plane = cls(env, world, stream, recorder, rng, end_s, sc.requests, warm, progress)
+    for fault in sc.faults:
+        env.process(fault_process(env, world, fault))
+    for drop in sc.data_quality:
+        env.process(dq_process(env, world, drop))
+    plan_run = None
+    if plan is not None:
+        plan_run = PlanRun(env, world, plan, recorder, plane.flush, _plan_start(sc, stream),
+                           sc.step_interval_s)
+        env.process(plan_run.process())
+    done = env.event()
+    env.process(plane.process(done))
+    env.run(until=done)
+    t_end = env.now
+    status, reason = None, ""
+    if plan_run is not None:
+        if plan_run.finished:
+            status = "pass"
+        elif plan_run.aborted:
+            status = "fail"
+        else:
+            status, reason = "fail", "the run ended before the plan finished"
+            world.log(t_end, "plan_incomplete", plan=plan.id if plan else "")
+    first, last = plane.first_last
+    if sc.duration_s is not None:
+        span = sc.duration_s - sc.warmup_s
+    else:
+        n = recorder.tot[K.F_N]
+        span = (last - first) * n / (n - 1) if n > 1 and last > first else math.nan
+    return ReplicationResult(
+        index=index,
+        metrics=_metrics(recorder, span, sc.service.concurrency),
+        versions={
+            key: window_metrics(recorder.ver_tot[v], recorder.ver_hist[v], span)
+            for v, key in enumerate(world.keys)
+        },
+        timeline=tuple(sorted(world.timeline, key=lambda e: e.t)),
+        gates=tuple(plan_run.gates) if plan_run else (),
+        plan_status=status,
+        plan_reason=reason,
+        series=recorder.series(),
+    )
+
+
+def _metrics(rec: Recorder, span: float, c: int) -> dict[str, float]:
+    tot = rec.tot
+    n = float(tot[K.F_N])
+    nan = math.nan
+    return {
+        "requests": n,
+        "throughput_rps": n / span if span > 0 else nan,
+        "utilization": tot[K.F_BUSY] / (c * span) if span > 0 else nan,
+        "wait_mean_s": tot[K.F_WAIT] / n if n else nan,
+        "latency_mean_s": tot[K.F_LAT] / n if n else nan,
+        "latency_p50_s": percentile(rec.hist, 50),
+        "latency_p95_s": percentile(rec.hist, 95),
+        "latency_p99_s": percentile(rec.hist, 99),
+        "error_rate": tot[K.F_ERR] / n if n else nan,
+        "cost_usd": float(tot[K.F_COST]),
+        "quality_mean": tot[K.F_QUAL] / tot[K.F_QN] if tot[K.F_QN] else nan,
+        "retries": float(tot[K.F_RETRY]),
+    }

@@ -1,0 +1,128 @@
+"""The researcher-facing entry point: ``simulator.run`` with seeded, parallel replications."""
+
+from __future__ import annotations
+
+__all__ = ["load_scenario", "run"]
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contracts.errors import UserError
+from contracts.plan import Plan
+from contracts.scenario import Scenario
+from simulator.replication import ENGINES, run_replication
+from simulator.result import ReplicationResult, SimResult
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Load a scenario file; a relative trace path is resolved against the file's folder."""
+    sc = Scenario.from_file(path)
+    tp = sc.traffic.path
+    if tp and not Path(tp).is_absolute():
+        cand = Path(path).parent / tp
+        if cand.exists() or not Path(tp).exists():
+            traffic = sc.traffic.model_copy(update={"path": str(cand)})
+            sc = sc.model_copy(update={"traffic": traffic})
+    return sc
+
+
+def _one(args: tuple[str, str | None, str, int, int]) -> ReplicationResult:
+    sc_json, plan_json, engine, seed, index = args
+    sc = Scenario.model_validate_json(sc_json)
+    plan = Plan.model_validate_json(plan_json) if plan_json else None
+    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
+    return run_replication(sc, plan, engine, child, index)
+
+
+def run(
+    scenario: Scenario | str | os.PathLike[str],
+    plan: Plan | None = None,
+    *,
+    engine: str = "fast",
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    progress: Callable[[float], None] | None = None,
+) -> SimResult:
+    """Simulate ``scenario`` (a ``Scenario`` or a file path), optionally with ``plan`` under test.
+
+    ``replications`` defaults to the scenario's; replication ``i`` draws from child ``i`` of
+    ``SeedSequence(seed)`` (``seed`` defaults to the scenario's), so results do not depend on
+    ``workers``. A plan embedded in the scenario is used when ``plan`` is None.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine '{engine}', expected one of {', '.join(ENGINES)}")
+    reps = sc.replications if replications is None else replications
+    if reps < 1:
+        raise UserError("replications must be at least 1")
+    seed = sc.seed if seed is None else seed
+    if seed < 0:
+        raise UserError("seed must be non-negative")
+    plan = plan if plan is not None else sc.plan
+    if workers < 1:
+        raise UserError("workers must be at least 1")
+    args = [(sc.model_dump_json(), plan.model_dump_json() if plan else None, engine, seed, i)
+            for i in range(reps)]
+    results: list[ReplicationResult]
+    if backend == "ray":
+        results = _run_ray(args)
+    elif backend != "local":
+        raise UserError(f"unknown backend '{backend}', expected local or ray")
+    elif workers == 1 or reps == 1:
+        results = []
+        for i, a in enumerate(args):
+            sub = None
+            if progress is not None:
+                def sub(f: float, i: int = i) -> None:
+                    progress((i + min(f, 1.0)) / reps)
+            sc_i = sc
+            child = np.random.SeedSequence(seed).spawn(i + 1)[i]
+            results.append(run_replication(sc_i, plan, engine, child, i, sub))
+            del a
+    else:
+        results = _run_pool(args, min(workers, reps), progress)
+    return SimResult(sc.name, engine, seed, tuple(results), plan.id if plan else None)
+
+
+def _run_pool(
+    args: list[tuple[str, str | None, str, int, int]],
+    workers: int,
+    progress: Callable[[float], None] | None,
+) -> list[ReplicationResult]:
+    out: dict[int, ReplicationResult] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_one, a) for a in args]
+        for fut in futures:
+            r = fut.result()
+            out[r.index] = r
+            if progress is not None:
+                progress(len(out) / len(args))
+    return [out[i] for i in sorted(out)]
+
+
+def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[ReplicationResult]:
+    try:
+        import ray  # type: ignore[import-not-found]
+    except ImportError:
+        raise UserError(
+            "--backend ray needs the 'ray' package (pip install 'jitplan[ray]')"
+        ) from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
+                 log_to_driver=False)
+    remote = ray.remote(_one)
+    results: list[Any] = ray.get([remote.remote(a) for a in args])
+    return sorted(results, key=lambda r: r.index)
+
+
+def _finite(x: float) -> bool:
+    return not (math.isnan(x) or math.isinf(x))

@@ -1,0 +1,165 @@
+"""Streaming statistics: per-chunk arrays, the run recorder, gate windows and metric formulas.
+
+Nothing here grows with the number of requests: a chunk holds per-tick and per-version sums
+and latency histograms; the recorder folds chunks into run totals, a per-tick time series
+and any open gate windows.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Chunk", "Recorder", "Window", "window_metrics"]
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator import kernel as K
+from simulator.histogram import NBINS, percentile, percentile_rows
+
+SERIES_COLUMNS: tuple[str, ...] = (
+    "t_s",
+    "requests",
+    "errors",
+    "error_rate",
+    "latency_mean_s",
+    "latency_p95_s",
+    "wait_mean_s",
+    "utilization",
+    "cost_usd",
+    "quality_mean",
+    "canary_weight",
+)
+
+
+@dataclass
+class Chunk:
+    """Statistics of the requests recorded in ticks ``[k0, k0 + nt)``."""
+
+    k0: int
+    tick_tot: NDArray[np.float64]
+    tick_ver: NDArray[np.float64]
+    hist_tick: NDArray[np.int64]
+    hist_ver: NDArray[np.int64]
+
+    @classmethod
+    def empty(cls, k0: int, nt: int, nver: int) -> Chunk:
+        nt = max(nt, 1)
+        return cls(
+            k0,
+            np.zeros((nt, K.NFIELDS)),
+            np.zeros((nt, nver, K.NFIELDS)),
+            np.zeros((nt, NBINS), dtype=np.int64),
+            np.zeros((nver, NBINS), dtype=np.int64),
+        )
+
+
+@dataclass
+class Window:
+    """Gate accumulator: everything recorded for version ``v`` since ``t0``."""
+
+    v: int
+    t0: float
+    tot: NDArray[np.float64] = field(default_factory=lambda: np.zeros(K.NFIELDS))
+    hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(NBINS, dtype=np.int64))
+
+
+def window_metrics(tot: NDArray[np.float64], hist: NDArray[np.int64], span_s: float) -> dict[str, float]:
+    """Gate metrics (tolerance names of ``contracts.plan.METRICS``) for one window."""
+    n = float(tot[K.F_N])
+    nan = math.nan
+    cost = float(tot[K.F_COST])
+    return {
+        "requests": n,
+        "error_rate": tot[K.F_ERR] / n if n else nan,
+        "latency_mean_ms": 1000 * tot[K.F_LAT] / n if n else nan,
+        "latency_p50_ms": 1000 * percentile(hist, 50),
+        "latency_p95_ms": 1000 * percentile(hist, 95),
+        "latency_p99_ms": 1000 * percentile(hist, 99),
+        "wait_mean_ms": 1000 * tot[K.F_WAIT] / n if n else nan,
+        "quality": tot[K.F_QUAL] / tot[K.F_QN] if tot[K.F_QN] else nan,
+        "cost_per_request_usd": cost / n if n else nan,
+        "cost_usd_per_day": cost / span_s * 86400 if span_s > 0 else nan,
+    }
+
+
+class Recorder:
+    """Folds chunks into totals, per-version totals, a tick series and open windows."""
+
+    def __init__(self, nver: int, tick_s: float, concurrency: int) -> None:
+        self.tick_s = tick_s
+        self.concurrency = concurrency
+        self.tot = np.zeros(K.NFIELDS)
+        self.hist = np.zeros(NBINS, dtype=np.int64)
+        self.ver_tot = np.zeros((nver, K.NFIELDS))
+        self.ver_hist = np.zeros((nver, NBINS), dtype=np.int64)
+        self.windows: list[Window] = []
+        self._rows: list[NDArray[np.float64]] = []
+        self._open: tuple[int, NDArray[np.float64], NDArray[np.int64], float] | None = None
+
+    def open_window(self, v: int, t0: float) -> Window:
+        w = Window(v, t0)
+        self.windows.append(w)
+        return w
+
+    def close_window(self, w: Window) -> None:
+        if w in self.windows:
+            self.windows.remove(w)
+
+    def absorb(self, ch: Chunk, canary_weight: float) -> None:
+        """Add one chunk (ticks must not go backwards)."""
+        self.tot += ch.tick_tot.sum(axis=0)
+        self.hist += ch.hist_tick.sum(axis=0)
+        ver = ch.tick_ver.sum(axis=0)
+        self.ver_tot += ver
+        self.ver_hist += ch.hist_ver
+        for w in self.windows:
+            w.tot += ver[w.v]
+            w.hist += ch.hist_ver[w.v]
+        tot, hist = ch.tick_tot, ch.hist_tick
+        if self._open is not None:
+            k, otot, ohist, _ = self._open
+            if k == ch.k0:
+                tot = tot.copy()
+                hist = hist.copy()
+                tot[0] += otot
+                hist[0] += ohist
+            else:
+                self._emit(k, otot[None, :], ohist[None, :], self._open[3])
+        nt = tot.shape[0]
+        if nt > 1:
+            self._emit(ch.k0, tot[:-1], hist[:-1], canary_weight)
+        self._open = (ch.k0 + nt - 1, tot[-1].copy(), hist[-1].copy(), canary_weight)
+
+    def _emit(self, k0: int, tot: NDArray[np.float64], hist: NDArray[np.int64], cw: float) -> None:
+        nt = tot.shape[0]
+        n = tot[:, K.F_N]
+        safe = np.where(n > 0, n, np.nan)
+        qn = np.where(tot[:, K.F_QN] > 0, tot[:, K.F_QN], np.nan)
+        rows = np.column_stack(
+            [
+                (k0 + np.arange(nt)) * self.tick_s,
+                n,
+                tot[:, K.F_ERR],
+                tot[:, K.F_ERR] / safe,
+                tot[:, K.F_LAT] / safe,
+                percentile_rows(hist, 95),
+                tot[:, K.F_WAIT] / safe,
+                tot[:, K.F_BUSY] / (self.concurrency * self.tick_s),
+                tot[:, K.F_COST],
+                tot[:, K.F_QUAL] / qn,
+                np.full(nt, cw),
+            ]
+        )
+        self._rows.append(rows)
+
+    def series(self) -> NDArray[np.float64]:
+        """The per-tick time series (columns ``SERIES_COLUMNS``); closes the open tick."""
+        if self._open is not None:
+            k, otot, ohist, cw = self._open
+            self._emit(k, otot[None, :], ohist[None, :], cw)
+            self._open = None
+        if not self._rows:
+            return np.zeros((0, len(SERIES_COLUMNS)))
+        return np.concatenate(self._rows)
