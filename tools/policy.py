@@ -1,0 +1,383 @@
+"""Policy-as-code over Rego (``regopy``): load a bundle, build the input, evaluate, deny by default.
+
+A bundle is a directory of ``.rego`` files (searched recursively, sorted by relative path).
+Contract: ``package jitplan`` with rules ``deny`` and ``escalate``, each a set of reason strings.
+A decision is allowed iff ``deny`` is empty; ``escalate`` means a human must approve.
+
+Deny by default: a bundle that fails to compile, uses a non-deterministic built-in, errors at
+run time (regopy's strict built-in errors are on), times out, or leaves ``deny``/``escalate``
+undefined or of the wrong type yields ``allowed=False`` with the reason — never an allow.
+Every decision records ``bundle_sha256`` (sha256 over the sorted file names and contents).
+
+The input document (also described in ``scenarios/policies/README.md``)::
+
+    {
+      "request":  {"role": str, "region": str, "purpose": str},
+      "features": [FeatureSpec as JSON, ...],      # every feature version the request touches
+      "signals":  [{...Signal as JSON, "quarantined": bool, "reasons": [str, ...]}, ...],
+      "plan":     Plan as JSON | null,             # null: "may these features be activated?"
+      "state":    {feature_id: {...FeatureState as JSON, "enabled": bool,
+                                "active_versions": [str, ...]}} | null
+    }
+
+Evaluation runs the query on a worker thread and waits at most ``timeout_s`` (regopy's C calls
+release the GIL); on timeout the worker and its interpreter are abandoned and the decision is a
+deny. Loaded interpreters are pooled per bundle hash, so repeated evaluations skip compilation.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FORBIDDEN_BUILTINS",
+    "PolicyBundle",
+    "evaluate_policy",
+    "forbidden_builtins",
+    "policy_input",
+]
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts.catalog import Catalog, FeatureSpec
+from contracts.errors import UserError
+from contracts.loading import read_text
+from contracts.plan import Plan
+from contracts.policy import PolicyDecision, PolicyRequest
+from contracts.signals import SignalStatus
+from contracts.state import DeploymentState
+
+FORBIDDEN_BUILTINS: tuple[str, ...] = (
+    "time.*",
+    "rand.*",
+    "uuid.*",
+    "net.*",
+    "http.send",
+    "opa.runtime",
+    "crypto.x509.parse_and_verify_certificates_with_options",
+)
+"""Non-deterministic (clock, randomness, network, environment) built-ins a bundle may not use."""
+
+_FORBIDDEN_RE = re.compile(
+    r"(?<![\w.])(?:(?:time|rand|uuid|net)\.[A-Za-z_][\w.]*|http\.send|opa\.runtime"
+    r"|crypto\.x509\.parse_and_verify_certificates_with_options)\b"
+)
+MAX_BUNDLE_FILES = 200
+_QUERY = 'x := {"deny": data.jitplan.deny, "escalate": data.jitplan.escalate}'
+
+
+def _strip_strings_and_comments(source: str) -> str:
+    """Blank out string literals and comments (keeping newlines) so scans see only code."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "#":
+            while i < n and source[i] != "\n":
+                i += 1
+            continue
+        if c == '"':
+            out.append(" ")
+            i += 1
+            while i < n and source[i] != '"' and source[i] != "\n":
+                i += 2 if source[i] == "\\" else 1
+            i += 1
+            out.append(" ")
+            continue
+        if c == "`":
+            i += 1
+            while i < n and source[i] != "`":
+                out.append("\n" if source[i] == "\n" else " ")
+                i += 1
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def forbidden_builtins(source: str, name: str = "<module>") -> list[str]:
+    """Every use of a non-deterministic built-in in one Rego source, as ``name:line: call``."""
+    code = _strip_strings_and_comments(source)
+    found: list[str] = []
+    for lineno, line in enumerate(code.splitlines(), 1):
+        for m in _FORBIDDEN_RE.finditer(line):
+            found.append(f"{name}:{lineno}: {m.group(0)}")
+    return found
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """A loaded policy bundle: its ``.rego`` files, their hash and any forbidden built-ins."""
+
+    path: str
+    files: tuple[tuple[str, str], ...]
+    """(relative path, source) pairs sorted by path."""
+    sha256: str
+    forbidden: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PolicyBundle:
+        """Read every ``.rego`` file under ``directory``; problems are ``UserError``s."""
+        root = Path(directory)
+        src = str(directory)
+        if not root.exists():
+            raise UserError("policy bundle directory not found", source=src)
+        if not root.is_dir():
+            raise UserError("expected a directory of .rego files", source=src)
+        paths = sorted(p for p in root.rglob("*.rego") if p.is_file())
+        if not paths:
+            raise UserError("no .rego files in the policy bundle directory", source=src)
+        if len(paths) > MAX_BUNDLE_FILES:
+            raise UserError(
+                f"{len(paths)} .rego files, more than the {MAX_BUNDLE_FILES}-file limit", source=src
+            )
+        files = tuple((p.relative_to(root).as_posix(), read_text(p)) for p in paths)
+        return cls.from_sources(files, path=src)
+
+    @classmethod
+    def from_sources(
+        cls, files: Iterable[tuple[str, str]], *, path: str = "<memory>"
+    ) -> PolicyBundle:
+        """A bundle from in-memory (name, source) pairs (tests, generated policies)."""
+        ordered = tuple(sorted(files))
+        h = hashlib.sha256()
+        forbidden: list[str] = []
+        for name, text in ordered:
+            h.update(name.encode() + b"\0" + text.encode() + b"\0")
+            forbidden.extend(forbidden_builtins(text, name))
+        return cls(path=path, files=ordered, sha256=h.hexdigest(), forbidden=tuple(forbidden))
+
+
+# ---- interpreter pool --------------------------------------------------------------------
+
+
+class _CompileError(Exception):
+    pass
+
+
+_pool_lock = threading.Lock()
+_pool: dict[str, list[tuple[Any, Any]]] = {}
+_POOL_MAX = 4
+
+
+def _new_interpreter(bundle: PolicyBundle) -> tuple[Any, Any]:
+    """A fresh interpreter with the bundle's modules and the query compiled once."""
+    from regopy import Interpreter, LogLevel, RegoError
+
+    rego = Interpreter()
+    rego.log_level = LogLevel.NONE
+    rego.strict_built_in_errors = True
+    for name, text in bundle.files:
+        try:
+            rego.add_module(name, text)
+        except RegoError as exc:
+            raise _CompileError(f"{name}: {_first_error_line(str(exc))}") from None
+    try:
+        compiled = rego.build(_QUERY, [])
+    except RegoError as exc:
+        raise _CompileError(_first_error_line(str(exc))) from None
+    if not compiled.ok():
+        raise _CompileError("the bundle does not build")
+    return rego, compiled
+
+
+def _acquire(bundle: PolicyBundle) -> tuple[Any, Any]:
+    with _pool_lock:
+        idle = _pool.get(bundle.sha256)
+        if idle:
+            return idle.pop()
+    return _new_interpreter(bundle)
+
+
+def _release(bundle: PolicyBundle, rego: tuple[Any, Any]) -> None:
+    with _pool_lock:
+        idle = _pool.setdefault(bundle.sha256, [])
+        if len(idle) < _POOL_MAX:
+            idle.append(rego)
+
+
+def _first_error_line(text: str) -> str:
+    m = re.search(r"errormsg \d+:([^)\n]*)", text)
+    return m.group(1).strip() if m else (text.strip().splitlines() or ["compile error"])[0]
+
+
+def _error_messages(output: Any) -> str:
+    """The error messages inside a failed regopy output (best effort)."""
+    try:
+        from regopy.rego_shared import (
+            rego_node_get,
+            rego_node_size,
+            rego_node_type,
+            rego_node_value,
+        )
+
+        msgs: list[str] = []
+
+        def walk(node: Any) -> None:
+            if int(rego_node_type(node)) == 1801:  # ErrorMessage
+                msgs.append(str(rego_node_value(node)))
+            elif int(rego_node_type(node)) == 1803:  # ErrorCode
+                msgs.append(f"({rego_node_value(node)})")
+            for i in range(rego_node_size(node)):
+                walk(rego_node_get(node, i))
+
+        walk(output.node()._impl)
+        return " ".join(msgs) or "policy evaluation failed"
+    except Exception:  # the regopy internals are best effort; never let them allow
+        return "policy evaluation failed"
+
+
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sorted(set(value))
+    return None
+
+
+def _run_query(
+    engine: tuple[Any, Any], input_doc: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Set the input and run the compiled query; raises ``_EvalError`` with the deny reason."""
+    rego, compiled = engine
+    rego.set_input(input_doc)
+    out = rego.query_bundle(compiled)
+    if not out.ok():
+        raise _EvalError(f"policy evaluation error: {_error_messages(out)}")
+    text = str(out)
+    if text.strip() == "undefined":
+        raise _EvalError(
+            "policy result undefined: package jitplan must define rules deny and escalate"
+        )
+    try:
+        doc = json.loads(text)
+        result = (doc[0] if isinstance(doc, list) else doc)["bindings"]["x"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise _EvalError("policy result undefined or unreadable") from None
+    deny, escalate = _strings(result.get("deny")), _strings(result.get("escalate"))
+    if deny is None or escalate is None:
+        raise _EvalError(
+            "policy result malformed: deny and escalate must be sets of strings "
+            f"(got {type(result.get('deny')).__name__} and {type(result.get('escalate')).__name__})"
+        )
+    return deny, escalate
+
+
+class _EvalError(Exception):
+    pass
+
+
+def evaluate_policy(
+    bundle: PolicyBundle, input_doc: dict[str, Any], timeout_s: float = 2.0
+) -> PolicyDecision:
+    """Evaluate ``bundle`` on ``input_doc`` within ``timeout_s``; anything but a clean answer denies."""
+
+    def denied(reason: str) -> PolicyDecision:
+        return PolicyDecision(
+            allowed=False, deny=[reason], escalate=[], bundle_sha256=bundle.sha256, error=reason
+        )
+
+    if bundle.forbidden:
+        return denied(
+            "policy bundle refused: non-deterministic built-ins are not allowed: "
+            + ", ".join(bundle.forbidden)
+        )
+    try:
+        rego = _acquire(bundle)
+    except _CompileError as exc:
+        return denied(f"policy bundle does not compile: {exc}")
+    except Exception as exc:
+        return denied(f"policy engine unavailable: {type(exc).__name__}: {exc}")
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = _run_query(rego, input_doc)
+        except _EvalError as exc:
+            box["error"] = str(exc)
+        except Exception as exc:
+            box["error"] = f"policy evaluation error: {type(exc).__name__}: {exc}"
+
+    worker = threading.Thread(target=work, name="jitplan-policy", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        # The worker keeps its interpreter; it is never returned to the pool.
+        return denied(f"policy evaluation timed out after {timeout_s:g} s")
+    if "error" in box:
+        return denied(str(box["error"]))
+    _release(bundle, rego)
+    deny, escalate = box["result"]
+    return PolicyDecision(
+        allowed=not deny, deny=deny, escalate=escalate, bundle_sha256=bundle.sha256
+    )
+
+
+# ---- the input document ------------------------------------------------------------------
+
+
+def _state_doc(state: DeploymentState) -> dict[str, Any]:
+    return {
+        fid: {**fs.model_dump(mode="json"), "enabled": fs.enabled,
+              "active_versions": fs.active_versions()}
+        for fid, fs in sorted(state.features.items())
+    }
+
+
+def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
+    """Signals with their quarantine status, as the policy input carries them."""
+    return [
+        {**s.signal.model_dump(mode="json"), "quarantined": not s.ok, "reasons": list(s.reasons)}
+        for s in signals
+    ]
+
+
+def touched_features(
+    plan: Plan, catalog: Catalog, state: DeploymentState | None = None
+) -> list[FeatureSpec]:
+    """The catalog specs a plan's steps (and their compensations) act on, by key."""
+    found: dict[str, FeatureSpec] = {}
+
+    def add(fid: str | None, version: str | None) -> None:
+        if fid is None:
+            return
+        if version is None and state is not None:
+            version = state.get(fid).version
+            if version is not None and catalog.get(fid, version) is None:
+                version = None
+        spec = catalog.get(fid, version)
+        if spec is not None:
+            found.setdefault(spec.key, spec)
+
+    for step in plan.steps:
+        add(step.feature, step.version)
+        if step.compensation is not None:
+            add(step.compensation.feature, step.compensation.version)
+    return [found[k] for k in sorted(found)]
+
+
+def policy_input(
+    request: PolicyRequest,
+    catalog: Catalog,
+    features: Sequence[FeatureSpec],
+    signals: Sequence[SignalStatus],
+    plan: Plan | None = None,
+    state: DeploymentState | None = None,
+) -> dict[str, Any]:
+    """The policy input document; with a plan, the features it touches are added to ``features``."""
+    specs: dict[str, FeatureSpec] = {f.key: f for f in features}
+    if plan is not None:
+        for f in touched_features(plan, catalog, state):
+            specs.setdefault(f.key, f)
+    return {
+        "request": request.model_dump(mode="json"),
+        "features": [specs[k].model_dump(mode="json") for k in sorted(specs)],
+        "signals": signal_docs(signals),
+        "plan": plan.model_dump(mode="json") if plan is not None else None,
+        "state": _state_doc(state) if state is not None else None,
+    }
