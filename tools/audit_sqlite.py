@@ -1,0 +1,118 @@
+"""SQLite audit backend (the default): WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` appends.
+
+``BEGIN IMMEDIATE`` takes the database's write lock before the head is read, so two processes
+appending at once serialise and never fork the chain; the busy timeout makes the second wait.
+``synchronous=FULL`` means an acknowledged (committed) record survives a power loss.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMA", "SqliteAuditBackend"]
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from contracts.errors import RunError, UserError
+from tools.audit import StoredRow, build_row
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    thread_id TEXT,
+    key TEXT UNIQUE,
+    payload TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_thread ON audit(thread_id, seq);
+"""
+
+_COLS = "seq, ts, kind, thread_id, key, payload, payload_sha256, prev_hash, hash"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _row(r: tuple[Any, ...]) -> StoredRow:
+    return StoredRow(
+        seq=int(r[0]), ts=str(r[1]), kind=str(r[2]), thread_id=r[3], key=r[4],
+        payload=str(r[5]), payload_sha256=str(r[6]), prev_hash=str(r[7]), hash=str(r[8]),
+    )
+
+
+class SqliteAuditBackend:
+    """Audit rows in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        if self.path.is_dir():
+            raise UserError("is a directory, expected an SQLite audit database", source=str(self.path))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"not a usable SQLite audit database: {exc}", source=str(self.path)) from None
+
+    def append(
+        self, kind: str, payload: dict[str, Any], *, thread_id: str | None, key: str | None
+    ) -> StoredRow:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise RunError(f"audit log busy: {exc}") from None
+        try:
+            if key is not None:
+                found = conn.execute(f"SELECT {_COLS} FROM audit WHERE key = ?", (key,)).fetchone()
+                if found is not None:
+                    conn.execute("COMMIT")
+                    return _row(found)
+            last = conn.execute(f"SELECT {_COLS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            row = build_row(_row(last) if last else None, kind, payload, thread_id=thread_id, key=key)
+            conn.execute(
+                f"INSERT INTO audit ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.seq, row.ts, row.kind, row.thread_id, row.key, row.payload,
+                 row.payload_sha256, row.prev_hash, row.hash),
+            )
+            conn.execute("COMMIT")
+            return row
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def rows(self, thread_id: str | None = None) -> list[StoredRow]:
+        if thread_id is None:
+            cur = self.conn.execute(f"SELECT {_COLS} FROM audit ORDER BY seq")
+        else:
+            cur = self.conn.execute(
+                f"SELECT {_COLS} FROM audit WHERE thread_id = ? ORDER BY seq", (thread_id,)
+            )
+        return [_row(r) for r in cur.fetchall()]
+
+    def last(self) -> StoredRow | None:
+        r = self.conn.execute(f"SELECT {_COLS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return _row(r) if r else None
+
+    def by_key(self, key: str) -> StoredRow | None:
+        r = self.conn.execute(f"SELECT {_COLS} FROM audit WHERE key = ?", (key,)).fetchone()
+        return _row(r) if r else None
+
+    def close(self) -> None:
+        self.conn.close()
