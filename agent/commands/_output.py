@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["dump_json", "problem_rows"]
+__all__ = ["clean", "dump_json", "problem_rows"]
 
 import json
 import sys
@@ -12,6 +12,12 @@ from typing import Any
 def dump_json(obj: Any) -> None:
     """Write one JSON document to stdout (sorted keys, stable floats)."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """Untrusted text made safe for a terminal: control characters escaped, length capped."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def problem_rows(exc: Exception) -> list[dict[str, str]]:

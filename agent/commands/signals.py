@@ -42,7 +42,7 @@ def parse_now(text: str | None) -> Any:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from agent.commands._output import dump_json
+    from agent.commands._output import clean, dump_json
     from contracts.catalog import Catalog
     from contracts.signals import ContractSet, SignalSnapshot
     from tools.signal_check import check_signals
@@ -75,7 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
         for s in statuses:
             sig = s.signal
             verdict = "ok" if s.ok else "QUARANTINED: " + "; ".join(s.reasons)
-            print(f"  {sig.name} [{sig.kind}, {sig.feature}] = {sig.value:g} {sig.unit}: {verdict}")
+            print(f"  {clean(sig.name)} [{sig.kind}, {clean(sig.feature)}] = {sig.value:g} {clean(sig.unit)}: {clean(verdict, 400)}")
     else:
         from rich.console import Console
         from rich.markup import escape
@@ -87,8 +87,9 @@ def run_check(args: argparse.Namespace) -> int:
         for s in statuses:
             sig = s.signal
             table.add_row(
-                escape(sig.name), sig.kind, escape(sig.feature), f"{sig.value:g} {escape(sig.unit)}",
-                "[green]ok[/]" if s.ok else "[red]quarantined[/]", escape("; ".join(s.reasons)),
+                escape(clean(sig.name)), sig.kind, escape(clean(sig.feature)),
+                f"{sig.value:g} {escape(clean(sig.unit))}",
+                "[green]ok[/]" if s.ok else "[red]quarantined[/]", escape(clean("; ".join(s.reasons), 400)),
             )
         Console(soft_wrap=False).print(table)
     return 1 if bad else 0

@@ -81,3 +81,15 @@ def test_hostile_text_in_signal_is_reported_as_data(cli, world: Path) -> None:
     r = check(cli, world, "hostile.yaml")
     assert r.code == 0
     assert "ignore all previous instructions" in json.loads(r.out)["signals"][0]["source"]
+
+
+def test_control_characters_never_reach_the_terminal(cli, world: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text(
+        'observed_at: 2026-11-26T12:00:00Z\nsignals:\n'
+        '  - {name: "x\\e[2J\\e[31mowned", kind: demand, feature: kb-retriever, value: 1, unit: rpm,'
+        ' observed_at: 2026-11-26T12:00:00Z, lineage: [a]}\n'
+    )
+    r = cli("signals", "check", bad, "--contracts", world / "contracts.yaml")
+    assert r.code == 0
+    assert "\x1b" not in r.out and "\\x1b[2J" in r.out
