@@ -53,8 +53,8 @@ class Violation(BaseModel):
     step: str | None = None
 
     def render(self) -> str:
-        where = f"step {self.step}: " if self.step else ""
-        return f"[{self.code}] {where}{self.message}"
+        """``[code] message`` (messages already name their step)."""
+        return f"[{self.code}] {self.message}"
 
 
 class ValidationReport(BaseModel):

@@ -33,6 +33,8 @@ __all__ = [
     "evaluate_policy",
     "forbidden_builtins",
     "policy_input",
+    "signal_docs",
+    "touched_features",
 ]
 
 import hashlib
@@ -51,6 +53,7 @@ from contracts.plan import Plan
 from contracts.policy import PolicyDecision, PolicyRequest
 from contracts.signals import SignalStatus
 from contracts.state import DeploymentState
+from tools.catalog_store import CatalogStore
 
 FORBIDDEN_BUILTINS: tuple[str, ...] = (
     "time.*",
@@ -338,9 +341,17 @@ def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
 
 
 def touched_features(
-    plan: Plan, catalog: Catalog, state: DeploymentState | None = None
+    plan: Plan,
+    catalog: Catalog,
+    state: DeploymentState | None = None,
+    *,
+    store: CatalogStore | None = None,
 ) -> list[FeatureSpec]:
-    """The catalog specs a plan's steps (and their compensations) act on, by key."""
+    """The catalog specs a plan's steps (and their compensations) act on, by key.
+
+    A step without a version touches the serving version (from ``state``), else the newest.
+    """
+    lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
     found: dict[str, FeatureSpec] = {}
 
     def add(fid: str | None, version: str | None) -> None:
@@ -348,9 +359,9 @@ def touched_features(
             return
         if version is None and state is not None:
             version = state.get(fid).version
-            if version is not None and catalog.get(fid, version) is None:
+            if version is not None and lookup.get(fid, version) is None:
                 version = None
-        spec = catalog.get(fid, version)
+        spec = lookup.get(fid, version)
         if spec is not None:
             found.setdefault(spec.key, spec)
 
@@ -368,11 +379,13 @@ def policy_input(
     signals: Sequence[SignalStatus],
     plan: Plan | None = None,
     state: DeploymentState | None = None,
+    *,
+    store: CatalogStore | None = None,
 ) -> dict[str, Any]:
     """The policy input document; with a plan, the features it touches are added to ``features``."""
     specs: dict[str, FeatureSpec] = {f.key: f for f in features}
     if plan is not None:
-        for f in touched_features(plan, catalog, state):
+        for f in touched_features(plan, catalog, state, store=store):
             specs.setdefault(f.key, f)
     return {
         "request": request.model_dump(mode="json"),

@@ -1,0 +1,412 @@
+"""Validator, second pass: walk the steps in order over a simulated deployment state.
+
+Per step: feature and version exist, the step's parameters make sense, dependencies are active
+(or enabled earlier), canary weights never decrease before a promote, mutating steps carry
+tolerances no looser than the feature's SLO and a compensation that undoes them, projected cost
+stays inside the envelopes, refresh_prompt targets a newer prompt version, and no step acts on a
+feature whose triggering signal is quarantined.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMPENSATIONS", "StepChecker"]
+
+import difflib
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from contracts.catalog import FeatureSpec
+from contracts.plan import METRICS, Plan, Step, Tolerance
+from contracts.signals import SignalStatus
+from contracts.state import DeploymentState
+from contracts.validation import Violation
+from tools.catalog_store import CatalogStore
+from tools.cost import estimate_cost
+
+COMPENSATIONS: dict[str, frozenset[str]] = {
+    "enable": frozenset({"disable", "rollback"}),
+    "disable": frozenset({"enable", "rollback"}),
+    "canary": frozenset({"canary", "rollback", "disable"}),
+    "promote": frozenset({"rollback", "pin_version"}),
+    "shadow": frozenset({"rollback", "disable"}),
+    "refresh_prompt": frozenset({"rollback", "refresh_prompt", "pin_version"}),
+    "set_budget": frozenset({"set_budget"}),
+    "pin_version": frozenset({"pin_version", "rollback"}),
+}
+"""Which actions may undo each mutating action (same feature)."""
+
+SWITCH_ON = frozenset({"enable", "canary", "promote"})
+NEEDS_DEPENDENCIES = frozenset({"enable", "canary", "promote", "shadow", "pin_version", "refresh_prompt"})
+NEEDS_VERSION = frozenset({"canary", "shadow", "pin_version", "refresh_prompt"})
+UPPER_BOUND_METRICS = frozenset(
+    {"latency_p95_ms", "latency_p99_ms", "latency_p50_ms", "error_rate", "cost_per_request_usd",
+     "cost_usd_per_day"}
+)
+
+
+@dataclass(frozen=True)
+class _Sim:
+    """The simulated deployment of one feature while walking the plan."""
+
+    version: str | None = None
+    canary_version: str | None = None
+    canary_weight: float = 0.0
+    shadow_version: str | None = None
+    budget: float | None = None
+
+    def active_versions(self) -> list[str]:
+        out = [v for v in (self.version, self.canary_version if self.canary_weight > 0 else None) if v]
+        return out
+
+    @property
+    def on(self) -> bool:
+        return bool(self.active_versions())
+
+
+class StepChecker:
+    """Checks one parsed plan's steps against a catalog, signals and a starting state."""
+
+    def __init__(
+        self,
+        store: CatalogStore,
+        signals: list[SignalStatus],
+        state: DeploymentState | None,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.sim: dict[str, _Sim] = {}
+        if state is not None:
+            for fid, fs in state.features.items():
+                self.sim[fid] = _Sim(fs.version, fs.canary_version, fs.canary_weight,
+                                     fs.shadow_version, fs.budget_usd_per_day)
+        self.initial = dict(self.sim)
+        self.signals = signals
+        self.dependents: dict[str, list[FeatureSpec]] = {}
+        for fid in store.ids:
+            for spec in store.versions(fid):
+                for dep in spec.depends_on:
+                    self.dependents.setdefault(dep.id, []).append(spec)
+        self.out: list[Violation] = []
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _v(self, code: str, message: str, step: str | None) -> None:
+        self.out.append(Violation(code=code, message=message, step=step))
+
+    def _get(self, fid: str) -> _Sim:
+        return self.sim.get(fid, _Sim())
+
+    def _usable(self, fid: str, kind: str) -> list[float]:
+        return [s.signal.value for s in self.signals
+                if s.ok and s.signal.feature == fid and s.signal.kind == kind]
+
+    def _unknown_feature(self, step: Step, fid: str) -> None:
+        close = difflib.get_close_matches(fid, self.store.ids, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        in_state = self.state is not None and fid in self.state.features
+        where = "in the deployment state but not in the catalog" if in_state else (
+            "not in the catalog or the deployment state (unknown flag key)")
+        self._v("unknown_feature", f"step {step.id} acts on feature {fid!r}, which is {where}{hint}",
+                step.id)
+
+    # ---- the walk ------------------------------------------------------------------------
+
+    def run(self, plan: Plan) -> list[Violation]:
+        quarantined = self._quarantined_features(plan)
+        for step in plan.steps:
+            self._step(step, quarantined)
+        return self.out
+
+    def _quarantined_features(self, plan: Plan) -> dict[str, list[SignalStatus]]:
+        """Features whose triggering signal is quarantined.
+
+        Triggering signals are those named in ``plan.trigger``; a plan with no trigger list is
+        judged against every signal of the features it touches.
+        """
+        named = {t.signal for t in plan.trigger}
+        out: dict[str, list[SignalStatus]] = {}
+        for s in self.signals:
+            if s.ok or (named and s.signal.name not in named):
+                continue
+            out.setdefault(s.signal.feature, []).append(s)
+        return out
+
+    def _step(self, step: Step, quarantined: dict[str, list[SignalStatus]]) -> None:
+        action = step.action
+        fid = step.feature
+        if fid is None:
+            if action not in ("noop", "escalate"):
+                self._v("missing_feature", f"step {step.id} ({action}) names no feature; set "
+                        "'feature' to a catalog feature id", step.id)
+            return
+        if fid not in self.store:
+            self._unknown_feature(step, fid)
+            return
+        if action in ("noop", "escalate"):
+            return
+        if fid in quarantined:
+            s = quarantined[fid][0]
+            self._v("quarantined_signal",
+                    f"step {step.id} acts on {fid}, whose triggering signal {s.signal.name} is "
+                    f"quarantined ({'; '.join(s.reasons)}); do not act on broken signals — use a "
+                    "noop or escalate step instead", step.id)
+        spec = self._resolve(step)
+        before = self._get(fid)
+        self._params(step, spec, before)
+        if step.mutating:
+            self._tolerances(step, spec)
+            self._compensation(step, before)
+        if spec is not None and action in NEEDS_DEPENDENCIES:
+            self._dependencies(step, spec)
+        if action in ("disable", "rollback"):
+            self._dependents(step, fid)
+        if spec is not None and action in NEEDS_DEPENDENCIES:
+            self._budget(step, spec, before)
+        self._apply(step, spec)
+
+    def _resolve(self, step: Step) -> FeatureSpec | None:
+        fid = step.feature
+        assert fid is not None
+        versions = [f.version for f in self.store.versions(fid)]
+        if step.version is not None:
+            spec = self.store.get(fid, step.version)
+            if spec is None:
+                self._v("unknown_version",
+                        f"step {step.id} asks for {fid}@{step.version}, which is not in the catalog;"
+                        f" known versions: {', '.join(versions)}", step.id)
+            return spec
+        if step.action in NEEDS_VERSION:
+            self._v("missing_version", f"step {step.id} ({step.action}) on {fid} names no version;"
+                    f" set 'version' to one of {', '.join(versions)}", step.id)
+            return None
+        sim = self._get(fid)
+        if step.action == "promote":
+            if sim.canary_version is None:
+                self._v("missing_version", f"step {step.id} promotes {fid} but names no version "
+                        "and no canary is in progress; set 'version'", step.id)
+                return None
+            return self.store.get(fid, sim.canary_version)
+        if step.action == "enable":
+            return self.store.get(fid, sim.version) or self.store.get(fid)
+        return self.store.get(fid, sim.version) if sim.version else None
+
+    # ---- parameters ----------------------------------------------------------------------
+
+    def _params(self, step: Step, spec: FeatureSpec | None, before: _Sim) -> None:
+        if step.action == "canary":
+            w = step.weight
+            raw = step.params.get("weight")
+            if w is None or not math.isfinite(w) or not 0 <= w <= 100:
+                self._v("canary_weight_range",
+                        f"step {step.id} canary weight {raw!r} must be a number from 0 to 100 "
+                        "(params.weight, percent of traffic)", step.id)
+            elif (before.canary_weight > 0 and before.canary_version == (step.version or
+                  before.canary_version) and w < before.canary_weight):
+                self._v("canary_weight_decreasing",
+                        f"step {step.id} canary weight {w:g} for {step.feature} is lower than the "
+                        f"previous {before.canary_weight:g}; weights must not decrease before "
+                        "promote (use rollback to back out)", step.id)
+        elif step.action == "set_budget":
+            usd = step.params.get("usd_per_day")
+            if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd) \
+                    or usd < 0:
+                self._v("bad_params", f"step {step.id} set_budget needs params.usd_per_day, a "
+                        f"number >= 0 (got {usd!r})", step.id)
+            elif spec is not None and usd > spec.cost.daily_budget_usd:
+                self._v("over_budget",
+                        f"step {step.id} sets {spec.id}'s budget to {usd:g} USD/day, above its "
+                        f"catalog ceiling of {spec.cost.daily_budget_usd:g} USD/day", step.id)
+        elif step.action == "refresh_prompt" and spec is not None:
+            self._refresh_target(step, spec, before)
+
+    def _refresh_target(self, step: Step, spec: FeatureSpec, before: _Sim) -> None:
+        if spec.prompt is None:
+            self._v("refresh_prompt_target",
+                    f"step {step.id} refreshes the prompt of {spec.key}, which has no prompt "
+                    f"(kind {spec.kind}); refresh_prompt needs a prompt version", step.id)
+            return
+        if before.version is None and self.state is not None:
+            self._v("refresh_prompt_target",
+                    f"step {step.id} refreshes the prompt of {spec.id}, which is not serving; "
+                    "enable it instead", step.id)
+        elif before.version is not None:
+            current = self.store.get(spec.id, before.version)
+            if current is not None and spec.parsed_version <= current.parsed_version:
+                newer = [f.version for f in self.store.versions(spec.id)
+                         if f.parsed_version > current.parsed_version and f.prompt is not None]
+                hint = f"newer prompt versions: {', '.join(newer)}" if newer else (
+                    "there is no newer prompt version in the catalog")
+                self._v("refresh_prompt_target",
+                        f"step {step.id} refreshes {spec.id} to {spec.version}, which is not newer "
+                        f"than the serving {before.version}; {hint}", step.id)
+        base = self.store.catalog.source_dir
+        if base is not None and not (Path(base) / spec.prompt.path).is_file():
+            self._v("refresh_prompt_target",
+                    f"step {step.id}: prompt file {spec.prompt.path} of {spec.key} does not exist",
+                    step.id)
+
+    # ---- tolerances ----------------------------------------------------------------------
+
+    def _tolerances(self, step: Step, spec: FeatureSpec | None) -> None:
+        if not step.tolerances:
+            self._v("missing_tolerance",
+                    f"step {step.id} ({step.action} {step.feature}) changes deployment state but "
+                    "has no tolerances; add at least one, e.g. error_rate <= the SLO's "
+                    "error_rate_max", step.id)
+        for t in step.tolerances:
+            self._tolerance(step, spec, t)
+
+    def _tolerance(self, step: Step, spec: FeatureSpec | None, t: Tolerance) -> None:
+        sid = step.id
+        if t.metric not in METRICS:
+            self._v("unknown_metric", f"step {sid} tolerance metric {t.metric!r} is unknown; use "
+                    f"one of {', '.join(METRICS)}", sid)
+            return
+        upper = t.metric in UPPER_BOUND_METRICS
+        if upper != (t.comparator in ("<", "<=")):
+            want = "an upper bound (< or <=)" if upper else "a lower bound (> or >=)"
+            self._v("tolerance_direction",
+                    f"step {sid} tolerance '{t.metric} {t.comparator} {t.threshold:g}' must be "
+                    f"{want}", sid)
+            return
+        if not math.isfinite(t.threshold) or t.threshold < 0 or (
+            t.metric in ("error_rate", "quality") and t.threshold > 1
+        ):
+            rng = "between 0 and 1" if t.metric in ("error_rate", "quality") else ">= 0"
+            self._v("tolerance_threshold", f"step {sid} tolerance {t.metric} threshold "
+                    f"{t.threshold:g} must be {rng}", sid)
+            return
+        if spec is None:
+            return
+        limit: float | None = None
+        name = ""
+        if t.metric == "latency_p95_ms":
+            limit, name = spec.slo.latency_p95_ms, "SLO latency_p95_ms"
+        elif t.metric == "error_rate":
+            limit, name = spec.slo.error_rate_max, "SLO error_rate_max"
+        elif t.metric == "cost_per_request_usd":
+            limit, name = spec.cost.per_request_usd, "per-request cost envelope"
+        elif t.metric == "cost_usd_per_day":
+            limit, name = spec.cost.daily_budget_usd, "daily budget"
+        if limit is not None and t.threshold > limit:
+            self._v("tolerance_looser_than_slo",
+                    f"step {sid} tolerance {t.metric} {t.comparator} {t.threshold:g} is looser than "
+                    f"{spec.key}'s {name} of {limit:g}; use a threshold <= {limit:g}", sid)
+        if t.metric == "quality" and t.threshold < spec.slo.quality_min:
+            self._v("tolerance_looser_than_slo",
+                    f"step {sid} tolerance quality {t.comparator} {t.threshold:g} is looser than "
+                    f"{spec.key}'s SLO quality_min of {spec.slo.quality_min:g}; use a threshold "
+                    f">= {spec.slo.quality_min:g}", sid)
+
+    # ---- compensation --------------------------------------------------------------------
+
+    def _compensation(self, step: Step, before: _Sim) -> None:
+        comp = step.compensation
+        sid = step.id
+        allowed = COMPENSATIONS.get(step.action, frozenset())
+        if comp is None:
+            self._v("missing_compensation",
+                    f"step {sid} ({step.action} {step.feature}) has no compensation; add one that "
+                    f"undoes it ({' or '.join(sorted(allowed))} on {step.feature})", sid)
+            return
+        problem = ""
+        if comp.feature != step.feature:
+            problem = f"acts on {comp.feature!r} instead of {step.feature!r}"
+        elif comp.action not in allowed:
+            problem = (f"is a {comp.action}, which does not undo a {step.action} "
+                       f"(use {' or '.join(sorted(allowed))})")
+        elif step.action == "canary" and comp.action == "canary":
+            cw, sw = comp.weight, step.weight
+            if cw is None or sw is None or cw >= sw:
+                problem = (f"sets canary weight {comp.params.get('weight')!r}, which does not "
+                           f"lower the step's {step.params.get('weight')!r}")
+        elif comp.action == "disable" and step.action in ("canary", "shadow") and before.version:
+            problem = (f"disables {step.feature}, which was serving {before.version} before the "
+                       "step; use rollback")
+        elif comp.action in ("enable", "pin_version", "refresh_prompt") and comp.version and \
+                before.version and comp.version != before.version:
+            problem = (f"restores {comp.version}, but {before.version} was serving before the "
+                       "step")
+        elif comp.compensation is not None:
+            problem = "has a compensation of its own; compensations must be single steps"
+        if comp.version is not None and comp.feature and comp.feature in self.store and \
+                self.store.get(comp.feature, comp.version) is None:
+            problem = problem or f"names {comp.feature}@{comp.version}, which is not in the catalog"
+        if problem:
+            self._v("compensation_mismatch", f"step {sid} compensation {comp.id} {problem}", sid)
+
+    # ---- dependencies --------------------------------------------------------------------
+
+    def _dependencies(self, step: Step, spec: FeatureSpec) -> None:
+        for dep in spec.depends_on:
+            sim = self._get(dep.id)
+            active = sim.active_versions()
+            if not active:
+                self._v("dependency_order",
+                        f"step {step.id} {step.action}s {spec.key}, which depends on {dep.id} "
+                        f"{dep.version}; {dep.id} is not active and no earlier step enables it — "
+                        f"add an enable or canary step for {dep.id} before {step.id}", step.id)
+            elif not any(dep.admits(v) for v in active):
+                self._v("dependency_order",
+                        f"step {step.id} {step.action}s {spec.key}, which needs {dep.id} "
+                        f"{dep.version}, but {dep.id} serves {', '.join(active)}", step.id)
+
+    def _dependents(self, step: Step, fid: str) -> None:
+        for spec in self.dependents.get(fid, []):
+            if spec.id == fid or spec.version not in self._get(spec.id).active_versions():
+                continue
+            self._v("dependency_order",
+                    f"step {step.id} {step.action}s {fid} while {spec.key}, which depends on it, "
+                    f"is still active; disable {spec.id} in an earlier step first", step.id)
+
+    # ---- cost ----------------------------------------------------------------------------
+
+    def _budget(self, step: Step, spec: FeatureSpec, before: _Sim) -> None:
+        demand = self._usable(spec.id, "demand")
+        if not demand:
+            return
+        observed = self._usable(spec.id, "cost")
+        serving_same = before.version is None or before.version == spec.version
+        per_request = max(observed) if (observed and serving_same) else None
+        share = 1.0
+        if step.action == "canary" and step.weight is not None and 0 <= step.weight <= 100:
+            share = step.weight / 100
+        est = estimate_cost(spec, max(demand), per_request_usd=per_request, share=share,
+                            daily_limit_usd=before.budget)
+        if not est.within_daily:
+            self._v("over_budget", f"step {step.id}: {est.describe()}; lower the traffic share or "
+                    "raise the budget", step.id)
+        elif not est.within_per_request:
+            self._v("over_budget", f"step {step.id}: {est.describe()}; the observed per-request "
+                    "cost breaks the envelope", step.id)
+
+    # ---- state transition ----------------------------------------------------------------
+
+    def _apply(self, step: Step, spec: FeatureSpec | None) -> None:
+        fid = step.feature
+        assert fid is not None
+        sim = self._get(fid)
+        version = spec.version if spec is not None else step.version
+        match step.action:
+            case "enable" | "pin_version" | "refresh_prompt":
+                sim = replace(sim, version=version or sim.version)
+            case "disable":
+                sim = replace(sim, version=None, canary_version=None, canary_weight=0.0,
+                              shadow_version=None)
+            case "canary":
+                w = step.weight
+                if w is not None and math.isfinite(w) and 0 <= w <= 100:
+                    sim = replace(sim, canary_version=version, canary_weight=w)
+            case "promote":
+                sim = replace(sim, version=version or sim.canary_version, canary_version=None,
+                              canary_weight=0.0)
+            case "shadow":
+                sim = replace(sim, shadow_version=version)
+            case "rollback":
+                sim = self.initial.get(fid, _Sim())
+            case "set_budget":
+                usd = step.params.get("usd_per_day")
+                if isinstance(usd, int | float) and not isinstance(usd, bool):
+                    sim = replace(sim, budget=float(usd))
+        self.sim[fid] = sim

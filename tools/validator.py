@@ -1,0 +1,120 @@
+"""The deterministic plan validator: ``validate(plan, catalog, signals, state, policy)``.
+
+Pure and side-effect free: the same inputs give the same ``ValidationReport`` (violations in
+plan order, each ``{code, message, step}`` with a stable code from
+``contracts.validation.VIOLATION_CODES``). Nothing a planner writes is trusted: a dict that fails
+the ``Plan`` schema yields ``schema`` violations, never an exception.
+
+Checks, in order: scope (``../`` paths anywhere, unknown actions, step cap) and schema
+(``tools.validation_scope``); step ids and ``depends_on``; per-step semantics over a simulated
+deployment state (``tools.validation_steps``); finally the policy bundle is evaluated on the
+plan itself — each deny becomes a ``policy_deny`` violation, escalations are listed in
+``report.escalate`` (human approval), not violations.
+"""
+
+from __future__ import annotations
+
+__all__ = ["validate"]
+
+import re
+from typing import Any
+
+from contracts.audit import canonical_json, sha256_hex
+from contracts.catalog import Catalog
+from contracts.plan import MAX_PLAN_STEPS, Plan
+from contracts.policy import PolicyDecision, PolicyRequest
+from contracts.signals import SignalStatus
+from contracts.state import DeploymentState
+from contracts.validation import ValidationReport, Violation
+from tools.catalog_store import CatalogStore
+from tools.policy import PolicyBundle, evaluate_policy, policy_input, signal_docs
+from tools.validation_scope import parse_plan, scope_violations, step_structure_violations
+from tools.validation_steps import StepChecker
+
+_STEP_REASON = re.compile(r"^step (\S+) ")
+
+
+def _inputs(
+    plan_digest: str,
+    catalog: Catalog,
+    signals: list[SignalStatus],
+    state: DeploymentState | None,
+    policy: PolicyBundle | None,
+) -> dict[str, str]:
+    out = {
+        "plan": plan_digest,
+        "catalog": catalog.digest(),
+        "signals": sha256_hex(canonical_json(signal_docs(signals))),
+    }
+    if state is not None:
+        out["state"] = state.digest()
+    if policy is not None:
+        out["policy"] = policy.sha256
+    return out
+
+
+def _dedupe(violations: list[Violation]) -> list[Violation]:
+    seen: set[tuple[str, str, str | None]] = set()
+    out: list[Violation] = []
+    for v in violations:
+        key = (v.code, v.message, v.step)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def validate(
+    plan: Plan | dict[str, Any],
+    catalog: Catalog,
+    signals: list[SignalStatus],
+    state: DeploymentState | None,
+    policy: PolicyBundle | None,
+    request: PolicyRequest | None = None,
+    *,
+    timeout_s: float = 2.0,
+    max_steps: int = MAX_PLAN_STEPS,
+    store: CatalogStore | None = None,
+) -> ValidationReport:
+    """Check ``plan`` against everything it must satisfy; never raises on a bad plan.
+
+    ``store`` lets a caller that validates many plans against one catalog reuse its index.
+    """
+    if isinstance(plan, Plan):
+        parsed: Plan | None = plan
+        violations = scope_violations(plan.model_dump(mode="json"), max_steps)
+        if len(plan.steps) > max_steps and not any(v.code == "too_many_steps" for v in violations):
+            violations.append(Violation(
+                code="too_many_steps",
+                message=f"plan has {len(plan.steps)} steps, more than the cap of {max_steps}",
+            ))
+        plan_digest = plan.digest()
+    elif isinstance(plan, dict):
+        parsed, violations = parse_plan(plan, max_steps)
+        plan_digest = parsed.digest() if parsed is not None else sha256_hex(canonical_json(plan))
+    else:
+        parsed, plan_digest = None, sha256_hex(repr(type(plan)))
+        violations = [Violation(code="schema",
+                                message=f"plan must be a JSON object, got {type(plan).__name__}")]
+    decision: PolicyDecision | None = None
+    if parsed is not None:
+        violations.extend(step_structure_violations(parsed))
+        store = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
+        violations.extend(StepChecker(store, list(signals), state).run(parsed))
+        if policy is not None:
+            doc = policy_input(request or PolicyRequest(), catalog, [], signals, parsed, state,
+                               store=store)
+            decision = evaluate_policy(policy, doc, timeout_s=timeout_s)
+            for reason in decision.deny:
+                m = _STEP_REASON.match(reason)
+                step = m.group(1) if m and parsed.step(m.group(1)) is not None else None
+                violations.append(Violation(code="policy_deny", message=f"policy denies: {reason}",
+                                            step=step))
+    violations = _dedupe(violations)
+    return ValidationReport(
+        ok=not violations,
+        violations=violations,
+        escalate=list(decision.escalate) if decision is not None else [],
+        policy=decision,
+        inputs=_inputs(plan_digest, catalog, list(signals), state, policy),
+    )
