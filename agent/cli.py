@@ -23,6 +23,8 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "catalog",
     "signals",
+    "validate",
+    "policy",
 )
 
 
