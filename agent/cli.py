@@ -25,6 +25,9 @@ COMMANDS: tuple[str, ...] = (
     "signals",
     "validate",
     "policy",
+    "apply",
+    "audit",
+    "report",
 )
 
 

@@ -221,6 +221,9 @@ class JournalEntry(_Frozen):
     feature_before: dict[str, object] | None = None
     """The feature's ``FeatureState`` before this unit (for the exact inverse)."""
     done: bool = False
+    """The flags file holds this unit's effect."""
+    gated: bool = False
+    """The gate after this unit passed (or was marginal)."""
     compensated: bool = False
 
 

@@ -1,0 +1,136 @@
+"""``jitplan apply PLAN.json --state FLAGS [--signals S | --signals-dir DIR] [--dry-run]``.
+
+Exit 0 applied (or dry run), 1 refused (not approved / stale), compensated, paused or needs an
+operator, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "apply",
+        help="execute an approved plan on a flagd flags file (saga with compensations)",
+        description="Apply an approved plan step by step in dependency order; after each step "
+        "judge its tolerances and canary vs baseline against the latest signals; on a breach, "
+        "timeout or error compensate every completed step in reverse order (the flags file is "
+        "restored byte for byte). Re-running resumes an interrupted, paused or failed run.",
+    )
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("--state", required=True, metavar="FLAGS.json", help="flagd flag-definitions file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--signals", metavar="SNAPSHOT", help="signal snapshot file (re-read after each step)")
+    src.add_argument("--signals-dir", metavar="DIR", help="watched folder; the newest snapshot is used")
+    p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="quarantine signals breaking their data contract")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--step-wait", type=float, default=0.0, metavar="SECONDS", help="wait between a step and its gate")
+    p.add_argument("--abort", action="store_true", help="compensate a paused or interrupted run")
+    p.add_argument("--thread", metavar="ID", help="thread id for audit records (default: the approval's)")
+    p.add_argument("--audit", metavar="URL", help="audit log (default <home>/audit.db; postgresql://... ok)")
+    p.add_argument("--catalog", metavar="CATALOG.yaml", help="catalog to re-hash (default: the approval's)")
+    p.add_argument("--policy", metavar="DIR", help="policy bundle to re-hash (default: the approval's)")
+    p.add_argument("--confidence", type=float, default=0.95, help="canary test confidence (default 0.95)")
+    p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative canary degradation (default 0.10)")
+    p.add_argument("--min-samples", type=int, default=5, help="samples per cohort below which a gate is inconclusive")
+    p.add_argument("--json", action="store_true", help="print the execution result as JSON")
+    p.set_defaults(func=run)
+
+
+def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha: str) -> dict[str, str | None]:
+    from pathlib import Path
+
+    from contracts.catalog import Catalog
+
+    cur: dict[str, str | None] = {"state_sha256": state_sha, "catalog_sha256": None, "policy_sha256": None}
+    if inputs.get("catalog_sha256"):
+        path = args.catalog or inputs.get("catalog_path")
+        if path and Path(path).exists():
+            cur["catalog_sha256"] = Catalog.from_file(path).digest()
+    if inputs.get("policy_sha256"):
+        pdir = args.policy or inputs.get("policy_dir")
+        if pdir and Path(pdir).is_dir():
+            from tools.policy import PolicyBundle
+
+            cur["policy_sha256"] = PolicyBundle.load(pdir).sha256
+    return cur
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.commands._output import dump_json
+    from agent.orchestrator import apply_plan, approval_problem, latest_approval
+    from contracts.errors import UserError
+    from contracts.execution import RunJournal
+    from contracts.home import jitplan_home
+    from contracts.plan import Plan
+    from contracts.signals import ContractSet
+    from tools.audit import AuditLog
+    from tools.flags import FlagStore
+    from tools.gate import GateConfig
+    from tools.signal_source import FolderSource, SignalSource, SnapshotFileSource, StaticSource
+
+    plan = Plan.from_file(args.plan)
+    store = FlagStore(args.state)
+    state = store.read()
+    if args.step_wait < 0:
+        raise UserError("expected seconds >= 0", source="--step-wait")
+    try:
+        gate = GateConfig(confidence=args.confidence, tolerance=args.tolerance, min_samples=args.min_samples)
+    except ValueError as exc:
+        raise UserError(str(exc), source="gate options") from None
+    contracts = ContractSet.from_file(args.contracts) if args.contracts else None
+    signals: SignalSource
+    if args.signals:
+        signals = SnapshotFileSource(args.signals, contracts=contracts)
+        signals.latest()  # a bad snapshot is bad input now, not a failed gate later
+    elif args.signals_dir:
+        signals = FolderSource(args.signals_dir, contracts=contracts)
+    elif args.dry_run:
+        signals = StaticSource(None)
+    else:
+        raise UserError("give --signals SNAPSHOT or --signals-dir DIR (the gates need signals)", source="apply")
+
+    with AuditLog.open(args.audit) as audit:
+        approval = latest_approval(plan, audit)
+        journal_path = jitplan_home() / "runs" / f"{plan.digest()}.json"
+        state_sha = state.digest()
+        if journal_path.exists():  # resuming: judge staleness against the state the run started from
+            try:
+                state_sha = RunJournal.model_validate_json(journal_path.read_bytes()).original_state_sha256
+            except ValueError:
+                raise UserError("corrupt run journal", source=str(journal_path)) from None
+        inputs = dict((approval.payload.get("inputs") or {}) if approval else {})
+        problem = approval_problem(approval, _current_hashes(args, inputs, state_sha))
+        thread_id = args.thread or (approval.thread_id if approval else None)
+        if problem and args.dry_run:
+            sys.stderr.write(f"jitplan: note: a real apply would be refused: {problem}\n")
+        elif problem:
+            audit.append("apply_refused", {"plan_id": plan.id, "plan_sha256": plan.digest(), "reason": problem},
+                         thread_id=thread_id)
+            sys.stderr.write(f"jitplan: refused: {problem}\n")
+            return 1
+        result = apply_plan(plan, store, signals=signals, audit=None if args.dry_run else audit,
+                            thread_id=thread_id, dry_run=args.dry_run, step_wait_s=args.step_wait,
+                            gate=gate, abort=args.abort)
+    if args.json:
+        dump_json(result.model_dump(mode="json"))
+    else:
+        out = sys.stdout
+        out.write(f"plan {plan.id} ({result.plan_sha256[:12]}): {result.status}"
+                  f"{' (resumed)' if result.resumed else ''}\n")
+        if result.reason:
+            out.write(f"  {result.reason}\n")
+        for s in result.steps:
+            g = f"  gate {s.gate.verdict}: {s.gate.reason}" if s.gate else ""
+            err = f"  error: {s.error}" if s.error else ""
+            out.write(f"  step {s.step_id:<24} {s.action:<10} {s.feature or '-':<22} {s.status}{g}{err}\n")
+        for c in result.compensations:
+            out.write(f"  undo {c.step_id:<24} {c.feature or '-':<22} {c.status} (attempts {c.attempts})"
+                      f"{'  error: ' + c.error if c.error else ''}\n")
+        for row in result.expected_vs_observed:
+            out.write(f"  quality {row['unit']}: expected {row['expected_quality']}, observed {row['observed_quality']}\n")
+        out.write(f"  flags state {result.state_before_sha256[:12]} -> {result.state_after_sha256[:12]}\n")
+    return result.exit_code

@@ -1,0 +1,441 @@
+"""The saga orchestrator: apply an approved plan step by step, gate each step, compensate.
+
+Order: steps in dependency order (``depends_on``; ties keep plan order). A ``refresh_prompt``
+step runs as three units — ``<id>#shadow``, ``<id>#canary``, ``<id>#promote`` — each gated,
+recording expected (``params.expected_quality``) vs observed quality.
+
+Crash safety: a per-plan journal (``<home>/runs/<plan-sha256>.json``, replaced atomically)
+records each unit *before* the flags file is written (with the state digest before and after)
+and marks it done after. On restart the flags file's digest says whether an in-flight unit
+landed, so nothing is applied twice; a run that was compensating keeps compensating. Audit
+records use idempotency keys ``<plan-sha>:<event>:<unit>`` so a resumed run never duplicates.
+
+Gate after each unit (``tools.gate``): fail (or a timeout, or an error) -> compensations of the
+completed units in reverse order, each restoring the feature exactly as it was, then the
+original file bytes are put back (byte-for-byte identical); inconclusive -> pause and escalate
+(re-run ``jitplan apply`` to re-judge, ``--abort`` to compensate); marginal -> continue, recorded.
+A compensation that keeps failing is retried ``max_attempts`` times, then the run is left as
+``needs_operator`` (audited, non-zero exit); re-running retries it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_COMPENSATION_ATTEMPTS",
+    "Unit",
+    "apply_plan",
+    "approval_problem",
+    "latest_approval",
+    "plan_units",
+]
+
+import os
+import signal as _signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from contracts.audit import AuditRecord
+from contracts.errors import UserError
+from contracts.execution import (
+    ExecutionResult,
+    ExecutionStatus,
+    GateVerdict,
+    JournalEntry,
+    RunJournal,
+    StepOutcome,
+)
+from contracts.plan import Plan, Step
+from tools.audit import AuditLog
+from tools.flags import FlagStore, StepError, apply_action, atomic_write_bytes, restore_feature
+from tools.gate import GateConfig, Observations, evaluate_gate
+from tools.signal_source import SignalSource
+from tools.telemetry import span
+
+MAX_COMPENSATION_ATTEMPTS = 3
+_CRASH_ENV = "JITPLAN_TEST_CRASH_AT"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One journalled unit of work: a step, or one phase of a refresh_prompt step."""
+
+    name: str
+    step: Step
+    action: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        if self.step.action == "refresh_prompt" and self.action == "canary":
+            w = self.step.params.get("canary_weight", self.step.params.get("weight", 10))
+            return {"weight": w}
+        return dict(self.step.params)
+
+
+def _ordered(steps: list[Step]) -> list[Step]:
+    ids = {s.id for s in steps}
+    placed: list[Step] = []
+    done: set[str] = set()
+    pending = list(steps)
+    while pending:
+        ready = next((s for s in pending if all(d in done or d not in ids for d in s.depends_on)), None)
+        if ready is None:
+            raise UserError("steps depend on each other in a cycle", field="steps[].depends_on")
+        placed.append(ready)
+        done.add(ready.id)
+        pending.remove(ready)
+    return placed
+
+
+def plan_units(plan: Plan) -> list[Unit]:
+    """The plan's units in execution order."""
+    units: list[Unit] = []
+    for st in _ordered(list(plan.steps)):
+        if st.action == "refresh_prompt":
+            units += [Unit(f"{st.id}#{ph}", st, ph) for ph in ("shadow", "canary", "promote")]
+        else:
+            units.append(Unit(st.id, st, st.action))
+    return units
+
+
+def latest_approval(plan: Plan, audit: AuditLog) -> AuditRecord | None:
+    """The newest ``approval`` record for this plan's digest."""
+    digest = plan.digest()
+    found = [r for r in audit.records() if r.kind == "approval" and r.payload.get("plan_sha256") == digest]
+    return found[-1] if found else None
+
+
+def approval_problem(approval: AuditRecord | None, current: dict[str, str | None]) -> str | None:
+    """Why the plan may not run (None when approved and still fresh).
+
+    ``current`` maps ``catalog_sha256`` / ``policy_sha256`` / ``state_sha256`` to today's digests.
+    """
+    if approval is None:
+        return "plan is not approved: no approval record for its sha256 (run jitplan approve)"
+    p = approval.payload
+    if p.get("decision") != "approved":
+        return f"plan was {p.get('decision', 'not approved')!s} by {p.get('by', '?')} (audit record {approval.seq})"
+    inputs = p.get("inputs") or {}
+    for name in ("catalog_sha256", "policy_sha256", "state_sha256"):
+        want = inputs.get(name)
+        if want is not None and current.get(name) != want:
+            what = name.removesuffix("_sha256")
+            return (
+                f"validation is stale: the {what} changed since approval (record {approval.seq}: "
+                f"{str(want)[:12]}, now {str(current.get(name))[:12]}); re-plan and re-approve"
+            )
+    return None
+
+
+def _crash_point(label: str) -> None:
+    """Fault injection for the crash tests: SIGKILL ourselves at a named point."""
+    if os.environ.get(_CRASH_ENV) == label:  # pragma: no cover - the process dies here
+        os.kill(os.getpid(), _signal.SIGKILL)
+
+
+class _Saga:
+    def __init__(
+        self, plan: Plan, store: FlagStore, signals: SignalSource, audit: AuditLog | None,
+        thread_id: str | None, step_wait_s: float, gate: GateConfig, runs_dir: Path,
+        max_attempts: int, retry_delay_s: float, sleep: Callable[[float], None],
+    ) -> None:
+        self.plan, self.store, self.signals, self.audit = plan, store, signals, audit
+        self.thread_id, self.step_wait_s, self.gate = thread_id, step_wait_s, gate
+        self.max_attempts, self.retry_delay_s, self.sleep = max_attempts, retry_delay_s, sleep
+        self.sha = plan.digest()
+        self.path = runs_dir / f"{self.sha}.json"
+        self.steps: list[StepOutcome] = []
+        self.comps: list[StepOutcome] = []
+        self.evo: list[dict[str, float | str | None]] = []
+        self.resumed = False
+
+    # ---- journal and audit -------------------------------------------------------------
+
+    def load(self) -> RunJournal | None:
+        if not self.path.exists():
+            return None
+        try:
+            return RunJournal.model_validate_json(self.path.read_bytes())
+        except ValueError as exc:
+            raise UserError(f"corrupt run journal: {str(exc).splitlines()[0]}", source=str(self.path)) from None
+
+    def save(self, j: RunJournal) -> RunJournal:
+        atomic_write_bytes(self.path, (j.model_dump_json(indent=2) + "\n").encode())
+        return j
+
+    def record(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
+        if self.audit is not None:
+            body = {"plan_id": self.plan.id, "plan_sha256": self.sha, **payload}
+            self.audit.append(kind, body, thread_id=self.thread_id, key=f"{self.sha}:{key}" if key else None)
+
+    def result(self, j: RunJournal, status: ExecutionStatus, reason: str = "") -> ExecutionResult:
+        cur = self.store.read()
+        return ExecutionResult(
+            plan_id=self.plan.id, plan_sha256=self.sha, status=status, reason=reason or j.reason,
+            steps=self.steps, compensations=self.comps, state_before_sha256=j.original_state_sha256,
+            state_after_sha256=cur.digest(), resumed=self.resumed, expected_vs_observed=self.evo,
+        )
+
+    # ---- the run ------------------------------------------------------------------------
+
+    def dry_run(self, units: list[Unit]) -> ExecutionResult:
+        state = self.store.read()
+        before = state.digest()
+        reason = ""
+        for u in units:
+            try:
+                new = apply_action(state, u.action, u.step.feature, u.step.version, u.params)
+            except StepError as exc:
+                self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
+                reason = f"step {u.name} would fail: {exc}"
+                break
+            self.steps.append(StepOutcome(
+                step_id=u.name, action=u.action, feature=u.step.feature, status="dry_run",
+                state_before_sha256=state.digest(), state_after_sha256=new.digest(),
+            ))
+            state = new
+        return ExecutionResult(
+            plan_id=self.plan.id, plan_sha256=self.sha, status="dry_run", reason=reason,
+            steps=self.steps, state_before_sha256=before, state_after_sha256=state.digest(),
+        )
+
+    def run(self, units: list[Unit], abort: bool) -> ExecutionResult:
+        j = self.load()
+        if j is None:
+            original = self.store.read_bytes()
+            state0 = self.store.read()
+            osha = self.store.archive(original)
+            j = self.save(RunJournal(
+                plan_id=self.plan.id, plan_sha256=self.sha, phase="applying",
+                original_sha256=osha, original_state_sha256=state0.digest(),
+            ))
+            self.record("execution_started", {"state_sha256": state0.digest(), "file_sha256": osha,
+                                              "units": [u.name for u in units]}, "started")
+        else:
+            self.resumed = True
+        if j.phase in ("applied", "compensated"):
+            for e in j.entries:
+                st = "already_applied" if j.phase == "applied" else "compensated"
+                self.steps.append(StepOutcome(step_id=e.unit, action="", feature=e.feature, status=st))  # type: ignore[arg-type]
+            return self.result(j, j.phase, f"already {j.phase} (nothing done)")
+        j = self.reconcile(j)
+        if j.phase == "needs_operator" and j.reason.startswith("conflict"):
+            return self.result(j, "needs_operator")
+        if abort:
+            return self.compensate(j, "aborted by the operator")
+        if j.phase in ("compensating", "needs_operator"):
+            return self.compensate(j, j.reason)
+        return self.apply(j, units)
+
+    def reconcile(self, j: RunJournal) -> RunJournal:
+        """Settle an in-flight unit after a crash by looking at the flags file."""
+        digest = self.store.read().digest()
+        entries = list(j.entries)
+        if entries and not entries[-1].done:
+            last = entries[-1]
+            if digest == last.after_sha256:
+                self.record("step_applied", self._applied_payload(last), f"applied:{last.unit}")
+                entries[-1] = last.model_copy(update={"done": True})
+            elif digest == last.before_sha256:
+                entries.pop()
+            else:
+                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": f"conflict: flags file changed outside this run (state {digest[:12]})"}))
+            j = self.save(j.model_copy(update={"entries": entries}))
+        if j.phase in ("applying", "paused"):
+            done = [e for e in entries if e.done]
+            expected = done[-1].after_sha256 if done else j.original_state_sha256
+            if digest != expected:
+                why = f"conflict: flags file changed outside this run (state {digest[:12]}, expected {expected[:12]})"
+                self.record("needs_operator", {"reason": why})
+                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
+        return j
+
+    def _applied_payload(self, e: JournalEntry) -> dict[str, Any]:
+        step = self.plan.step(e.step_id)
+        return {"unit": e.unit, "step_id": e.step_id, "action": step.action if step else None,
+                "feature": e.feature, "version": step.version if step else None,
+                "state_before_sha256": e.before_sha256, "state_after_sha256": e.after_sha256}
+
+    def apply(self, j: RunJournal, units: list[Unit]) -> ExecutionResult:
+        for u in units:
+            entry = next((e for e in j.entries if e.unit == u.name), None)
+            if entry is not None and entry.done and entry.gated:
+                self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="already_applied"))
+                continue
+            t0 = time.monotonic()
+            with span("execute.step", node="execute", plan_id=self.plan.id, thread_id=self.thread_id,
+                      step_id=u.name, action=u.action, feature=u.step.feature) as sp:
+                if entry is None or not entry.done:
+                    state = self.store.read()
+                    try:
+                        new = apply_action(state, u.action, u.step.feature, u.step.version, u.params)
+                    except StepError as exc:
+                        self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
+                        return self.compensate(j, f"step {u.name} failed: {exc}")
+                    f = u.step.feature
+                    entry = JournalEntry(
+                        unit=u.name, step_id=u.step.id, before_sha256=state.digest(), after_sha256=new.digest(),
+                        feature=f, feature_before=state.features[f].model_dump(mode="json") if f and f in state.features else None,
+                    )
+                    j = self.save(j.model_copy(update={"entries": [*j.entries, entry]}))
+                    _crash_point(f"before_write:{u.name}")
+                    try:
+                        self.store.write(new)
+                    except Exception as exc:
+                        j = self.save(j.model_copy(update={"entries": j.entries[:-1]}))
+                        self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=f, status="failed", error=str(exc)))
+                        return self.compensate(j, f"step {u.name} failed to write the flags: {exc}")
+                    _crash_point(f"after_write:{u.name}")
+                    self.record("step_applied", self._applied_payload(entry), f"applied:{u.name}")
+                    entry = entry.model_copy(update={"done": True})
+                    j = self.save(j.model_copy(update={"entries": [*j.entries[:-1], entry]}))
+                    _crash_point(f"after_done:{u.name}")
+                    if u.action == "escalate":
+                        self.record("escalation", {"unit": u.name, "reason": u.step.rationale or "plan step escalates"}, f"escalate:{u.name}")
+                if self.step_wait_s > 0:
+                    self.sleep(self.step_wait_s)
+                verdict = self.judge(u)
+                elapsed = time.monotonic() - t0
+                if elapsed > u.step.timeout_s:
+                    verdict = verdict.model_copy(update={"verdict": "fail", "reason": f"timeout: {elapsed:.1f}s > {u.step.timeout_s:g}s"})
+                sp.set_attribute("jitplan.gate", verdict.verdict)
+            self.record("gate", {"unit": u.name, **verdict.model_dump(mode="json")})
+            outcome = StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="applied",
+                                  state_before_sha256=entry.before_sha256, state_after_sha256=entry.after_sha256,
+                                  gate=verdict, elapsed_s=round(elapsed, 6))
+            self.steps.append(outcome)
+            if verdict.verdict == "fail":
+                return self.compensate(j, f"gate failed after {u.name}: {verdict.reason}")
+            if verdict.verdict == "inconclusive":
+                why = f"gate inconclusive after {u.name}: {verdict.reason}; paused for a human (re-run to re-judge, --abort to compensate)"
+                self.record("escalation", {"unit": u.name, "reason": why})
+                j = self.save(j.model_copy(update={"phase": "paused", "reason": why}))
+                return self.result(j, "paused", why)
+            entries = [e.model_copy(update={"gated": True}) if e.unit == u.name else e for e in j.entries]
+            j = self.save(j.model_copy(update={"entries": entries, "phase": "applying"}))
+        j = self.save(j.model_copy(update={"phase": "applied", "reason": ""}))
+        self.record("execution", {"status": "applied", "state_sha256": self.store.read().digest(),
+                                  "expected_vs_observed": self.evo}, "outcome")
+        return self.result(j, "applied", "all steps applied and gated")
+
+    def judge(self, u: Unit) -> GateVerdict:
+        reading = self.signals.latest()
+        snap = reading.snapshot
+        obs = Observations.from_signals(
+            list(snap.signals) if snap else [], quarantined=reading.quarantined,
+            source=reading.source, sha256=reading.sha256,
+        )
+        verdict = evaluate_gate(u.step, obs, self.gate, phase=u.action)
+        if u.step.action == "refresh_prompt" and u.step.feature:
+            cohort = {"shadow": "shadow", "canary": "canary"}.get(u.action)
+            vals = obs.values(u.step.feature, "quality", cohort) if cohort else []
+            latest = obs.latest(u.step.feature, "quality")
+            observed = float(median(vals)) if vals else (latest.value if latest else None)
+            exp = u.step.params.get("expected_quality")
+            row: dict[str, float | str | None] = {
+                "unit": u.name, "phase": u.action, "feature": u.step.feature, "version": u.step.version,
+                "expected_quality": float(exp) if isinstance(exp, int | float) else None,
+                "observed_quality": observed,
+            }
+            self.evo.append(row)
+            self.record("refresh_prompt", dict(row))
+        return verdict
+
+    def compensate(self, j: RunJournal, reason: str) -> ExecutionResult:
+        j = self.save(j.model_copy(update={"phase": "compensating", "reason": reason}))
+        self.record("compensation_started", {"reason": reason}, "compensating")
+        for e in reversed(j.entries):
+            if not e.done or e.compensated:
+                continue
+            attempts, error = 0, ""
+            while e.feature is not None:
+                attempts += 1
+                try:
+                    target = restore_feature(self.store.read(), e.feature, e.feature_before)
+                    _crash_point(f"comp_before_write:{e.unit}")
+                    self.store.write(target)
+                    break
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    if attempts >= self.max_attempts:
+                        why = (f"compensation of {e.unit} failed {attempts} times ({error}); "
+                               "an operator must restore the flags (re-run jitplan apply to retry)")
+                        self.comps.append(StepOutcome(step_id=e.unit, action="compensate", feature=e.feature,
+                                                      status="needs_operator", attempts=attempts, error=error))
+                        self.record("needs_operator", {"unit": e.unit, "attempts": attempts, "error": error, "reason": why})
+                        j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
+                        return self.result(j, "needs_operator", why)
+                    self.sleep(self.retry_delay_s * attempts)
+            _crash_point(f"comp_after_write:{e.unit}")
+            step = self.plan.step(e.step_id)
+            declared = step.compensation.model_dump(mode="json") if step and step.compensation else None
+            self.record("step_compensated", {"unit": e.unit, "feature": e.feature, "attempts": attempts,
+                                             "restored_sha256": e.before_sha256, "declared_compensation": declared},
+                        f"compensated:{e.unit}")
+            self.comps.append(StepOutcome(step_id=e.unit, action="compensate", feature=e.feature, status="compensated",
+                                          state_before_sha256=e.after_sha256, state_after_sha256=e.before_sha256,
+                                          attempts=max(attempts, 1), error=error or None))
+            entries = [x.model_copy(update={"compensated": True}) if x.unit == e.unit else x for x in j.entries]
+            j = self.save(j.model_copy(update={"entries": entries}))
+        return self.finish_compensation(j, reason)
+
+    def finish_compensation(self, j: RunJournal, reason: str) -> ExecutionResult:
+        digest = self.store.read().digest()
+        if digest != j.original_state_sha256:
+            why = f"after compensation the state {digest[:12]} differs from the original {j.original_state_sha256[:12]}"
+            self.record("needs_operator", {"reason": why})
+            j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
+            return self.result(j, "needs_operator", why)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.store.restore(j.original_sha256)  # byte-for-byte, not just the same state
+                break
+            except Exception as exc:
+                if attempt == self.max_attempts:
+                    why = f"restoring the original flags bytes failed: {exc}"
+                    self.record("needs_operator", {"reason": why})
+                    j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
+                    return self.result(j, "needs_operator", why)
+                self.sleep(self.retry_delay_s * attempt)
+        j = self.save(j.model_copy(update={"phase": "compensated", "reason": reason}))
+        self.record("execution", {"status": "compensated", "reason": reason, "state_sha256": digest,
+                                  "file_sha256": j.original_sha256, "expected_vs_observed": self.evo}, "outcome")
+        return self.result(j, "compensated", reason)
+
+
+def apply_plan(
+    plan: Plan,
+    store: FlagStore,
+    *,
+    signals: SignalSource,
+    audit: AuditLog | None,
+    thread_id: str | None = None,
+    dry_run: bool = False,
+    step_wait_s: float = 0.0,
+    gate: GateConfig | None = None,
+    runs_dir: Path | None = None,
+    abort: bool = False,
+    max_attempts: int = MAX_COMPENSATION_ATTEMPTS,
+    retry_delay_s: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ExecutionResult:
+    """Execute ``plan`` against the flag store as a saga (see the module docstring).
+
+    Approval is checked by the caller (``jitplan apply`` uses ``latest_approval`` and
+    ``approval_problem``); the agent's execute node calls this after its decide node approved.
+    """
+    if runs_dir is None:
+        from contracts.home import jitplan_home
+
+        runs_dir = jitplan_home() / "runs"
+    saga = _Saga(plan, store, signals, audit, thread_id, step_wait_s, gate or GateConfig(), runs_dir,
+                 max(1, max_attempts), retry_delay_s, sleep)
+    units = plan_units(plan)
+    with span("execute", node="execute", plan_id=plan.id, thread_id=thread_id, plan_sha256=saga.sha,
+              dry_run=dry_run) as sp:
+        result = saga.dry_run(units) if dry_run else saga.run(units, abort)
+        sp.set_attribute("jitplan.status", result.status)
+    return result
