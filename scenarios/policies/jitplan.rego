@@ -37,8 +37,12 @@ touched contains f if {
 # Specs matching a step: same id, and same version when the step names one.
 step_specs(s) := {f | some f in input.features; f.id == s.feature; version_matches(f, s)}
 
-version_matches(f, s) if {
+version_matches(_, s) if {
 	not s.version
+}
+
+version_matches(_, s) if {
+	s.version == null
 }
 
 version_matches(f, s) if {
