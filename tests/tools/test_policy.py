@@ -1,0 +1,236 @@
+"""The policy engine: bundle loading and hashing, deny by default, time bound, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts.catalog import Catalog
+from contracts.errors import UserError
+from contracts.plan import Plan
+from contracts.policy import PolicyRequest
+from contracts.signals import ContractSet, SignalSnapshot
+from contracts.state import DeploymentState
+from tools.policy import (
+    PolicyBundle,
+    evaluate_policy,
+    forbidden_builtins,
+    policy_input,
+    touched_features,
+)
+from tools.signal_check import check_signals
+
+ROOT = Path(__file__).resolve().parents[2]
+WORLD = ROOT / "scenarios" / "world"
+HEADER = "package jitplan\nimport rego.v1\n"
+
+
+def bundle_of(body: str) -> PolicyBundle:
+    return PolicyBundle.from_sources([("p.rego", HEADER + body + "\n")])
+
+
+ALLOW_ALL = bundle_of('deny contains "never" if { false }\nescalate contains "never" if { false }')
+
+
+# ---- loading and hashing -----------------------------------------------------------------
+
+
+def test_load_reads_rego_files_recursively_in_sorted_order(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "b.rego").write_text(HEADER + "deny := set()\n")
+    (tmp_path / "sub" / "a.rego").write_text("package jitplan\n")
+    (tmp_path / "notes.md").write_text("not policy")
+    bundle = PolicyBundle.load(tmp_path)
+    assert [name for name, _ in bundle.files] == ["b.rego", "sub/a.rego"]
+
+
+def test_sha256_is_stable_and_changes_with_names_and_contents(tmp_path: Path) -> None:
+    (tmp_path / "a.rego").write_text(HEADER)
+    first = PolicyBundle.load(tmp_path).sha256
+    assert PolicyBundle.load(tmp_path).sha256 == first and len(first) == 64
+    (tmp_path / "a.rego").write_text(HEADER + "# edited\n")
+    edited = PolicyBundle.load(tmp_path).sha256
+    assert edited != first
+    (tmp_path / "a.rego").rename(tmp_path / "b.rego")
+    assert PolicyBundle.load(tmp_path).sha256 != edited
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing", "not found"),
+        (lambda p: (p / "f.rego").write_text("x") and p / "f.rego", "expected a directory"),
+        (lambda p: p, "no .rego files"),
+    ],
+)
+def test_load_errors_are_user_errors_naming_the_path(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    target = make(tmp_path)
+    with pytest.raises(UserError, match=message) as info:
+        PolicyBundle.load(target)
+    assert str(target) in str(info.value)
+
+
+def test_non_utf8_policy_file_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "a.rego").write_bytes(b"package jitplan\n\xff\xfe")
+    with pytest.raises(UserError, match="UTF-8"):
+        PolicyBundle.load(tmp_path)
+
+
+# ---- forbidden built-ins -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["time.now_ns()", "rand.intn(\"x\", 10)", "uuid.rfc4122(\"a\")", "http.send({})",
+     "net.lookup_ip_addr(\"example.com\")", "opa.runtime()", "time.parse_rfc3339_ns(input.t)"],
+)
+def test_scan_finds_non_deterministic_builtins(call: str) -> None:
+    source = HEADER + f"deny contains x if {{ x := sprintf(\"%v\", [{call}]) }}\n"
+    found = forbidden_builtins(source, "p.rego")
+    assert len(found) == 1 and found[0].startswith("p.rego:3: ")
+
+
+def test_scan_ignores_comments_strings_and_input_fields() -> None:
+    source = HEADER + (
+        "# time.now_ns() is forbidden\n"
+        'msg := "call http.send or rand.intn"\n'
+        "raw := `uuid.rfc4122`\n"
+        "t := input.time.now\n"
+        "d := data.net.x\n"
+    )
+    assert forbidden_builtins(source) == []
+
+
+def test_a_bundle_using_a_forbidden_builtin_is_refused() -> None:
+    bundle = bundle_of("deny contains x if { time.now_ns() > 0; x := \"late\" }\nescalate := set()")
+    assert bundle.forbidden == ("p.rego:3: time.now_ns",)
+    decision = evaluate_policy(bundle, {})
+    assert not decision.allowed
+    assert "non-deterministic" in decision.deny[0] and "time.now_ns" in decision.deny[0]
+    assert decision.bundle_sha256 == bundle.sha256
+
+
+# ---- deny by default ---------------------------------------------------------------------
+
+
+def test_clean_allow_and_deny() -> None:
+    assert evaluate_policy(ALLOW_ALL, {"request": {}}).allowed
+    bundle = bundle_of('deny contains "no" if { input.x == 1 }\nescalate contains "look" if { input.x > 0 }')
+    d = evaluate_policy(bundle, {"x": 1})
+    assert (d.allowed, d.deny, d.escalate, d.error) == (False, ["no"], ["look"], None)
+    d = evaluate_policy(bundle, {"x": 2})
+    assert (d.allowed, d.deny, d.escalate) == (True, [], ["look"])
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("deny contains x if {", "does not compile"),
+        ('deny contains x if { x := to_number("abc") }\nescalate := set()', "evaluation error"),
+        ('deny contains "a" if { false }', "undefined"),
+        ("escalate := set()", "undefined"),
+        ("deny := 5\nescalate := set()", "malformed"),
+        ("deny := {1, 2}\nescalate := set()", "malformed"),
+        ('deny := set()\nescalate := "yes"', "malformed"),
+    ],
+    ids=["syntax", "builtin-error", "escalate-undefined", "deny-undefined", "deny-number",
+         "deny-non-strings", "escalate-string"],
+)
+def test_errors_and_undefined_results_deny(body: str, reason: str) -> None:
+    bundle = bundle_of(body)
+    decision = evaluate_policy(bundle, {"request": {}})
+    assert not decision.allowed
+    assert decision.error is not None and reason in decision.error
+    assert decision.deny == [decision.error]
+
+
+def test_strict_builtin_errors_are_on() -> None:
+    # Without strict errors rego-cpp would make the failing rule undefined and so *allow*.
+    bundle = bundle_of('deny contains "bad number" if { to_number(input.n) > 1 }\nescalate := set()')
+    assert not evaluate_policy(bundle, {"n": "not a number"}).allowed
+    assert evaluate_policy(bundle, {"n": "0"}).allowed
+
+
+def test_timeout_denies() -> None:
+    # ~1.5 s of CPU in constant memory; the abandoned worker finishes on its own.
+    slow = bundle_of(
+        "deny contains x if { some a in numbers.range(1, 600); some b in numbers.range(1, 600); "
+        "a * b == -1; x := \"n\" }\nescalate := set()"
+    )
+    decision = evaluate_policy(slow, {}, timeout_s=0.05)
+    assert not decision.allowed
+    assert decision.error == "policy evaluation timed out after 0.05 s"
+
+
+def test_non_json_input_denies_instead_of_raising() -> None:
+    decision = evaluate_policy(ALLOW_ALL, {"x": object()})
+    assert not decision.allowed and decision.error
+
+
+def test_pooled_interpreters_give_identical_decisions() -> None:
+    bundle = bundle_of('deny contains sprintf("x=%v", [input.x]) if { input.x > 2 }\nescalate := set()')
+    results = [evaluate_policy(bundle, {"x": i % 5}) for i in range(20)]
+    for i, d in enumerate(results):
+        assert d.allowed is (i % 5 <= 2)
+        assert d.deny == ([] if i % 5 <= 2 else [f"x={i % 5}"])
+
+
+# ---- the input document ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.from_file(WORLD / "catalog.yaml")
+
+
+@pytest.fixture(scope="module")
+def state() -> DeploymentState:
+    return DeploymentState.from_flagd(json.loads((WORLD / "flags.json").read_text()))
+
+
+def test_policy_input_shape(catalog: Catalog, state: DeploymentState) -> None:
+    statuses = check_signals(SignalSnapshot.from_file(WORLD / "signals" / "stale.yaml"),
+                             ContractSet.from_file(WORLD / "contracts.yaml"), catalog)
+    spec = catalog.get("reply-drafter")
+    assert spec is not None
+    doc = policy_input(PolicyRequest(role="support-lead", region="us"), catalog, [spec], statuses,
+                       None, state)
+    assert set(doc) == {"request", "features", "signals", "plan", "state"}
+    assert doc["request"] == {"role": "support-lead", "region": "us", "purpose": ""}
+    assert [f["id"] for f in doc["features"]] == ["reply-drafter"]
+    assert doc["plan"] is None
+    assert all(s["quarantined"] and s["reasons"] for s in doc["signals"])
+    assert doc["state"]["pii-redactor"]["enabled"] is True
+    assert doc["state"]["answer-synthesizer"]["enabled"] is False
+    json.dumps(doc)  # JSON-safe
+
+
+def test_touched_features_resolve_versions_from_steps_state_and_catalog(
+    catalog: Catalog, state: DeploymentState
+) -> None:
+    plan = Plan.from_data({"id": "p", "goal": "g", "steps": [
+        {"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+         "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer"}},
+        {"id": "b", "action": "disable", "feature": "tone-rewriter"},
+        {"id": "c", "action": "enable", "feature": "answer-synthesizer"},
+        {"id": "d", "action": "noop"},
+        {"id": "e", "action": "enable", "feature": "no-such-feature"},
+    ]})
+    keys = [f.key for f in touched_features(plan, catalog, state)]
+    # rollback without a version touches the serving 1.1.0
+    assert keys == ["answer-synthesizer@1.0.0", "ticket-summarizer@1.1.0",
+                    "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]
+
+
+def test_decisions_on_the_world_are_deterministic(catalog: Catalog, state: DeploymentState) -> None:
+    bundle = PolicyBundle.load(ROOT / "scenarios" / "policies")
+    spec = catalog.get("medical-triage")
+    assert spec is not None
+    doc = policy_input(PolicyRequest(role="clinical-lead", region="us"), catalog, [spec], [],
+                       None, state)
+    first = evaluate_policy(bundle, doc)
+    assert not first.allowed and first.escalate
+    again = evaluate_policy(bundle, json.loads(json.dumps(doc)))
+    assert again == first
