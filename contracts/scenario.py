@@ -211,7 +211,9 @@ class Scenario(_Strict):
     duration_s: float | None = Field(default=None, gt=0, le=366 * 86400)
     warmup_requests: int = Field(default=0, ge=0)
     warmup_s: float = Field(default=0.0, ge=0)
-    tick_s: float = Field(default=1.0, gt=0, le=86400, description="time-series resolution")
+    tick_s: float | None = Field(
+        default=None, gt=0, le=86400, description="time-series resolution (default: auto)"
+    )
     step_interval_s: float | None = Field(
         default=None, gt=0, description="hold per plan step (default: its tolerance windows)"
     )

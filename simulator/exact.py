@@ -46,7 +46,7 @@ class ExactPlane:
         self.env, self.world, self.stream, self.recorder = env, world, stream, recorder
         self.end_s, self.max_requests = end_s, max_requests
         self.warm_t, self.warm_n = warmup
-        self.tick_s = sc.tick_s
+        self.tick_s = sc.tick_s or 1.0
         svc = sc.service
         self.res = simpy.Resource(env, capacity=svc.concurrency)
         self.timeout = svc.timeout_s

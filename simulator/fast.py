@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from numpy.typing import NDArray
 
 from simulator import kernel as K
 from simulator.arrivals import ArrivalStream
@@ -21,6 +22,7 @@ from simulator.world import World
 TARGET_CHUNK_REQUESTS = 1 << 18
 MAX_CHUNK_TICKS = 512
 RETRY_CAPACITY = 1 << 16
+_EMPTY = np.empty(0, dtype=np.float64)
 
 
 class FastPlane:
@@ -41,7 +43,7 @@ class FastPlane:
         sc = world.scenario
         self.env, self.world, self.stream, self.recorder, self.rng = env, world, stream, recorder, rng
         self.end_s, self.max_requests = end_s, max_requests
-        self.tick_s = sc.tick_s
+        self.tick_s = sc.tick_s or 1.0
         svc = sc.service
         self.free = np.zeros(svc.concurrency)
         self.rt = np.zeros(RETRY_CAPACITY)
@@ -66,6 +68,11 @@ class FastPlane:
         self.generated = 0
         self.progress = progress
         self.t = 0.0
+        dists = {svc.profile(k).latency.dist for k in world.keys}
+        self._need_e = "exponential" in dists
+        self._need_n = "lognormal" in dists
+        self._ue = _EMPTY
+        self._un = _EMPTY
 
     @property
     def first_last(self) -> tuple[float, float]:
@@ -104,12 +111,13 @@ class FastPlane:
             if h >= self.end_s:
                 last = True
             self.cfg[3] = self.world.rate_limit()
+            ue, un = self._unit_draws(arr_t.shape[0])
             k0 = math.floor(t / self.tick_s)
             k1 = max(k0 + 1, math.ceil(h / self.tick_s))
             ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
             self.n_retry = K.run_batch(
                 arr_t, tin, tout, h, self.free, self.rt, self.rinfo, self.n_retry,
-                self.world.params(t), emp, emp_len, self.world.route, self.cfg, self.state,
+                self.world.params(t), emp, emp_len, ue, un, self.world.route, self.cfg, self.state,
                 k0 * self.tick_s, self.tick_s, ch.tick_tot, ch.tick_ver, ch.hist_tick,
                 ch.hist_ver, int(self.rng.integers(2**31 - 1)),
             )
@@ -121,6 +129,20 @@ class FastPlane:
                 done.succeed()
                 return
             yield Late(self.env, h - t)
+
+    def _unit_draws(self, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Pre-drawn unit variates for the service times of ``n`` arrivals (numpy's fast
+        ziggurat samplers, into reused buffers)."""
+        if n > self._ue.shape[0]:
+            self._ue = np.empty(n) if self._need_e else _EMPTY
+            self._un = np.empty(n) if self._need_n else _EMPTY
+        ue = self._ue[:n]
+        un = self._un[:n]
+        if self._need_e:
+            self.rng.standard_exponential(out=ue)
+        if self._need_n:
+            self.rng.standard_normal(out=un)
+        return ue, un
 
     def _report(self, h: float) -> None:
         assert self.progress is not None

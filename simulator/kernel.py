@@ -2,7 +2,8 @@
 
 ``run_batch`` takes the sorted arrivals of one chunk (plus the retries carried from earlier
 chunks), routes each request to a version, draws its service time, queues it on ``c`` servers
-(a binary min-heap of server-free times, carried across chunks), applies timeouts (abandonment
+(server-free times scanned linearly for small ``c``, a binary min-heap above ``LINEAR_MAX``;
+carried across chunks), applies timeouts (abandonment
 of the queue, client timeout in service), faults, errors and retries, and accumulates per-tick
 and per-version statistics in place. Random draws use numba's generator, seeded per chunk.
 
@@ -63,9 +64,11 @@ NFIELDS = 9
 P_COLS = 16
 
 _LOG_LO = math.log10(LO_S)
+LINEAR_MAX = 16
+"""Up to this many servers the free times are scanned linearly; above, kept as a min-heap."""
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _bin(lat: float) -> int:
     if lat < LO_S:
         return 0
@@ -75,13 +78,19 @@ def _bin(lat: float) -> int:
     return b
 
 
-@njit(cache=True)
-def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDArray[np.int64]) -> float:
+@njit(cache=True, inline="always", error_model="numpy")
+def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDArray[np.int64],
+          ue: NDArray[np.float64], un: NDArray[np.float64], i: int) -> float:
+    """Service time of version ``v``; arrival ``i`` uses the pre-drawn unit variates
+    (``ue`` standard exponential, ``un`` standard normal) when given, a retry (``i`` < 0)
+    draws from numba's generator."""
     kind = int(p[v, P_DIST])
     if kind == 0:
-        x = np.random.exponential(p[v, P_A])
+        e = ue[i] if i >= 0 and ue.shape[0] > 0 else np.random.standard_exponential()
+        x = p[v, P_A] * e
     elif kind == 1:
-        x = math.exp(p[v, P_A] + p[v, P_B] * np.random.standard_normal())
+        z = un[i] if i >= 0 and un.shape[0] > 0 else np.random.standard_normal()
+        x = math.exp(p[v, P_A] + p[v, P_B] * z)
     elif kind == 2:
         x = p[v, P_A]
     else:
@@ -89,7 +98,7 @@ def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDA
     return x * p[v, P_LATMULT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def quality_at(p: NDArray[np.float64], v: int, t: float) -> float:
     """Quality of version ``v`` at time ``t`` (linear decay from its origin, floored at 0)."""
     dt = t - p[v, P_QT0]
@@ -97,7 +106,7 @@ def quality_at(p: NDArray[np.float64], v: int, t: float) -> float:
     return q if q > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _record(
     tick_tot: NDArray[np.float64],
     tick_ver: NDArray[np.float64],
@@ -116,38 +125,36 @@ def _record(
 ) -> None:
     b = _bin(lat)
     hist_ver[v, b] += 1
-    row = tick_ver[k, v]
-    row[F_N] += 1.0
-    row[F_LAT] += lat
-    row[F_WAIT] += wait
-    row[F_BUSY] += busy
-    row[F_COST] += cost
+    tick_ver[k, v, F_N] += 1.0
+    tick_ver[k, v, F_LAT] += lat
+    tick_ver[k, v, F_WAIT] += wait
+    tick_ver[k, v, F_BUSY] += busy
+    tick_ver[k, v, F_COST] += cost
     if err:
-        row[F_ERR] += 1.0
+        tick_ver[k, v, F_ERR] += 1.0
     else:
-        row[F_QUAL] += q
-        row[F_QN] += 1.0
+        tick_ver[k, v, F_QUAL] += q
+        tick_ver[k, v, F_QN] += 1.0
     if retry:
-        row[F_RETRY] += 1.0
-    tot = tick_tot[k]
-    tot[F_COST] += cost
-    tot[F_BUSY] += busy
+        tick_ver[k, v, F_RETRY] += 1.0
+    tick_tot[k, F_COST] += cost
+    tick_tot[k, F_BUSY] += busy
     if shadow:
         return
     hist_tick[k, b] += 1
-    tot[F_N] += 1.0
-    tot[F_LAT] += lat
-    tot[F_WAIT] += wait
+    tick_tot[k, F_N] += 1.0
+    tick_tot[k, F_LAT] += lat
+    tick_tot[k, F_WAIT] += wait
     if err:
-        tot[F_ERR] += 1.0
+        tick_tot[k, F_ERR] += 1.0
     else:
-        tot[F_QUAL] += q
-        tot[F_QN] += 1.0
+        tick_tot[k, F_QUAL] += q
+        tick_tot[k, F_QN] += 1.0
     if retry:
-        tot[F_RETRY] += 1.0
+        tick_tot[k, F_RETRY] += 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _sift_down(h: NDArray[np.float64], n: int) -> None:
     i = 0
     x = h[0]
@@ -166,7 +173,7 @@ def _sift_down(h: NDArray[np.float64], n: int) -> None:
     h[i] = x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rpush(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int, t: float,
            v: float, a: float, tin: float, tout: float) -> int:
     if n >= rt.shape[0]:
@@ -187,7 +194,7 @@ def _rpush(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int, t: float
     return n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rpop(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int) -> int:
     n -= 1
     if n == 0:
@@ -213,7 +220,7 @@ def _rpop(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def run_batch(
     arr_t: NDArray[np.float64],
     arr_tin: NDArray[np.float64],
@@ -226,6 +233,8 @@ def run_batch(
     params: NDArray[np.float64],
     emp: NDArray[np.float64],
     emp_len: NDArray[np.int64],
+    ue: NDArray[np.float64],
+    un: NDArray[np.float64],
     route: NDArray[np.float64],
     cfg: NDArray[np.float64],
     state: NDArray[np.float64],
@@ -262,6 +271,7 @@ def run_batch(
     n_arr = arr_t.shape[0]
     i = 0
     while True:
+        src = -1
         take_retry = n_retry > 0 and rt[0] < t_end and (i >= n_arr or rt[0] <= arr_t[i])
         if not take_retry and i >= n_arr:
             break
@@ -275,6 +285,7 @@ def run_batch(
             counted = t >= warm_t and state[0] >= warm_n
         else:
             t = arr_t[i]
+            src = i
             counted = t >= warm_t and state[0] >= warm_n
             state[0] += 1.0
             attempt = 0.0
@@ -289,7 +300,7 @@ def run_batch(
                 tout = params[v, P_TOK_OUT]
             i += 1
             if shadow_v >= 0 and np.random.random() < sw and counted:
-                ss = _draw(params, shadow_v, emp, emp_len)
+                ss = _draw(params, shadow_v, emp, emp_len, ue, un, -1)
                 ss += params[shadow_v, P_SEC_IN] * tin + params[shadow_v, P_SEC_OUT] * tout
                 s_err = params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
                 s_cost = (params[shadow_v, P_USD_REQ] + params[shadow_v, P_USD_IN] * tin / 1000.0
@@ -321,17 +332,37 @@ def run_batch(
                 lat = 0.0
                 err = True
             else:
-                s = _draw(params, v, emp, emp_len)
+                # (inlined: helper calls taking arrays cost ~100 ns each in refcounting)
+                kind = int(params[v, P_DIST])
+                if kind == 0:
+                    e = ue[src] if src >= 0 and ue.shape[0] > 0 else np.random.standard_exponential()
+                    s = params[v, P_A] * e
+                elif kind == 1:
+                    z = un[src] if src >= 0 and un.shape[0] > 0 else np.random.standard_normal()
+                    s = math.exp(params[v, P_A] + params[v, P_B] * z)
+                elif kind == 2:
+                    s = params[v, P_A]
+                else:
+                    s = emp[v, np.random.randint(0, emp_len[v])]
+                s *= params[v, P_LATMULT]
                 s += params[v, P_SEC_IN] * tin + params[v, P_SEC_OUT] * tout
-                start = t if free[0] <= t else free[0]
+                m = 0
+                fm = free[0]
+                if c <= LINEAR_MAX:
+                    for j in range(1, c):
+                        if free[j] < fm:
+                            fm = free[j]
+                            m = j
+                start = t if fm <= t else fm
                 wait = start - t
                 if wait > timeout:
                     lat = timeout  # abandoned the queue; never used a server
                     wait = timeout
                     err = True
                 else:
-                    free[0] = start + s
-                    _sift_down(free, c)
+                    free[m] = start + s
+                    if c > LINEAR_MAX:
+                        _sift_down(free, c)
                     busy = s
                     lat = wait + s
                     cost = (params[v, P_USD_REQ] + params[v, P_USD_IN] * tin / 1000.0
@@ -339,13 +370,37 @@ def run_batch(
                     if lat > timeout:
                         lat = timeout
                         err = True
-                    elif np.random.random() < params[v, P_ERR]:
+                    elif params[v, P_ERR] > 0 and np.random.random() < params[v, P_ERR]:
                         err = True
         if counted:
-            q = quality_at(params, v, t)
+            dt = t - params[v, P_QT0]
+            q = params[v, P_Q0] - params[v, P_QSLOPE] * (dt if dt > 0 else 0.0)
+            q = q if q > 0 else 0.0
             k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
-            _record(tick_tot, tick_ver, hist_tick, hist_ver, k, v, lat, wait, busy, err, cost,
-                    q, attempt > 0, False)
+            b = _bin(lat)
+            hist_ver[v, b] += 1
+            hist_tick[k, b] += 1
+            tick_ver[k, v, F_N] += 1.0
+            tick_ver[k, v, F_LAT] += lat
+            tick_ver[k, v, F_WAIT] += wait
+            tick_ver[k, v, F_BUSY] += busy
+            tick_ver[k, v, F_COST] += cost
+            tick_tot[k, F_N] += 1.0
+            tick_tot[k, F_LAT] += lat
+            tick_tot[k, F_WAIT] += wait
+            tick_tot[k, F_BUSY] += busy
+            tick_tot[k, F_COST] += cost
+            if err:
+                tick_ver[k, v, F_ERR] += 1.0
+                tick_tot[k, F_ERR] += 1.0
+            else:
+                tick_ver[k, v, F_QUAL] += q
+                tick_ver[k, v, F_QN] += 1.0
+                tick_tot[k, F_QUAL] += q
+                tick_tot[k, F_QN] += 1.0
+            if attempt > 0:
+                tick_ver[k, v, F_RETRY] += 1.0
+                tick_tot[k, F_RETRY] += 1.0
             if state[3] < 0:
                 state[3] = t
             state[4] = t
@@ -355,7 +410,7 @@ def run_batch(
     return n_retry
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def record_batch(
     rec: NDArray[np.float64],
     tick0: float,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ENGINES", "run_replication"]
+__all__ = ["ENGINES", "effective_tick_s", "run_replication"]
 
 import math
 from collections.abc import Callable
@@ -25,6 +25,19 @@ from simulator.world import World
 ENGINES = ("fast", "exact")
 
 
+_NICE_TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+MAX_AUTO_TICKS = 2000
+
+
+def effective_tick_s(sc: Scenario, mean_rate: float) -> float:
+    """The scenario's ``tick_s``, or the smallest nice tick giving at most ~2000 ticks."""
+    if sc.tick_s is not None:
+        return sc.tick_s
+    horizon = sc.duration_s if sc.duration_s is not None else (sc.requests or 0) / mean_rate
+    want = horizon / MAX_AUTO_TICKS
+    return float(next((t for t in _NICE_TICKS if t >= want), _NICE_TICKS[-1]))
+
+
 def _plan_start(sc: Scenario, stream: ArrivalStream) -> float:
     if sc.plan_start_s is not None:
         return sc.plan_start_s
@@ -44,9 +57,12 @@ def run_replication(
     """Simulate one replication of ``sc`` (with ``plan`` under test) on ``engine``."""
     rng = np.random.default_rng(seed_seq)
     env = simpy.Environment()
+    stream = ArrivalStream(sc.traffic, rng, 1.0)
+    tick_s = effective_tick_s(sc, max(stream.mean_rate(), 1e-9))
+    sc = sc.model_copy(update={"tick_s": tick_s})
+    stream.tick_s = tick_s
     world = World(sc)
-    stream = ArrivalStream(sc.traffic, rng, sc.tick_s)
-    recorder = Recorder(len(world.keys), sc.tick_s, sc.service.concurrency)
+    recorder = Recorder(len(world.keys), tick_s, sc.service.concurrency)
     end_s = sc.duration_s if sc.duration_s is not None else math.inf
     warm = (sc.warmup_s, sc.warmup_requests)
     cls = FastPlane if engine == "fast" else ExactPlane
