@@ -34,6 +34,10 @@ class CycleState(TypedDict, total=False):
     fallback: bool
     feedback: list[dict[str, Any]]
     """Violations fed back to the planner for the next revision."""
+    capped: str | None
+    """Set when a cap (LLM calls, tool calls) stopped the planner: the reason."""
+    route: str
+    """Where the last checking node sends the cycle next (read by the graph's routers)."""
     validation: dict[str, Any]
     simulation: dict[str, Any]
     llm: dict[str, Any]

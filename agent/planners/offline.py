@@ -8,7 +8,9 @@ Rules, per feature (one action per feature; the most urgent finding wins):
 - drift over ``triggers.drift_max`` -> ``refresh_prompt`` to the newest newer prompt version,
   via shadow then canary (escalate when there is no candidate);
 - demand over ``triggers.demand_min_rpm`` for a feature that is off -> staged canary
-  5 -> 25 -> 50 -> 100 then promote, dependencies enabled first;
+  5 -> 25 -> 50 -> 100 then promote, dependencies enabled first; the rollout stops at the
+  largest stage whose projected daily cost (demand x cost per request) fits the daily budget,
+  and escalates when none does (a refresh that does not fit escalates too);
 - quarantined signals -> no activation, reported in the notes;
 - nothing actionable -> a single ``noop`` step.
 
@@ -39,12 +41,22 @@ REFRESH_STAGES = (10.0, 50.0)
 _PRIORITY = {"error_rate": 0, "latency": 1, "cost": 2, "drift": 3, "demand": 4}
 
 
+def _affordable_pct(spec: FeatureSpec, demand_rpm: float | None) -> float:
+    """Largest traffic share (percent) whose projected daily cost fits the daily budget."""
+    if not demand_rpm or spec.cost.per_request_usd <= 0:
+        return 100.0
+    full = demand_rpm * 1440.0 * spec.cost.per_request_usd
+    return 100.0 if full <= spec.cost.daily_budget_usd else 100.0 * spec.cost.daily_budget_usd / full
+
+
 class _Rules:
-    def __init__(self, catalog: Catalog, state: DeploymentState) -> None:
+    def __init__(self, catalog: Catalog, state: DeploymentState,
+                 demand: dict[str, float] | None = None) -> None:
         from tools.depgraph import DependencyGraph
 
         self.catalog = catalog
         self.state = state
+        self.demand = demand or {}
         self.graph = DependencyGraph(catalog)
         self.b = StepBuilder()
         self.goals: list[str] = []
@@ -112,6 +124,20 @@ class _Rules:
         if fs.version == spec.version and (fs.canary_version in (None, spec.version)):
             self.notes.append(f"{spec.key} already serves: nothing to roll out")
             return
+        cap = _affordable_pct(spec, self.demand.get(feature))
+        if cap < weight:
+            fitting = [w for w in CANARY_STAGES if w <= cap]
+            rpm = self.demand.get(feature, 0.0)
+            cost_note = (f"{spec.key} at {weight:g}% of {rpm:g} rpm would cost "
+                         f"{rpm * 1440 * spec.cost.per_request_usd * weight / 100:.2f} USD/day, over its "
+                         f"{spec.cost.daily_budget_usd:g} USD/day budget")
+            if not fitting:
+                self.b.add("escalate", feature, spec.version, params={"reason": cost_note},
+                           rationale="even the smallest canary stage is over budget; a human decides")
+                self.goals.append(f"escalate {feature}: over budget")
+                return
+            self.notes.append(f"{cost_note}: stopping the canary at {fitting[-1]:g}%")
+            weight = fitting[-1]
         deps = self._prereqs(spec)
         prev = fs.version
         stages = [w for w in CANARY_STAGES if w < weight] + [weight]
@@ -151,6 +177,15 @@ class _Rules:
             return
         new = newer[-1]
         prev = self.state.get(feature).version
+        if _affordable_pct(new, self.demand.get(feature)) < 100.0:
+            rpm = self.demand.get(feature, 0.0)
+            reason = (f"refreshing {feature} to {new.version} would cost "
+                      f"{rpm * 1440 * new.cost.per_request_usd:.2f} USD/day at {rpm:g} rpm, over its "
+                      f"{new.cost.daily_budget_usd:g} USD/day budget")
+            self.b.add("escalate", feature, new.version, params={"reason": reason},
+                       rationale=why or "refresh requested")
+            self.goals.append(f"escalate {feature}: refresh over budget")
+            return
         after: list[str] = [self.b.add(
             "shadow", feature, new.version,
             params={"baseline": prev},
@@ -190,8 +225,8 @@ class _Rules:
         if ratio <= COST_FALLBACK_RATIO or dependents:
             if dependents and ratio > COST_FALLBACK_RATIO:
                 self.notes.append(f"{f.feature} is needed by {', '.join(dependents)}: capping its budget instead of disabling it")
-            tol = [*slo_tolerances(spec), {"metric": "cost_usd_per_day", "comparator": "<=",
-                                           "threshold": spec.cost.daily_budget_usd, "window_s": 3600.0}]
+            # The cap itself is enforced by the flag store; gates check it does not hurt the SLO.
+            tol = [t for t in slo_tolerances(spec) if t["metric"] != "cost_per_request_usd"]
             self.b.add(
                 "set_budget", f.feature, spec.version,
                 params={"usd_per_day": spec.cost.daily_budget_usd},
@@ -284,7 +319,9 @@ class _Rules:
 
 def build_offline_plan(ctx: PlanningContext, *, planner: str = "offline") -> dict[str, Any]:
     """The rule-based plan for ``ctx`` as a ``Plan`` document (deterministic)."""
-    rules = _Rules(ctx.catalog, ctx.state)
+    demand = {s.signal.feature: s.signal.value for s in ctx.statuses
+              if s.ok and s.signal.kind == "demand"}
+    rules = _Rules(ctx.catalog, ctx.state, demand)
     rules.notes.extend(ctx.notes)
     if ctx.request.strip():
         intent = parse_request(ctx.request)

@@ -1,0 +1,1 @@
+"""Node functions of the planning graph (one module per stage)."""

@@ -1,0 +1,186 @@
+"""What every node shares: reloading the cycle's inputs, audit writes, crash injection."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CRASH_ENV",
+    "CycleInputs",
+    "audit",
+    "inputs_of",
+    "load_inputs",
+    "maybe_crash",
+    "node_span",
+    "statuses_of",
+]
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.state import CycleState
+    from contracts.agent import PlanRequest
+    from contracts.catalog import Catalog
+    from contracts.policy import PolicyRequest
+    from contracts.signals import ContractSet, SignalSnapshot, SignalStatus
+    from contracts.state import DeploymentState
+    from tools.policy import PolicyBundle
+
+CRASH_ENV = "JITPLAN_CRASH_AT"
+"""Test-only fault injection: ``JITPLAN_CRASH_AT=<node>`` SIGKILLs the process inside that node
+(after its side effects, before its checkpoint)."""
+
+
+@dataclass(frozen=True)
+class CycleInputs:
+    """The loaded inputs of one cycle (rebuilt from paths; never checkpointed)."""
+
+    request: PlanRequest
+    catalog: Catalog
+    snapshot: SignalSnapshot
+    contracts: ContractSet
+    state: DeploymentState
+    policy: PolicyBundle | None
+    now: datetime | None
+
+    @property
+    def policy_request(self) -> PolicyRequest:
+        from contracts.policy import PolicyRequest
+
+        return PolicyRequest(role=self.request.role, region=self.request.region,
+                             purpose=self.request.request[:500])
+
+    def hashes(self) -> dict[str, str | None]:
+        """The approval handshake's ``inputs`` block."""
+        r = self.request
+        return {
+            "catalog_path": r.catalog,
+            "catalog_sha256": self.catalog.digest(),
+            "policy_dir": r.policy,
+            "policy_sha256": self.policy.sha256 if self.policy else None,
+            "state_path": r.state,
+            "state_sha256": self.state.digest() if r.state else None,
+            "signals_path": r.signals,
+            "signals_sha256": self.snapshot.digest(),
+        }
+
+    def seed_id(self) -> str:
+        """A stable hash of everything a plan depends on (for deterministic plan ids)."""
+        h = self.hashes()
+        blob = json.dumps({**h, "request": self.request.request, "role": self.request.role,
+                           "region": self.request.region, "now": self.request.now}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_CACHE: dict[str, CycleInputs] = {}
+_LOCK = threading.Lock()
+
+
+def _stamp(path: str | None) -> list[Any]:
+    if not path:
+        return [None]
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return [path, sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in p.rglob("*.rego"))]
+        st = p.stat()
+        return [path, st.st_mtime_ns, st.st_size]
+    except OSError:
+        return [path, None]
+
+
+def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
+    """Load (or reuse, when no file changed) the inputs named by a ``PlanRequest`` dict."""
+    from contracts.agent import PlanRequest
+    from contracts.catalog import Catalog
+    from contracts.loading import format_validation_error, load_document
+    from contracts.signals import ContractSet, SignalSnapshot
+    from contracts.state import DeploymentState
+
+    try:
+        req = PlanRequest.model_validate(inputs)
+    except Exception as exc:  # pydantic ValidationError
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            raise format_validation_error(exc, "<plan request>") from None
+        raise
+    key = json.dumps([req.model_dump(mode="json"), *(_stamp(p) for p in
+                      (req.catalog, req.signals, req.contracts, req.state, req.policy))],
+                     sort_keys=True, default=str)
+    with _LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    catalog = Catalog.from_file(req.catalog)
+    snapshot = SignalSnapshot.from_file(req.signals)
+    contracts = ContractSet.from_file(req.contracts) if req.contracts else ContractSet()
+    state = (DeploymentState.from_flagd(load_document(req.state), source=req.state)
+             if req.state else DeploymentState())
+    policy = None
+    if req.policy:
+        from tools.policy import PolicyBundle
+
+        policy = PolicyBundle.load(req.policy)
+    now = None
+    if req.now:
+        from contracts.errors import UserError
+
+        try:
+            now = datetime.fromisoformat(req.now.replace("Z", "+00:00"))
+        except ValueError:
+            raise UserError("expected an RFC 3339 timestamp such as 2026-11-26T12:00:00Z",
+                            source="--now") from None
+        if now.tzinfo is None:
+            raise UserError("expected a timezone (e.g. ...Z)", source="--now")
+    loaded = CycleInputs(req, catalog, snapshot, contracts, state, policy, now)
+    with _LOCK:
+        if len(_CACHE) > 32:
+            _CACHE.clear()
+        _CACHE[key] = loaded
+    return loaded
+
+
+def inputs_of(state: CycleState) -> CycleInputs:
+    return load_inputs(state["inputs"])
+
+
+def statuses_of(state: CycleState) -> list[SignalStatus]:
+    """The checked signals stored by perceive, as contracts again."""
+    from contracts.signals import SignalStatus
+
+    return [SignalStatus.model_validate(s) for s in state.get("signals", [])]
+
+
+def audit(state: CycleState, node: str, n: int, kind: str, payload: dict[str, Any]) -> None:
+    """Append one audit record, exactly once per ``(thread, node, n)`` even when a node reruns."""
+    from tools.audit import opened
+
+    tid = state["thread_id"]
+    with opened() as log:
+        log.append(kind, payload, thread_id=tid, key=f"{tid}:{node}:{n}")
+
+
+def maybe_crash(node: str) -> None:
+    """SIGKILL this process when ``JITPLAN_CRASH_AT`` names ``node`` (crash-safety tests)."""
+    if os.environ.get(CRASH_ENV) == node:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def node_span(node: str, state: CycleState) -> Iterator[Any]:
+    """A telemetry span around one node run (``jitplan.node.<name>``)."""
+    from tools.telemetry import setup_telemetry, span
+
+    setup_telemetry()
+    with span(f"jitplan.node.{node}", attrs={"jitplan.thread_id": state.get("thread_id", ""),
+                                              "jitplan.node": node}) as sp:
+        yield sp

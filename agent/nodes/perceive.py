@@ -1,0 +1,75 @@
+"""perceive (signals through their data contracts) and triage (fast path or slow path)."""
+
+from __future__ import annotations
+
+__all__ = ["perceive", "triage"]
+
+from typing import TYPE_CHECKING, Any
+
+from agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+
+if TYPE_CHECKING:
+    from agent.state import CycleState
+
+
+def perceive(state: CycleState) -> dict[str, Any]:
+    """Check every signal against its contract; quarantined ones are kept and reported."""
+    from tools.signal_check import check_signals
+
+    with node_span("perceive", state):
+        cin = inputs_of(state)
+        statuses = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
+        docs = [s.model_dump(mode="json") for s in statuses]
+        quarantined = [
+            {"name": s.signal.name, "feature": s.signal.feature, "kind": s.signal.kind,
+             "reasons": list(s.reasons)}
+            for s in statuses if not s.ok
+        ]
+        r = cin.request
+        audit(state, "perceive", 0, "inputs", {
+            **cin.hashes(),
+            "contracts_path": r.contracts,
+            "request": r.request, "role": r.role, "region": r.region,
+            "model": r.model or "offline",
+            "signals": len(statuses),
+        })
+        if quarantined:
+            audit(state, "perceive", 1, "quarantine", {"signals": quarantined})
+        reasons = list(state.get("reasons", []))
+        for q in quarantined:
+            reasons.append(f"signal {q['name']} quarantined: {'; '.join(q['reasons'])}")
+        maybe_crash("perceive")
+    return {"signals": docs, "quarantined": quarantined, "reasons": reasons}
+
+
+def triage(state: CycleState) -> dict[str, Any]:
+    """Nothing actionable and no request -> a noop plan on the fast path (no LLM, no policy run).
+
+    Otherwise compute the plan-cache key and go the slow path.
+    """
+    from agent.planners.base import PlanningContext
+    from agent.planners.findings import analyze
+    from agent.planners.offline import build_offline_plan
+    from tools.plan_cache import cache_key
+
+    with node_span("triage", state):
+        cin = inputs_of(state)
+        statuses = statuses_of(state)
+        findings, notes = analyze(cin.catalog, statuses, cin.state)
+        out: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        if not findings and not cin.request.request.strip():
+            ctx = PlanningContext(cin.catalog, tuple(statuses), cin.state, (), notes=tuple(notes),
+                                  seed_id=cin.seed_id())
+            out.update(fast_path=True, plan=build_offline_plan(ctx), planner="offline",
+                       reasons=[*state.get("reasons", []), "nothing actionable: fast path, no plan needed"])
+        else:
+            out.update(fast_path=False, cache_key=cache_key(
+                catalog_sha256=cin.catalog.digest(),
+                signals=statuses,
+                policy_sha256=cin.policy.sha256 if cin.policy else None,
+                state_sha256=cin.state.digest(),
+                planner=cin.request.model or "offline",
+                request=cin.request.request,
+            ))
+        maybe_crash("triage")
+    return out

@@ -1,0 +1,52 @@
+"""Pick the planner for ``--model``: none -> offline rules; ``scripted:FILE``; else litellm."""
+
+from __future__ import annotations
+
+__all__ = ["make_planner"]
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.nodes.common import CycleInputs
+    from agent.planners.base import Planner
+
+
+def _chat_model(model: str) -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from langchain_litellm import ChatLiteLLM
+
+    kwargs: dict[str, Any] = {"model": model, "temperature": 0.0, "max_retries": 1}
+    base = os.environ.get("JITPLAN_LLM_API_BASE")
+    if base:
+        kwargs["api_base"] = base
+    return ChatLiteLLM(**kwargs)
+
+
+def make_planner(model: str | None, *, cin: CycleInputs, llm_totals: dict[str, Any]) -> Planner:
+    """The planner for one draft; LLM planners resume their per-cycle call budget."""
+    from agent.planners.offline import OfflinePlanner
+
+    if not model or model == "offline":
+        return OfflinePlanner()
+    from agent.planners.llm import LlmPlanner
+    from tools.lc_tools import ToolContext
+    from tools.signal_check import check_signals
+
+    statuses = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
+    ctx = ToolContext(cin.catalog, tuple(statuses), cin.state, cin.policy, cin.policy_request,
+                      replications=min(3, cin.request.replications))
+    used = int(llm_totals.get("calls", 0))
+    common: dict[str, Any] = {
+        "tools": ctx,
+        "max_calls": cin.request.max_llm_calls,
+        "max_tool_calls": cin.request.max_tool_calls,
+        "used_calls": used,
+        "used_tool_calls": int(llm_totals.get("tool_calls", 0)),
+    }
+    if model.startswith("scripted:"):
+        from agent.planners.scripted import ScriptedChatModel
+
+        path = model.removeprefix("scripted:")
+        return LlmPlanner(ScriptedChatModel.from_file(path, start=used), name=model, **common)
+    return LlmPlanner(_chat_model(model), name=f"llm:{model}", **common)

@@ -1,0 +1,191 @@
+"""Checkpointer selection: SQLite under ``jitplan_home()`` by default, Postgres by URL."""
+
+from __future__ import annotations
+
+__all__ = ["CHECKPOINT_ENV", "checkpoint_target", "checkpointer"]
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+CHECKPOINT_ENV = "JITPLAN_CHECKPOINT_URL"
+
+
+def checkpoint_target(url: str | None = None) -> str:
+    """Where checkpoints go: a postgres URL, or a SQLite file path."""
+    from contracts.home import jitplan_home
+
+    url = url or os.environ.get(CHECKPOINT_ENV) or None
+    if url is None:
+        return str(jitplan_home() / "checkpoints.db")
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    return url
+
+
+@contextlib.contextmanager
+def checkpointer(url: str | None = None) -> Iterator[Any]:
+    """Yield a LangGraph checkpointer (closed on exit)."""
+    target = checkpoint_target(url)
+    if target.startswith(("postgres://", "postgresql://")):
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+        except ImportError:
+            from contracts.errors import UserError
+
+            raise UserError(
+                "a postgres checkpoint URL needs the postgres extra: pip install 'jitplan[postgres]'",
+                source=CHECKPOINT_ENV,
+            ) from None
+        with PostgresSaver.from_conn_string(target) as saver:
+            saver.setup()
+            yield saver
+        return
+    import sqlite3
+    from pathlib import Path
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(target, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def new_thread_id() -> str:
+    """A fresh thread id for a cycle (``cycle-`` + 12 hex digits)."""
+    import uuid
+
+    return f"cycle-{uuid.uuid4().hex[:12]}"
+
+
+def _config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+
+
+def result_of(graph: Any, thread_id: str) -> Any:
+    """The ``CycleResult`` of a thread from its latest checkpoint."""
+    from contracts.agent import CycleResult
+    from contracts.plan import Plan
+
+    snap = graph.get_state(_config(thread_id))
+    v: dict[str, Any] = dict(snap.values or {})
+    interrupts = [i for t in (snap.tasks or ()) for i in (getattr(t, "interrupts", ()) or ())]
+    plan = v.get("plan")
+    sha = None
+    if plan is not None:
+        try:
+            sha = Plan.model_validate(plan).digest()
+        except ValueError:
+            sha = None
+    decision = v.get("decision")
+    status = "done"
+    escalation = v.get("escalation")
+    if interrupts:
+        decision, status = "escalated", "interrupted"
+        escalation = interrupts[0].value
+    elif snap.next:
+        status = "interrupted"
+    val = v.get("validation") or {}
+    return CycleResult(
+        thread_id=thread_id,
+        decision=decision,
+        status=status,  # type: ignore[arg-type]
+        plan=plan,
+        plan_sha256=sha,
+        planner=str(v.get("planner", "offline")),
+        reasons=list(v.get("reasons", [])),
+        validation={"ok": bool(val.get("ok", bool(v.get("fast_path")))),
+                    "violations": list(val.get("violations", [])),
+                    "escalate": list(val.get("escalate", []))},
+        simulation=dict(v.get("simulation") or {"passed": bool(v.get("fast_path")), "scenarios": {}}),
+        quarantined=list(v.get("quarantined", [])),
+        fast_path=bool(v.get("fast_path", False)),
+        cache_hit=bool(v.get("cache_hit", False)),
+        revisions=int(v.get("revision", 0)),
+        llm=dict(v.get("llm") or {}),
+        policy=v.get("policy"),
+        approval=v.get("approval"),
+        escalation=escalation,
+        execution=v.get("execution"),
+    )
+
+
+def _known(graph: Any, thread_id: str) -> bool:
+    snap = graph.get_state(_config(thread_id))
+    return bool(snap.values) or bool(snap.next)
+
+
+def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str | None = None) -> Any:
+    """Run one planning cycle to its end or to an approval interrupt; returns a ``CycleResult``.
+
+    With the ``thread_id`` of an unfinished cycle (killed, or waiting), it resumes from the last
+    checkpoint instead of starting again.
+    """
+    from agent.graph import build_graph
+
+    tid = thread_id or new_thread_id()
+    with checkpointer(checkpoint_url) as saver:
+        graph = build_graph(saver)
+        cfg = _config(tid)
+        if thread_id and _known(graph, tid):
+            snap = graph.get_state(cfg)
+            if snap.next:
+                graph.invoke(None, cfg, durability="sync")
+        else:
+            state = {"thread_id": tid, "inputs": request.model_dump(mode="json"), "reasons": [],
+                     "revision": 0, "llm": {}}
+            graph.invoke(state, cfg, durability="sync")
+        return result_of(graph, tid)
+
+
+def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
+    """Continue an unfinished cycle (e.g. after a crash) from its last checkpoint."""
+    from agent.graph import build_graph
+    from contracts.errors import UserError
+
+    with checkpointer(checkpoint_url) as saver:
+        graph = build_graph(saver)
+        if not _known(graph, thread_id):
+            raise UserError(f"no planning cycle with thread id {thread_id!r} in {checkpoint_target(checkpoint_url)}",
+                            source="THREAD_ID")
+        cfg = _config(thread_id)
+        if graph.get_state(cfg).next:
+            graph.invoke(None, cfg, durability="sync")
+        return result_of(graph, thread_id)
+
+
+def approve_cycle(
+    thread_id: str, *, approve: bool, role: str, comment: str = "", checkpoint_url: str | None = None
+) -> Any:
+    """Resume a cycle waiting for a human with ``Command(resume=...)``; returns a ``CycleResult``.
+
+    Raises ``UserError`` for an unknown thread, one not waiting for approval, or a role the
+    escalation does not list among its approvers.
+    """
+    from langgraph.types import Command
+
+    from agent.graph import build_graph
+    from contracts.errors import UserError
+
+    with checkpointer(checkpoint_url) as saver:
+        graph = build_graph(saver)
+        if not _known(graph, thread_id):
+            raise UserError(f"no planning cycle with thread id {thread_id!r} in {checkpoint_target(checkpoint_url)}",
+                            source="THREAD_ID")
+        current = result_of(graph, thread_id)
+        if current.decision != "escalated" or current.status != "interrupted":
+            raise UserError(f"cycle {thread_id} is not waiting for approval (decision: {current.decision})",
+                            source="THREAD_ID")
+        roles = list((current.escalation or {}).get("approver_roles") or [])
+        if approve and roles and role not in roles:
+            raise UserError(f"role {role!r} may not approve this plan; approvers: {', '.join(roles)}",
+                            source="--as")
+        answer = {"decision": "approved" if approve else "rejected", "by": role, "comment": comment}
+        graph.invoke(Command(resume=answer), _config(thread_id), durability="sync")
+        return result_of(graph, thread_id)

@@ -1,0 +1,175 @@
+"""LangChain tool wrappers the LLM planner calls (catalog, dependencies, cost, signals,
+policy, validate, simulate).
+
+Every tool returns a JSON string and never raises: bad arguments come back as
+``{"error": ...}`` so a confused model gets a useful answer instead of crashing the cycle.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TOOL_NAMES", "ToolContext", "make_tools", "run_tool"]
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from contracts.catalog import Catalog
+    from contracts.policy import PolicyRequest
+    from contracts.signals import SignalStatus
+    from contracts.state import DeploymentState
+    from tools.policy import PolicyBundle
+
+TOOL_NAMES: tuple[str, ...] = (
+    "search_catalog", "get_feature", "dependency_graph", "estimate_cost", "read_signals",
+    "check_policy", "validate_plan", "simulate_plan",
+)
+MAX_RESULTS = 20
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What the tools may read (one planning cycle's inputs)."""
+
+    catalog: Catalog
+    signals: tuple[SignalStatus, ...]
+    state: DeploymentState
+    policy: PolicyBundle | None
+    request: PolicyRequest
+    replications: int = 3
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _plan_arg(plan: Any) -> Any:
+    if isinstance(plan, str):
+        try:
+            return json.loads(plan)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"plan is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return plan
+
+
+def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
+    cat = ctx.catalog
+
+    def search_catalog(query: str) -> Any:
+        """Search catalog features by words in their id or description."""
+        words = [w for w in query.lower().split() if w]
+        hits = [f for f in cat.features
+                if all(w in (f.id + " " + f.description).lower() for w in words)]
+        return [{"id": f.id, "version": f.version, "kind": f.kind, "risk": f.risk.tier,
+                 "description": f.description[:300]} for f in hits[:MAX_RESULTS]]
+
+    def get_feature(feature_id: str, version: str | None = None) -> Any:
+        """One catalog entry (newest version unless given) with its SLO, cost, risk, governance."""
+        spec = cat.get(feature_id, version)
+        if spec is None:
+            return {"error": f"unknown feature {feature_id!r}" + (f" version {version!r}" if version else ""),
+                    "versions": [f.version for f in cat.versions(feature_id)]}
+        return {**spec.model_dump(mode="json"), "all_versions": [f.version for f in cat.versions(feature_id)],
+                "deployed": ctx.state.get(feature_id).model_dump(mode="json")}
+
+    def dependency_graph(feature_id: str) -> Any:
+        """Transitive dependencies of a feature (dependencies first) and admitted versions."""
+        from tools.depgraph import DependencyGraph
+
+        spec = cat.get(feature_id)
+        if spec is None:
+            return {"error": f"unknown feature {feature_id!r}"}
+        g = DependencyGraph(cat)
+        return {"feature": feature_id, "order": g.dependencies(feature_id),
+                "direct": [{"id": d.id, "range": d.version, "newest_admitted": r.version}
+                           for d, r in zip(spec.depends_on, g.resolve(spec), strict=False)],
+                "active": {d: ctx.state.is_active(d) for d in g.dependencies(feature_id)}}
+
+    def estimate_cost(feature_id: str, demand_rpm: float) -> Any:
+        """Estimated cost of serving a feature at a demand (requests per minute)."""
+        from tools.cost import estimate_cost as estimate
+
+        spec = cat.get(feature_id)
+        if spec is None:
+            return {"error": f"unknown feature {feature_id!r}"}
+        est = estimate(spec, float(demand_rpm))
+        return est.model_dump(mode="json") if hasattr(est, "model_dump") else est
+
+    def read_signals(feature_id: str | None = None) -> Any:
+        """The cycle's signals with their data-contract verdict (optionally for one feature)."""
+        return [{**s.signal.model_dump(mode="json"), "verdict": "ok" if s.ok else "quarantined",
+                 "reasons": s.reasons}
+                for s in ctx.signals if feature_id in (None, "", s.signal.feature)]
+
+    def check_policy(feature_ids: list[str]) -> Any:
+        """Evaluate the policy bundle for activating these features (as the requester)."""
+        from tools.policy import evaluate_policy, policy_input
+
+        if ctx.policy is None:
+            return {"note": "no policy bundle configured"}
+        specs = [s for s in (cat.get(f) for f in feature_ids) if s is not None]
+        doc = policy_input(ctx.request, cat, specs, list(ctx.signals), None, ctx.state)
+        return evaluate_policy(ctx.policy, doc).model_dump(mode="json")
+
+    def validate_plan(plan: str) -> Any:
+        """Validate a draft plan (a JSON object as a string); returns ok and violations."""
+        from tools.validator import validate
+
+        rep = validate(_plan_arg(plan), cat, list(ctx.signals), ctx.state, ctx.policy, ctx.request)
+        return {"ok": rep.ok, "violations": [v.model_dump(mode="json") for v in rep.violations],
+                "escalate": rep.escalate}
+
+    def simulate_plan(plan: str) -> Any:
+        """Simulate a draft plan against the scenario matrix (few replications)."""
+        from contracts.plan import Plan
+        from tools.simulate_plan import simulate_plan as simulate
+
+        p = Plan.model_validate(_plan_arg(plan))
+        serving = {s.feature: ctx.state.get(s.feature).version for s in p.steps if s.feature}
+        return simulate(p, cat, list(ctx.signals), replications=ctx.replications, serving=serving)
+
+    return {
+        "search_catalog": search_catalog, "get_feature": get_feature,
+        "dependency_graph": dependency_graph, "estimate_cost": estimate_cost,
+        "read_signals": read_signals, "check_policy": check_policy,
+        "validate_plan": validate_plan, "simulate_plan": simulate_plan,
+    }
+
+
+def run_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
+    """Call one tool by name; every failure is returned as ``{"error": ...}`` JSON."""
+    fns = _functions(ctx)
+    fn = fns.get(name)
+    if fn is None:
+        return _json({"error": f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}"})
+    if not isinstance(args, dict):
+        return _json({"error": "tool arguments must be an object"})
+    try:
+        return _json(fn(**args))
+    except TypeError as exc:
+        return _json({"error": f"bad arguments for {name}: {exc}"})
+    except Exception as exc:  # a tool must never crash the planner
+        return _json({"error": f"{type(exc).__name__}: {str(exc)[:500]}"})
+
+
+def _bound(ctx: ToolContext, name: str) -> Callable[..., str]:
+    def call(**kwargs: Any) -> str:
+        return run_tool(ctx, name, kwargs)
+
+    return call
+
+
+def make_tools(ctx: ToolContext) -> list[BaseTool]:
+    """The tools as LangChain ``StructuredTool``s (their schemas come from the signatures)."""
+    from langchain_core.tools import StructuredTool
+
+    out: list[BaseTool] = []
+    for name, fn in _functions(ctx).items():
+        tool = StructuredTool.from_function(func=fn, name=name, description=(fn.__doc__ or name).strip())
+        # Execute through run_tool so errors come back as JSON, never as exceptions.
+        tool.func = _bound(ctx, name)
+        out.append(tool)
+    return out

@@ -1,0 +1,201 @@
+"""Simulate a plan against a scenario matrix derived from the catalog and the signals.
+
+For every feature the plan changes, one ``Scenario`` per matrix row is built in code:
+
+- service versions from the catalog: latency (lognormal, p95 at 60 % of the SLO), error rate
+  (10 % of the SLO maximum), quality (half-way between the SLO minimum and 1) and cost
+  (80 % of the per-request envelope); the serving version takes the observed latency, error
+  rate and cost from the signals when they exist (reality beats the catalog);
+- arrivals: Poisson at the feature's demand signal (or its trigger), capped so one replication
+  stays under ``MAX_REQUESTS_PER_REPLICATION`` requests; each step holds long enough for
+  ``MIN_GATE_REQUESTS`` requests on the smallest canary slice (within that budget);
+- rows: ``baseline``; ``load_spike`` (3x arrivals during the first gate); ``provider_outage``
+  (every version fails for 60 s during the first gate); ``drift`` when a drift signal exists
+  (the serving version's quality decays).
+
+The plan passes when every gate holds in ``baseline``, ``load_spike`` and ``drift`` in at least
+``PASS_RATE`` of the replications, and the outage is contained (a breached gate rolled the plan
+back) or survived. Seeds are fixed: same plan and inputs give the same verdict.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_REQUESTS_PER_REPLICATION",
+    "PASS_RATE",
+    "build_scenarios",
+    "simulate_plan",
+    "sub_plan",
+]
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.catalog import Catalog, FeatureSpec
+from contracts.plan import MUTATING_ACTIONS, Plan
+from contracts.scenario import Drift, Fault, Latency, Scenario, Service, Spike, Traffic, VersionProfile
+from contracts.signals import SignalStatus
+
+MAX_REQUESTS_PER_REPLICATION = 20_000
+MIN_GATE_REQUESTS = 200
+PASS_RATE = 0.8
+_SIGMA = 0.5
+_P95_OVER_MEAN = math.exp(1.645 * _SIGMA) / math.exp(_SIGMA**2 / 2)
+OFF = "off"
+
+
+def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None) -> VersionProfile:
+    obs = observed or {}
+    p95_s = obs.get("latency", 0.6 * spec.slo.latency_p95_ms) / 1000.0
+    q = spec.slo.quality_min + 0.5 * (1.0 - spec.slo.quality_min)
+    if "drift" in obs:
+        q = max(0.0, q - obs["drift"])
+    return VersionProfile(
+        latency=Latency(dist="lognormal", mean_s=max(p95_s / _P95_OVER_MEAN, 1e-4), sigma=_SIGMA),
+        error_rate=min(1.0, obs.get("error_rate", 0.1 * spec.slo.error_rate_max)),
+        quality=min(1.0, q),
+        usd_per_request=obs.get("cost", 0.8 * spec.cost.per_request_usd),
+    )
+
+
+def sub_plan(plan: Plan, feature: str) -> Plan:
+    """The steps of ``plan`` acting on ``feature`` (dependencies on other steps dropped)."""
+    steps = [s for s in plan.steps if s.feature == feature]
+    ids = {s.id for s in steps}
+    steps = [s.model_copy(update={"depends_on": [d for d in s.depends_on if d in ids]}) for s in steps]
+    return plan.model_copy(update={"steps": steps, "id": f"{plan.id}:{feature}"})
+
+
+def _observed(signals: Sequence[SignalStatus], feature: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in signals:
+        if s.ok and s.signal.feature == feature:
+            kind = s.signal.kind
+            if kind == "cost" and s.signal.unit.endswith(("per_day", "/day")):
+                continue
+            out[kind] = s.signal.value
+    return out
+
+
+def build_scenarios(
+    plan: Plan, catalog: Catalog, signals: Sequence[SignalStatus], feature: str,
+    *, serving: str | None = None,
+) -> dict[str, Scenario]:
+    """The scenario matrix for the steps of ``plan`` on ``feature``."""
+    sub = sub_plan(plan, feature)
+    obs = _observed(signals, feature)
+    newest = catalog.get(feature)
+    if newest is None:
+        return {}
+    versions: dict[str, VersionProfile] = {}
+    for step in sub.steps:
+        for st in (step, step.compensation):
+            if st is not None and st.version and catalog.get(feature, st.version):
+                spec = catalog.get(feature, st.version)
+                assert spec is not None
+                versions[spec.key] = _profile(spec)
+    base_spec = catalog.get(feature, serving) if serving else None
+    if base_spec is not None:
+        baseline = base_spec.key
+        base = _profile(base_spec, obs)
+    else:
+        baseline = f"{feature}@{OFF}"
+        base = VersionProfile(latency=Latency(dist="constant", mean_s=0.001), quality=1.0)
+    versions.pop(baseline, None)
+    rate_rps = max(obs.get("demand", newest.triggers.demand_min_rpm), 1.0) / 60.0
+    nsteps = max(len(sub.steps), 1)
+    # One hold per step: long enough for MIN_GATE_REQUESTS on the smallest canary slice,
+    # short enough to keep a replication under MAX_REQUESTS_PER_REPLICATION.
+    weights = [s.weight for s in sub.steps if s.action == "canary" and s.weight]
+    share = min(weights, default=100.0) / 100.0
+    wanted = MIN_GATE_REQUESTS / (rate_rps * share)
+    budget = MAX_REQUESTS_PER_REPLICATION / (rate_rps * nsteps)
+    step_interval = max(10.0, min(max(wanted, 60.0), budget))
+    duration = step_interval * nsteps + 30.0
+    mean_s = max([base.latency.mean_s, *(v.latency.mean_s for v in versions.values())])
+    concurrency = max(8, math.ceil(rate_rps * mean_s / 0.25) + 1)
+    service = Service(
+        concurrency=concurrency, baseline=baseline, versions=versions,
+        latency=base.latency, error_rate=base.error_rate, quality=base.quality,
+        usd_per_request=base.usd_per_request,
+    )
+    first_gate = step_interval
+    common: dict[str, Any] = {"duration_s": duration, "service": service, "tick_s": 5.0,
+                              "step_interval_s": step_interval, "plan": None}
+    rows: dict[str, Scenario] = {
+        "baseline": Scenario(name=f"{feature}:baseline", traffic=Traffic(rate_rps=rate_rps), seed=1, **common),
+        "load_spike": Scenario(
+            name=f"{feature}:load_spike", seed=2,
+            traffic=Traffic(rate_rps=rate_rps, spikes=[Spike(start_s=0.0, duration_s=first_gate, multiplier=3.0)]),
+            **common),
+        "provider_outage": Scenario(
+            name=f"{feature}:provider_outage", seed=3, traffic=Traffic(rate_rps=rate_rps),
+            faults=[Fault(kind="outage", start_s=min(10.0, first_gate / 4), duration_s=60.0)], **common),
+    }
+    if "drift" in obs:
+        rows["drift"] = Scenario(
+            name=f"{feature}:drift", seed=4, traffic=Traffic(rate_rps=rate_rps),
+            drift=[Drift(target=baseline, quality_decay_per_hour=obs["drift"])], **common)
+    return rows
+
+
+def simulate_plan(
+    plan: Plan,
+    catalog: Catalog,
+    signals: Sequence[SignalStatus],
+    *,
+    replications: int = 10,
+    serving: dict[str, str | None] | None = None,
+    engine: str = "fast",
+) -> dict[str, Any]:
+    """Run the matrix for every feature the plan changes: ``{passed, scenarios, failures}``.
+
+    ``scenarios`` maps ``"<feature>:<row>"`` to its aggregated metrics and verdict.
+    """
+    import simulator
+
+    features: list[str] = []
+    for s in plan.steps:
+        if s.feature and s.action in MUTATING_ACTIONS and s.feature not in features:
+            features.append(s.feature)
+    if not features:
+        return {"passed": True, "scenarios": {}, "failures": [], "replications": 0,
+                "note": "no mutating step: nothing to simulate"}
+    serving = serving or {}
+    scenarios: dict[str, Any] = {}
+    failures: list[str] = []
+    for feature in features:
+        sub = sub_plan(plan, feature)
+        rows = build_scenarios(plan, catalog, signals, feature, serving=serving.get(feature))
+        for row, sc in rows.items():
+            res = simulator.run(sc, sub, engine=engine, replications=replications, workers=1)
+            verdict = res.verdict or {"status": "pass", "pass_rate": 1.0, "breaches": [], "reasons": []}
+            m = res.metrics
+            aborted = any(e.kind == "plan_aborted" for r in res.replications for e in r.timeline)
+            doc = {
+                "latency_p95_s": round(m["latency_p95_s"], 6),
+                "error_rate": round(m["error_rate"], 6),
+                "cost_usd": round(m["cost_usd"], 6),
+                "quality_mean": round(m["quality_mean"], 6),
+                "throughput_rps": round(m["throughput_rps"], 6),
+                "requests": int(m["requests"]),
+                "pass_rate": verdict["pass_rate"],
+                "status": verdict["status"],
+                "rolled_back": aborted,
+            }
+            if row == "provider_outage":
+                ok = verdict["status"] == "pass" or aborted
+                doc["contained"] = ok
+            else:
+                ok = verdict["pass_rate"] >= PASS_RATE
+            doc["ok"] = ok
+            if not ok:
+                gates = sorted({f"{b['step']} {b['metric']} {b['comparator']} {b['threshold']:g}"
+                                f" (observed {b['observed'] if b['observed'] is None else format(b['observed'], '.4g')})"
+                                for b in verdict["breaches"]})[:5]
+                failures.append(f"{feature} in scenario {row}: gates held in {verdict['pass_rate']:.0%} of "
+                                f"{replications} replications (need {PASS_RATE:.0%}); breached: {'; '.join(gates)}")
+            scenarios[f"{feature}:{row}"] = doc
+    return {"passed": not failures, "scenarios": scenarios, "failures": failures,
+            "replications": replications}
