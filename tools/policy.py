@@ -366,6 +366,8 @@ def touched_features(
             found.setdefault(spec.key, spec)
 
     for step in plan.steps:
+        if step.action in ("noop", "escalate"):
+            continue  # changes nothing, so needs no rights over the feature
         add(step.feature, step.version)
         if step.compensation is not None:
             add(step.compensation.feature, step.compensation.version)

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from contracts.plan import ACTIONS, MAX_PLAN_STEPS, Plan
 from contracts.validation import Violation
 
-PATH_TRAVERSAL = re.compile(r"(?:^|[\\/])\.\.(?:[\\/]|$)|^\.\.$|\x00")
-"""A ``..`` path segment (``../x``, ``a/../b``, ``..\\x``) or a NUL byte."""
+PATH_TRAVERSAL = re.compile(r"(?<![^\s\\/'\"=:(\[,;])\.\.(?:[\\/]|$)|\x00")
+"""A ``..`` path segment (``../x``, ``a/../b``, ``..\\x``, ``see ../x``) or a NUL byte."""
 
 _MAX_DEPTH = 32
 
