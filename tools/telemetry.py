@@ -144,9 +144,10 @@ def _home(home: Path | None) -> Path:
 def setup_telemetry(home: Path | None = None) -> None:
     """Install the JSONL (and, with ``OTEL_EXPORTER_OTLP_ENDPOINT``, OTLP) exporters; idempotent.
 
-    Calling it again with another home re-targets the JSONL file.
+    Calling it again with another home re-targets the JSONL file. An explicit ``home`` pins the
+    file until the next explicit call; otherwise it follows ``jitplan_home()``.
     """
-    key = str(home) if home is not None else f"env:{os.environ.get('JITPLAN_HOME', '')}"
+    key = f"path:{home}" if home is not None else _env_key()
     with _lock:
         if _State.provider is not None and _State.jsonl is not None:
             if key != _State.home_key:
@@ -169,6 +170,16 @@ def setup_telemetry(home: Path | None = None) -> None:
             trace.set_tracer_provider(provider)
             _State.global_set = True
         atexit.register(provider.shutdown)
+
+
+def _env_key() -> str:
+    return f"env:{os.environ.get('JITPLAN_HOME', '')}:{os.getcwd()}"
+
+
+def _ensure() -> None:
+    key = _State.home_key
+    if _State.provider is None or (key is not None and key.startswith("env:") and key != _env_key()):
+        setup_telemetry()
 
 
 def shutdown_telemetry() -> None:
@@ -202,7 +213,7 @@ def _attributes(attrs: Mapping[str, Any] | None, kw: Mapping[str, Any]) -> dict[
 @contextmanager
 def span(name: str, *, attrs: Mapping[str, Any] | None = None, **attributes: Any) -> Iterator[Span]:
     """Open a span (current for its block); exceptions are recorded and set the status."""
-    setup_telemetry()
+    _ensure()
     assert _State.provider is not None
     tracer = _State.provider.get_tracer("jitplan")
     with tracer.start_as_current_span(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -37,7 +38,7 @@ def test_chain_links_and_hashes(tmp_path: Path) -> None:
     recs = log.records()
     assert [r.seq for r in recs] == [1, 2, 3, 4, 5, 6]
     assert recs[0].prev_hash == GENESIS_HASH
-    for prev, cur in zip(recs, recs[1:], strict=False):
+    for prev, cur in itertools.pairwise(recs):
         assert cur.prev_hash == prev.hash
     r = recs[2]
     assert r.payload_sha256 == sha256_hex(canonical_json(r.payload))
@@ -203,7 +204,7 @@ def test_two_processes_writing_1000_records_each_leave_one_intact_chain(tmp_path
     assert report.ok and report.count == 2000, report.message
     recs = log.records()
     assert [r.seq for r in recs] == list(range(1, 2001))
-    switches = sum(1 for a, b in zip(recs, recs[1:], strict=False) if a.thread_id != b.thread_id)
+    switches = sum(1 for a, b in itertools.pairwise(recs) if a.thread_id != b.thread_id)
     assert switches > 10, "the writers did not actually interleave"
     for name in ("A", "B"):
         assert sorted(r.payload["i"] for r in recs if r.thread_id == name) == list(range(1000))

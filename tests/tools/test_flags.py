@@ -12,7 +12,14 @@ import pytest
 
 from contracts.errors import UserError
 from contracts.state import DeploymentState, FeatureState
-from tools.flags import FlagStore, StepError, apply_action, render_flagd, restore_feature, sha256_bytes
+from tools.flags import (
+    FlagStore,
+    StepError,
+    apply_action,
+    render_flagd,
+    restore_feature,
+    sha256_bytes,
+)
 
 
 def _state(weight: float = 0.0) -> DeploymentState:

@@ -1,0 +1,145 @@
+"""Gate: Mann-Whitney U, canary verdicts (pass/marginal/fail/inconclusive), tolerance checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from contracts.execution import signal_cohort, signal_metric, worst
+from contracts.plan import Step
+from contracts.signals import Signal, SignalSnapshot
+from tools.gate import GateConfig, Observations, compare_metric, evaluate_gate, mann_whitney_u
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _sig(name: str, value: float, *, kind: str = "latency", unit: str = "ms", feature: str = "ticket-summarizer",
+         minutes: int = 0, lineage: list[str] | None = None) -> Signal:
+    return Signal(name=f"{feature}.{name}", kind=kind, feature=feature, value=value, unit=unit,  # type: ignore[arg-type]
+                  observed_at=T0 + timedelta(minutes=minutes), lineage=lineage or [])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_u_test_matches_scipy(seed: int) -> None:
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.lognormal(0.1 * seed, 0.5, 23), 1).tolist()  # rounding makes ties
+    y = np.round(rng.lognormal(0.0, 0.5, 31), 1).tolist()
+    u, _, p = mann_whitney_u(x, y)
+    ref = stats.mannwhitneyu(x, y, alternative="greater", method="asymptotic", use_continuity=True)
+    assert u == pytest.approx(ref.statistic)
+    assert p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_all_equal_samples_give_no_evidence() -> None:
+    assert mann_whitney_u([1.0] * 6, [1.0] * 6)[2] == 1.0
+
+
+def test_verdicts_for_latency() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.normal(1000, 50, 40).tolist()
+    cfg = GateConfig(confidence=0.95, tolerance=0.10, min_samples=5)
+    same = [
+        compare_metric("latency_p95_ms", rng.normal(1000, 50, 40).tolist(), rng.normal(1000, 50, 40).tolist(), cfg).verdict
+        for _ in range(200)
+    ]
+    assert "fail" not in same  # an identical canary never fails ...
+    assert same.count("pass") >= 170  # ... and is flagged marginal at about the 5% false-alarm rate
+    much_worse = compare_metric("latency_p95_ms", rng.normal(1400, 50, 40).tolist(), base, cfg)
+    assert much_worse.verdict == "fail" and much_worse.p_value is not None and much_worse.p_value < 0.05
+    assert much_worse.relative_change == pytest.approx(0.4, abs=0.05)
+    assert much_worse.canary_n == 40 and much_worse.baseline_n == 40 and much_worse.u_statistic is not None
+    slightly = compare_metric("latency_p95_ms", rng.normal(1050, 20, 40).tolist(), base, cfg)
+    assert slightly.verdict == "marginal"
+    better = compare_metric("latency_p95_ms", rng.normal(700, 50, 40).tolist(), base, cfg)
+    assert better.verdict == "pass"
+
+
+def test_quality_lower_is_worse() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.9, 0.01, 20).tolist()
+    cfg = GateConfig(tolerance=0.05)
+    assert compare_metric("quality", rng.normal(0.7, 0.01, 20).tolist(), base, cfg).verdict == "fail"
+    assert compare_metric("quality", rng.normal(0.95, 0.01, 20).tolist(), base, cfg).verdict == "pass"
+
+
+def test_missing_sparse_or_errored_data_is_inconclusive_never_pass() -> None:
+    cfg = GateConfig(min_samples=5)
+    assert compare_metric("error_rate", [], [], cfg).verdict == "inconclusive"
+    sparse = compare_metric("error_rate", [0.01] * 4, [0.01] * 50, cfg)
+    assert sparse.verdict == "inconclusive" and "sparse" in sparse.reason
+    errored = compare_metric("error_rate", [], [0.01] * 10, cfg, canary_errored=12)
+    assert errored.verdict == "inconclusive" and "errored" in errored.reason and errored.canary_errored == 12
+
+
+def test_signal_metric_and_cohort_from_names_and_lineage() -> None:
+    assert signal_metric(_sig("latency_p95", 1)) == "latency_p95_ms"
+    assert signal_metric(_sig("errors", 0.1, kind="error_rate", unit="ratio")) == "error_rate"
+    assert signal_metric(_sig("cost", 0.1, kind="cost", unit="usd_per_request")) == "cost_per_request_usd"
+    assert signal_metric(_sig("demand", 5, kind="demand", unit="rpm")) is None
+    assert signal_cohort(_sig("latency_p95.canary", 1)) == "canary"
+    assert signal_metric(_sig("latency_p95.canary", 1)) == "latency_p95_ms"
+    assert signal_cohort(_sig("latency_p95", 1, lineage=["gateway", "cohort:baseline"])) == "baseline"
+    assert signal_cohort(_sig("latency_p95", 1)) is None
+    assert worst(["pass", "marginal"]) == "marginal" and worst(["marginal", "inconclusive", "pass"]) == "inconclusive"
+    assert worst(["inconclusive", "fail"]) == "fail" and worst([]) == "pass"
+
+
+def test_sample_world_snapshot_feeds_tolerance_checks(world) -> None:  # type: ignore[no-untyped-def]
+    snap = SignalSnapshot.from_file(world / "signals" / "latency-spike.yaml")
+    obs = Observations.from_signals(list(snap.signals), source="latency-spike")
+    step = Step.model_validate({
+        "id": "s1", "action": "set_budget", "feature": "ticket-summarizer", "params": {"budget_usd_per_day": 5},
+        "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500},
+                       {"metric": "error_rate", "comparator": "<", "threshold": 0.05}],
+    })
+    v = evaluate_gate(step, obs)
+    assert v.verdict == "fail"
+    lat = next(t for t in v.tolerances if t.metric == "latency_p95_ms")
+    assert lat.observed == 7200 and lat.verdict == "fail"
+    assert next(t for t in v.tolerances if t.metric == "error_rate").verdict == "pass"
+    steady = SignalSnapshot.from_file(world / "signals" / "steady.yaml")
+    ok = evaluate_gate(step, Observations.from_signals(list(steady.signals)))
+    # steady has ticket-summarizer latency (fine) but no error-rate signal: deny by default
+    assert [t.verdict for t in ok.tolerances] == ["pass", "inconclusive"] and ok.verdict == "inconclusive"
+
+
+def _canary_obs(canary_mu: float, *, n: int = 12, seed: int = 0, errored_canary: bool = False) -> Observations:
+    rng = np.random.default_rng(seed)
+    sigs = []
+    for i in range(n):
+        lin = ["errored"] if errored_canary else []
+        sigs.append(_sig("latency_p95.canary", float(rng.normal(canary_mu, 40)), minutes=i, lineage=lin))
+        sigs.append(_sig("latency_p95.baseline", float(rng.normal(1000, 40)), minutes=i))
+    return Observations.from_signals(sigs)
+
+
+def _canary_step() -> Step:
+    return Step.model_validate({
+        "id": "c1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0", "params": {"weight": 10},
+        "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500}],
+    })
+
+
+def test_canary_gate_judges_against_baseline_not_only_thresholds() -> None:
+    step = _canary_step()
+    assert evaluate_gate(step, _canary_obs(1000)).verdict == "pass"
+    worse = evaluate_gate(step, _canary_obs(1500))  # far below the 2500 ms threshold, yet 50% worse
+    assert worse.verdict == "fail"
+    assert worse.tolerances[0].verdict == "pass" and worse.comparisons[0].verdict == "fail"
+    none = evaluate_gate(step, Observations.from_signals([_sig("latency_p95", 900)]))
+    assert none.verdict == "inconclusive"
+    errored = evaluate_gate(step, _canary_obs(1000, errored_canary=True))
+    assert errored.verdict == "inconclusive" and errored.comparisons[0].canary_errored == 12
+    quarantined = Observations.from_signals([_sig("latency_p95", 900)], quarantined=frozenset({0}))
+    t = evaluate_gate(Step.model_validate({**_canary_step().model_dump(), "action": "enable"}), quarantined)
+    assert t.verdict == "inconclusive" and "errored" in t.reason
+
+
+def test_gate_config_is_checked() -> None:
+    with pytest.raises(ValueError):
+        GateConfig(confidence=1.5)
+    with pytest.raises(ValueError):
+        GateConfig(min_samples=1)
