@@ -30,7 +30,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
     target = checkpoint_target(url)
     if target.startswith(("postgres://", "postgresql://")):
         try:
-            from langgraph.checkpoint.postgres import PostgresSaver
+            from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[import-not-found]
         except ImportError:
             from contracts.errors import UserError
 

@@ -75,9 +75,8 @@ def validate(state: CycleState) -> dict[str, Any]:
 
 def simulate(state: CycleState) -> dict[str, Any]:
     """Replay the plan through the scenario matrix; breached tolerances fail the plan."""
-    from tools.simulate_plan import simulate_plan
-
     from contracts.plan import Plan
+    from tools.simulate_plan import simulate_plan
 
     with node_span("simulate", state):
         cin = inputs_of(state)

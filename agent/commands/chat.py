@@ -1,0 +1,72 @@
+"""``jitplan chat --catalog C [--signals S] ...``: talk to the planner in the terminal.
+
+Interactive on a TTY (rich prompt); otherwise reads one line per request/command from stdin,
+so scripts and tests can drive it (``/approve``, ``/refine <text>``, ``/quit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("chat", help="chat with the planner: propose, inspect, approve or refine plans")
+    p.add_argument("--catalog", required=True, metavar="CATALOG.yaml")
+    p.add_argument("--signals", metavar="SIGNALS.yaml", help="signal snapshot (default: none)")
+    p.add_argument("--contracts", metavar="CONTRACTS.yaml")
+    p.add_argument("--state", metavar="FLAGS.json")
+    p.add_argument("--policy", metavar="DIR")
+    p.add_argument("--as", dest="role", default="operator", metavar="ROLE")
+    p.add_argument("--region", default="eu", metavar="R")
+    p.add_argument("--model", default=None, metavar="M", help="LLM (litellm name) or scripted:FILE")
+    p.add_argument("--replications", type=int, default=10, metavar="N")
+    p.set_defaults(func=run)
+
+
+def _empty_signals() -> str:
+    import json
+    from datetime import UTC, datetime
+
+    from contracts.home import jitplan_home
+
+    path = jitplan_home() / "chat-empty-signals.json"
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    path.write_text(json.dumps({"observed_at": now, "signals": []}))
+    return str(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.chat import HELP, ChatSession
+    from agent.commands.plan import render
+
+    base: dict[str, Any] = {
+        "catalog": args.catalog, "signals": args.signals or _empty_signals(),
+        "contracts": args.contracts, "state": args.state, "policy": args.policy,
+        "role": args.role, "region": args.region, "model": args.model,
+        "replications": args.replications,
+    }
+    from agent.nodes.common import load_inputs
+    from contracts.agent import PlanRequest
+
+    load_inputs(PlanRequest(**base).model_dump(mode="json"))  # bad input fails before the prompt
+    tty = sys.stdin.isatty()
+    session = ChatSession(base=base, show=render, say=lambda s: print(s, flush=True))
+    if tty:
+        from rich.console import Console
+
+        console = Console()
+        console.print("[bold]jitplan chat[/] — " + HELP)
+        while True:
+            try:
+                line = console.input("[bold cyan]you>[/] ")
+            except EOFError:
+                break
+            if not session.handle(line):
+                break
+        return 0
+    for line in sys.stdin:
+        if not session.handle(line):
+            break
+    return 0

@@ -1,0 +1,184 @@
+"""``jitplan plan``: run one planning cycle (perceive .. record) and print the plan and verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="run a planning cycle: signals -> plan -> validate -> simulate -> decide",
+        description="Exit 0 when the plan is approved, noop or escalated (waiting for "
+        "`jitplan approve`), 1 when rejected, 2 on bad input. Checkpoints go to "
+        "$JITPLAN_HOME/checkpoints.db (or JITPLAN_CHECKPOINT_URL), so a killed or escalated "
+        "cycle resumes.",
+    )
+    p.add_argument("--catalog", metavar="CATALOG.yaml")
+    p.add_argument("--signals", metavar="SIGNALS.yaml")
+    p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="data contracts for the signals")
+    p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd JSON)")
+    p.add_argument("--policy", metavar="DIR", help="policy bundle directory (.rego)")
+    p.add_argument("--request", default="", metavar="TEXT",
+                   help="what to do, e.g. 'enable answer-synthesizer', 'roll out reply-drafter to 25%%'")
+    p.add_argument("--as", dest="role", default="operator", metavar="ROLE", help="requesting role")
+    p.add_argument("--region", default="eu", metavar="R")
+    p.add_argument("--model", default=None, metavar="M",
+                   help="LLM planner through litellm (e.g. openai/gpt-4o-mini, ollama/llama3.1) or "
+                   "scripted:FILE; default: the offline planner")
+    p.add_argument("--now", default=None, metavar="TS", help="reference time for signal freshness "
+                   "(default: the snapshot's observed_at)")
+    p.add_argument("--replications", type=int, default=10, metavar="N",
+                   help="seeded replications per simulated scenario (default 10)")
+    p.add_argument("--max-revisions", type=int, default=3, metavar="N")
+    p.add_argument("--max-llm-calls", type=int, default=12, metavar="N")
+    p.add_argument("--max-tool-calls", type=int, default=24, metavar="N")
+    p.add_argument("--no-cache", action="store_true", help="do not reuse a cached plan")
+    p.add_argument("--apply", action="store_true",
+                   help="execute an approved plan on --state through the orchestrator")
+    p.add_argument("--thread-id", default=None, metavar="ID",
+                   help="name the cycle; an unfinished cycle with this id resumes")
+    p.add_argument("--resume", default=None, metavar="THREAD_ID",
+                   help="resume an unfinished (e.g. killed) cycle from its last checkpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def build_request(args: argparse.Namespace) -> Any:
+    """The ``PlanRequest`` of the parsed args, with every input loaded once to fail early."""
+    from pydantic import ValidationError
+
+    from agent.nodes.common import load_inputs
+    from contracts.agent import PlanRequest
+    from contracts.errors import UserError
+    from contracts.loading import format_validation_error
+
+    for flag in ("catalog", "signals"):
+        if not getattr(args, flag):
+            raise UserError(f"--{flag} is required (or use --resume THREAD_ID)", source=f"--{flag}")
+    try:
+        req = PlanRequest(
+            catalog=args.catalog, signals=args.signals, contracts=args.contracts, state=args.state,
+            policy=args.policy, request=args.request, role=args.role, region=args.region,
+            model=args.model, now=args.now, apply=args.apply, max_revisions=args.max_revisions,
+            max_llm_calls=args.max_llm_calls, max_tool_calls=args.max_tool_calls,
+            replications=args.replications, use_cache=not args.no_cache,
+        )
+    except ValidationError as exc:
+        raise format_validation_error(exc, "command line") from None
+    check_request(req)
+    load_inputs(req.model_dump(mode="json"))
+    return req
+
+
+def check_request(req: Any) -> None:
+    """Fail early on a request the chosen planner cannot work with, or a bad model spec."""
+    from contracts.errors import UserError
+
+    model = req.model or ""
+    if model.startswith("scripted:"):
+        from agent.planners.scripted import load_script
+
+        load_script(model.removeprefix("scripted:"))
+    elif not model and req.request.strip():
+        from agent.planners.requests import EXAMPLES, parse_request
+
+        if parse_request(req.request) is None:
+            raise UserError(
+                "the offline planner understands structured requests only, e.g. "
+                + "; ".join(repr(e) for e in EXAMPLES) + " (or use --model for free text)",
+                source="--request",
+            )
+
+
+def exit_code(result: Any) -> int:
+    return 1 if result.decision == "rejected" else 0
+
+
+def render(result: Any, *, out: Any = None) -> None:
+    """Print a cycle result for people: plan steps, validation, simulation, decision."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from agent.commands._output import clean
+
+    console = Console(file=out or sys.stdout, soft_wrap=False, width=140 if not sys.stdout.isatty() else None)
+    plan = result.plan or {}
+    colour = {"approved": "green", "noop": "cyan", "escalated": "yellow", "rejected": "red"}.get(
+        str(result.decision), "white")
+    console.print(f"[bold]cycle[/] {result.thread_id}  planner [bold]{escape(clean(result.planner))}[/]"
+                  f"  decision [bold {colour}]{result.decision}[/]"
+                  + ("  (fast path)" if result.fast_path else "") + ("  (cached plan)" if result.cache_hit else ""))
+    if plan:
+        console.print(f"[bold]plan[/] {escape(clean(str(plan.get('id'))))}: {escape(clean(str(plan.get('goal', '')), 300))}")
+        table = Table(show_lines=False)
+        for col in ("step", "action", "feature", "version", "params", "after", "tolerances", "undo"):
+            table.add_column(col)
+        for s in plan.get("steps", []) if isinstance(plan.get("steps"), list) else []:
+            if not isinstance(s, dict):
+                continue
+            tols = ", ".join(f"{t.get('metric')}{t.get('comparator')}{t.get('threshold')}"
+                             for t in s.get("tolerances", []) if isinstance(t, dict))
+            comp = s.get("compensation") or {}
+            params = ", ".join(f"{k}={v}" for k, v in (s.get("params") or {}).items()
+                               if k != "reason" and v is not None)
+            table.add_row(*(escape(clean(str(x), 80)) for x in (
+                s.get("id"), s.get("action"), s.get("feature") or "", s.get("version") or "", params,
+                ",".join(s.get("depends_on") or []), tols, comp.get("action", "") if isinstance(comp, dict) else "")))
+        console.print(table)
+        for note in plan.get("notes", []) or []:
+            console.print(f"  note: {escape(clean(str(note), 300))}")
+    v = result.validation
+    console.print(f"[bold]validation[/] {'[green]ok[/]' if v.get('ok') else '[red]failed[/]'}")
+    for viol in v.get("violations", [])[:20]:
+        console.print(f"  [red]{escape(str(viol.get('code')))}[/] "
+                      + (f"step {escape(str(viol.get('step')))}: " if viol.get("step") else "")
+                      + escape(clean(str(viol.get("message")), 300)))
+    sim = result.simulation or {}
+    if sim.get("scenarios"):
+        console.print(f"[bold]simulation[/] {'[green]passed[/]' if sim.get('passed') else '[red]failed[/]'}"
+                      f" ({sim.get('replications')} replications per scenario)")
+        t2 = Table()
+        for col in ("scenario", "ok", "gates held", "p95 s", "error rate", "quality", "cost USD", "rolled back"):
+            t2.add_column(col)
+        for name, m in sim["scenarios"].items():
+            t2.add_row(escape(name), "yes" if m.get("ok") else "NO", f"{m.get('pass_rate', 0):.0%}",
+                       f"{m.get('latency_p95_s', 0):.3f}", f"{m.get('error_rate', 0):.4f}",
+                       f"{m.get('quality_mean', 0):.3f}", f"{m.get('cost_usd', 0):.2f}",
+                       "yes" if m.get("rolled_back") else "")
+        console.print(t2)
+    elif sim:
+        console.print(f"[bold]simulation[/] {escape(str(sim.get('note') or ('passed' if sim.get('passed') else 'not run')))}")
+    if result.quarantined:
+        console.print(f"[bold]quarantined signals[/] ({len(result.quarantined)})")
+        for q in result.quarantined:
+            console.print(f"  {escape(clean(str(q.get('name'))))}: {escape(clean('; '.join(q.get('reasons', [])), 300))}")
+    console.print("[bold]reasons[/]")
+    for r in result.reasons:
+        console.print(f"  - {escape(clean(r, 400))}")
+    if result.decision == "escalated":
+        roles = (result.escalation or {}).get("approver_roles") or []
+        console.print(f"[yellow]waiting for a human:[/] jitplan approve {result.thread_id} "
+                      + (f"--as {roles[0]} " if roles else "") + "[--reject] [--comment TEXT]")
+
+
+def emit(result: Any, as_json: bool) -> int:
+    if as_json:
+        from agent.commands._output import dump_json
+
+        dump_json(result.model_dump(mode="json"))
+    else:
+        render(result)
+    return exit_code(result)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.runtime import resume_cycle, run_cycle
+
+    if args.resume:
+        return emit(resume_cycle(args.resume), args.json)
+    req = build_request(args)
+    return emit(run_cycle(req, thread_id=args.thread_id), args.json)
