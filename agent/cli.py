@@ -28,6 +28,9 @@ COMMANDS: tuple[str, ...] = (
     "apply",
     "audit",
     "report",
+    "plan",
+    "approve",
+    "chat",
 )
 
 
