@@ -49,10 +49,11 @@ from contracts.execution import (
     StepOutcome,
 )
 from contracts.plan import Plan, Step
+from contracts.signals import SignalSnapshot
 from tools.audit import AuditLog
 from tools.flags import FlagStore, StepError, apply_action, atomic_write_bytes, restore_feature
 from tools.gate import GateConfig, Observations, evaluate_gate
-from tools.signal_source import SignalSource
+from tools.signal_source import SignalSource, StaticSource
 from tools.telemetry import span
 
 MAX_COMPENSATION_ATTEMPTS = 3
@@ -410,7 +411,7 @@ def apply_plan(
     plan: Plan,
     store: FlagStore,
     *,
-    signals: SignalSource,
+    signals: SignalSource | SignalSnapshot | None,
     audit: AuditLog | None,
     thread_id: str | None = None,
     dry_run: bool = False,
@@ -424,9 +425,13 @@ def apply_plan(
 ) -> ExecutionResult:
     """Execute ``plan`` against the flag store as a saga (see the module docstring).
 
-    Approval is checked by the caller (``jitplan apply`` uses ``latest_approval`` and
-    ``approval_problem``); the agent's execute node calls this after its decide node approved.
+    ``signals`` is a ``SignalSource`` (re-read after each step), or a fixed ``SignalSnapshot``
+    (or None: no signals, so every gate with tolerances is inconclusive). Approval is checked by
+    the caller (``jitplan apply`` uses ``latest_approval`` and ``approval_problem``); the agent's
+    execute node calls this after its decide node approved.
     """
+    if signals is None or isinstance(signals, SignalSnapshot):
+        signals = StaticSource(signals)
     if runs_dir is None:
         from contracts.home import jitplan_home
 
