@@ -29,9 +29,9 @@ def escalation_reasons(plan: Plan, cin: CycleInputs, state: CycleState) -> tuple
         if spec is None:
             continue
         if spec.risk.tier in ("high", "critical"):
-            reasons.append(f"step {step.id}: {spec.key} is {spec.risk.tier} risk")
+            reasons.append(f"plan: {spec.key} is {spec.risk.tier} risk")
         if spec.governance.human_approval:
-            reasons.append(f"step {step.id}: {spec.key} requires human approval")
+            reasons.append(f"plan: {spec.key} requires human approval")
         if spec.governance.roles and (spec.risk.tier in ("high", "critical") or spec.governance.human_approval):
             roles = set(spec.governance.roles) if roles is None else roles & set(spec.governance.roles)
     return sorted(set(reasons)), sorted(roles or [])

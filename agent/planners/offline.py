@@ -92,15 +92,10 @@ class _Rules:
                 r.admits(fs.version) for s in chain for r in s.depends_on if r.id == dep_id
             ):
                 continue
-            if fs.version:
-                sid = self.b.add(
-                    "promote", dep_id, need.version,
-                    params={"from_version": fs.version},
-                    tolerances=slo_tolerances(need),
-                    depends_on=list(ids),
-                    compensation={"action": "rollback", "params": {"to_version": fs.version, "weight": 0}},
-                    rationale=f"{spec.id} needs {dep_id} {need.version}; {fs.version} is outside its range",
-                )
+            if need.risk.tier != "low" or fs.version:
+                # A version change, or anything but a low-risk feature, goes through a canary.
+                sid = self._staged(need, fs.version, 100.0, list(ids),
+                                   f"dependency of {spec.id}" + (f": {fs.version} is outside its range" if fs.version else ""))
             else:
                 sid = self.b.add(
                     "enable", dep_id, need.version,
@@ -139,12 +134,15 @@ class _Rules:
             self.notes.append(f"{cost_note}: stopping the canary at {fitting[-1]:g}%")
             weight = fitting[-1]
         deps = self._prereqs(spec)
-        prev = fs.version
-        stages = [w for w in CANARY_STAGES if w < weight] + [weight]
-        after = deps
-        for w in stages:
+        self.enabled[feature] = self._staged(spec, fs.version, weight, deps, why)
+        self.goals.append(f"roll out {spec.key} to {weight:g}%")
+
+    def _staged(self, spec: FeatureSpec, prev: str | None, weight: float, after: list[str], why: str) -> str:
+        """Canary stages up to ``weight`` (then promote at 100 %); returns the last step id."""
+        sid = ""
+        for w in [w for w in CANARY_STAGES if w < weight] + [weight]:
             sid = self.b.add(
-                "canary", feature, spec.version,
+                "canary", spec.id, spec.version,
                 params={"weight": w, "baseline": prev},
                 tolerances=slo_tolerances(spec),
                 depends_on=after,
@@ -154,15 +152,14 @@ class _Rules:
             after = [sid]
         if weight >= 100:
             sid = self.b.add(
-                "promote", feature, spec.version,
+                "promote", spec.id, spec.version,
                 params={"from_version": prev},
                 tolerances=slo_tolerances(spec),
                 depends_on=after,
                 compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
                 rationale=f"make {spec.key} the serving version",
             )
-        self.enabled[feature] = after[0] if weight < 100 else sid
-        self.goals.append(f"roll out {spec.key} to {weight:g}%")
+        return sid
 
     def refresh(self, feature: str, why: str = "") -> None:
         cur = serving_spec(self.catalog, self.state, feature)
