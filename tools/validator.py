@@ -14,9 +14,11 @@ plan itself — each deny becomes a ``policy_deny`` violation, escalations are l
 
 from __future__ import annotations
 
-__all__ = ["validate"]
+__all__ = ["catalog_context", "validate"]
 
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from contracts.audit import canonical_json, sha256_hex
@@ -34,16 +36,40 @@ from tools.validation_steps import StepChecker
 _STEP_REASON = re.compile(r"^step (\S+) ")
 
 
+_CACHE_SIZE = 4
+_catalog_cache: OrderedDict[int, tuple[Catalog, CatalogStore, str]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def catalog_context(catalog: Catalog) -> tuple[CatalogStore, str]:
+    """The catalog's index and digest, cached for the last few catalogs (they are immutable).
+
+    Entries hold a strong reference to their catalog, so an ``id`` is never reused while cached.
+    """
+    key = id(catalog)
+    with _cache_lock:
+        hit = _catalog_cache.get(key)
+        if hit is not None and hit[0] is catalog:
+            _catalog_cache.move_to_end(key)
+            return hit[1], hit[2]
+    store, digest = CatalogStore(catalog), catalog.digest()
+    with _cache_lock:
+        _catalog_cache[key] = (catalog, store, digest)
+        while len(_catalog_cache) > _CACHE_SIZE:
+            _catalog_cache.popitem(last=False)
+    return store, digest
+
+
 def _inputs(
     plan_digest: str,
-    catalog: Catalog,
+    catalog_digest: str,
     signals: list[SignalStatus],
     state: DeploymentState | None,
     policy: PolicyBundle | None,
 ) -> dict[str, str]:
     out = {
         "plan": plan_digest,
-        "catalog": catalog.digest(),
+        "catalog": catalog_digest,
         "signals": sha256_hex(canonical_json(signal_docs(signals))),
     }
     if state is not None:
@@ -74,12 +100,9 @@ def validate(
     *,
     timeout_s: float = 2.0,
     max_steps: int = MAX_PLAN_STEPS,
-    store: CatalogStore | None = None,
 ) -> ValidationReport:
-    """Check ``plan`` against everything it must satisfy; never raises on a bad plan.
-
-    ``store`` lets a caller that validates many plans against one catalog reuse its index.
-    """
+    """Check ``plan`` against everything it must satisfy; never raises on a bad plan."""
+    store, catalog_digest = catalog_context(catalog)
     if isinstance(plan, Plan):
         parsed: Plan | None = plan
         violations = scope_violations(plan.model_dump(mode="json"), max_steps)
@@ -99,7 +122,6 @@ def validate(
     decision: PolicyDecision | None = None
     if parsed is not None:
         violations.extend(step_structure_violations(parsed))
-        store = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
         violations.extend(StepChecker(store, list(signals), state).run(parsed))
         if policy is not None:
             doc = policy_input(request or PolicyRequest(), catalog, [], signals, parsed, state,
@@ -116,5 +138,5 @@ def validate(
         violations=violations,
         escalate=list(decision.escalate) if decision is not None else [],
         policy=decision,
-        inputs=_inputs(plan_digest, catalog, list(signals), state, policy),
+        inputs=_inputs(plan_digest, catalog_digest, list(signals), state, policy),
     )
