@@ -60,9 +60,11 @@ def fault_process(env: simpy.Environment, world: World, fault: Fault) -> Proc:
     """Activate ``fault`` during its window."""
     yield env.timeout(fault.start_s)
     world.faults.append(fault)
+    world.bump()
     world.log(env.now, "fault_started", fault=fault.kind, target=fault.target or "*")
     yield env.timeout(fault.duration_s)
     world.faults.remove(fault)
+    world.bump()
     world.log(env.now, "fault_ended", fault=fault.kind, target=fault.target or "*")
 
 
@@ -71,10 +73,12 @@ def dq_process(env: simpy.Environment, world: World, drop: DataQualityDrop) -> P
     yield env.timeout(drop.start_s)
     world.dq_drop += drop.quality_drop
     world.dq_err += drop.error_rate_add
+    world.bump()
     world.log(env.now, "data_quality_drop_started", quality_drop=drop.quality_drop)
     yield env.timeout(drop.duration_s)
     world.dq_drop -= drop.quality_drop
     world.dq_err -= drop.error_rate_add
+    world.bump()
     world.log(env.now, "data_quality_drop_ended")
 
 
@@ -218,6 +222,7 @@ class PlanRun:
             self._rollback(v if explicit else None, via=via or step.id)
         elif step.action == "refresh_prompt":
             world.refreshed_at[v] = now
+            world.bump()
             world.log(now, "prompt_refreshed", step=step.id, version=world.keys[v])
         elif step.action == "disable" and world.canary == v:
             world.canary, world.canary_weight = -1, 0.0

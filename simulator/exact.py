@@ -1,4 +1,7 @@
-"""Exact engine: one SimPy process per request on a ``simpy.Resource`` with ``c`` slots.
+"""Exact engine: one SimPy process per request, queueing FCFS for ``c`` slots.
+
+The slots are a counter plus a FIFO of wake-up events (a lean equivalent of
+``simpy.Resource``: a freed slot passes straight to the longest-waiting request).
 
 Arrivals come from the same ``ArrivalStream`` as the fast engine. Each request is routed at
 arrival, waits for a slot (abandoning after ``timeout_s``), is served, may fail and retry.
@@ -12,6 +15,7 @@ __all__ = ["ExactPlane"]
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -25,6 +29,10 @@ from simulator.stats import Chunk, Recorder
 from simulator.world import World
 
 FLUSH_TICKS = 64
+
+
+class _Abandoned(Exception):
+    """Marks a queued request that gave up (its wake-up event is failed and defused)."""
 
 
 class ExactPlane:
@@ -48,7 +56,9 @@ class ExactPlane:
         self.warm_t, self.warm_n = warmup
         self.tick_s = sc.tick_s or 1.0
         svc = sc.service
-        self.res = simpy.Resource(env, capacity=svc.concurrency)
+        self.slots = svc.concurrency
+        self.busy = 0
+        self.waiting: deque[simpy.Event] = deque()
         self.timeout = svc.timeout_s
         self.max_retries = svc.max_retries
         self.backoff = svc.retry_backoff_s
@@ -62,7 +72,8 @@ class ExactPlane:
         self.first = -1.0
         self.last = -1.0
         self.progress = progress
-        self._params_key: tuple[Any, ...] | None = None
+        self._rev = -1
+        self._limited = False
         self._params: list[list[float]] = []
         self._win = -1.0
         self._win_count = 0.0
@@ -76,10 +87,10 @@ class ExactPlane:
 
     def _table(self) -> list[list[float]]:
         w = self.world
-        key = (tuple(id(f) for f in w.faults), w.dq_drop, w.dq_err, tuple(w.refreshed_at.items()))
-        if key != self._params_key:
+        if w.rev != self._rev:
             self._params = w.params(self.env.now).tolist()
-            self._params_key = key
+            self._rev = w.rev
+            self._limited = w.rate_limit() != math.inf
         return self._params
 
     def flush(self) -> None:
@@ -167,50 +178,65 @@ class ExactPlane:
         v = w.baseline
         if w.canary >= 0 and rand.random() * 100.0 < w.canary_weight:
             v = w.canary
-        p = self._table()[v]
+        table = self._params if w.rev == self._rev else self._table()
         if tin < 0:
-            tin, tout = p[K.P_TOK_IN], p[K.P_TOK_OUT]
+            tin, tout = table[v][K.P_TOK_IN], table[v][K.P_TOK_OUT]
         if counted and w.shadow >= 0 and rand.random() * 100.0 < w.shadow_weight:
             self._shadow(t, w.shadow, tin, tout)
+        timeout = self.timeout
         attempt = 0
         while True:
             ts = env.now
-            p = self._table()[v]
+            p = (self._params if w.rev == self._rev else self._table())[v]
             wait = busy = cost = 0.0
             err = False
-            if p[K.P_OUTAGE] > 0 or self._rate_limited(ts):
+            if p[K.P_OUTAGE] > 0 or (self._limited and self._rate_limited(ts)):
                 lat, err = 0.0, True
             else:
-                s = self._draw(p, v) + p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
-                req = self.res.request()
-                if self.timeout is None:
-                    yield req
+                if p[K.P_DIST] == 0:
+                    s = rand.expovariate(1.0 / p[K.P_A]) * p[K.P_LATMULT]
                 else:
-                    tmo = env.timeout(self.timeout)
-                    yield req | tmo
-                    if not req.triggered:
-                        req.cancel()
-                        wait = lat = self.timeout
-                        err = True
+                    s = self._draw(p, v)
+                if tin:
+                    s += p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
+                if self.busy < self.slots and not self.waiting:
+                    self.busy += 1
+                else:
+                    ev = env.event()
+                    self.waiting.append(ev)
+                    if timeout is None:
+                        yield ev
+                    else:
+                        yield ev | env.timeout(timeout)
+                        if not ev.triggered:
+                            ev.defused = True  # skipped by _release; failing it is harmless
+                            ev.fail(_Abandoned())
+                            wait = lat = timeout
+                            err = True
                 if not err:
                     wait = env.now - ts
                     cost = (p[K.P_USD_REQ] + p[K.P_USD_IN] * tin / 1000.0
                             + p[K.P_USD_OUT] * tout / 1000.0)
                     busy = s
-                    if self.timeout is not None and wait + s > self.timeout:
-                        env.process(self._hold(req, s))
-                        yield env.timeout(self.timeout - wait)
-                        lat, err = self.timeout, True
+                    if timeout is not None and wait + s > timeout:
+                        env.process(self._hold(s))
+                        yield env.timeout(timeout - wait)
+                        lat, err = timeout, True
                     else:
                         yield env.timeout(s)
-                        self.res.release(req)
+                        self._release()
                         lat = wait + s
-                        err = rand.random() < p[K.P_ERR]
+                        err = p[K.P_ERR] > 0 and rand.random() < p[K.P_ERR]
             if counted:
                 if self.first < 0:
                     self.first = ts
                 self.last = ts
-                q = 0.0 if err else self._quality(p, ts)
+                if err:
+                    q = 0.0
+                else:
+                    dt = ts - p[K.P_QT0]
+                    q = p[K.P_Q0] - p[K.P_QSLOPE] * (dt if dt > 0 else 0.0)
+                    q = q if q > 0 else 0.0
                 self.buf.append((env.now, v, lat, wait, busy, 1.0 if err else 0.0, cost, q,
                                  1.0 if attempt else 0.0, 0.0))
             if not (err and attempt < self.max_retries):
@@ -222,9 +248,19 @@ class ExactPlane:
         if self.arrivals_done and self.inflight == 0 and not math.isfinite(self.end_s):
             self._finish()
 
-    def _hold(self, req: simpy.resources.resource.Request, s: float) -> Generator[simpy.Event, Any, None]:
+    def _hold(self, s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(s)
-        self.res.release(req)
+        self._release()
+
+    def _release(self) -> None:
+        """Free one slot: hand it to the longest-waiting live request (FCFS) or idle it."""
+        waiting = self.waiting
+        while waiting:
+            ev = waiting.popleft()
+            if not ev.triggered:
+                ev.succeed()
+                return
+        self.busy -= 1
 
     def _rate_limited(self, t: float) -> bool:
         limit = self.world.rate_limit()

@@ -49,10 +49,16 @@ class World:
     dq_err: float = 0.0
     refreshed_at: dict[int, float] = field(default_factory=dict)
     timeline: list[Event] = field(default_factory=list)
+    rev: int = 0
+    """Bumped on every change that alters ``params`` (faults, data quality, prompt refresh)."""
 
     def __post_init__(self) -> None:
         self.keys = self.scenario.service.version_keys
         self._emp, self._emp_len = self._empirical()
+
+    def bump(self) -> None:
+        """Mark the parameter table stale (call after changing faults, drift or quality)."""
+        self.rev += 1
 
     def index(self, key: str) -> int:
         return self.keys.index(key)
