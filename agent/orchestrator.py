@@ -323,7 +323,10 @@ class _Saga:
         return self.result(j, "applied", "all steps applied and gated")
 
     def judge(self, u: Unit) -> GateVerdict:
-        reading = self.signals.latest()
+        try:
+            reading = self.signals.latest()
+        except UserError as exc:  # e.g. a half-written snapshot in a watched folder: pause, never pass
+            return GateVerdict(verdict="inconclusive", reason=f"signals unreadable: {exc}")
         snap = reading.snapshot
         obs = Observations.from_signals(
             list(snap.signals) if snap else [], quarantined=reading.quarantined,

@@ -143,3 +143,28 @@ def test_gate_config_is_checked() -> None:
         GateConfig(confidence=1.5)
     with pytest.raises(ValueError):
         GateConfig(min_samples=1)
+
+
+def test_signal_sources_folder_newest_and_quarantine(tmp_path, world) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+
+    from contracts.signals import ContractSet
+    from tools.signal_source import FolderSource, SnapshotFileSource
+
+    d = tmp_path / "sig"
+    d.mkdir()
+    assert FolderSource(d).latest().snapshot is None  # nothing yet: the gate will be inconclusive
+    shutil.copyfile(world / "signals" / "steady.yaml", d / "b.yaml")
+    shutil.copyfile(world / "signals" / "stale.yaml", d / "a.yaml")
+    os.utime(d / "b.yaml", (1_000_000, 1_000_000))
+    (d / ".partial.yaml").write_text("observed_at: [")  # hidden temp files are ignored
+    contracts = ContractSet.from_file(world / "contracts.yaml")
+    reading = FolderSource(d, contracts=contracts).latest()
+    assert reading.source.endswith("a.yaml")
+    assert reading.quarantined == frozenset({0, 1, 2, 3})  # stale.yaml: all but the unknown-feature one
+    assert reading.reasons and reading.sha256 == reading.snapshot.digest()
+    obs = Observations.from_signals(list(reading.snapshot.signals), quarantined=reading.quarantined)
+    assert obs.samples == {} and sum(obs.errored.values()) >= 1
+    plain = SnapshotFileSource(world / "signals" / "steady.yaml").latest()
+    assert plain.quarantined == frozenset() and plain.snapshot is not None
