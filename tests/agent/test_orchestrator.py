@@ -301,3 +301,21 @@ def test_refresh_prompt_goes_shadow_then_canary_and_records_quality(flags: Path)
     assert rows[0]["observed_quality"] == pytest.approx(0.88, abs=0.01)
     with AuditLog.open() as audit:
         assert Counter(r.kind for r in audit.records())["refresh_prompt"] == 3
+
+
+def test_unreadable_signals_mid_run_pause_instead_of_passing(flags: Path) -> None:
+    from contracts.errors import UserError
+
+    class Broken:
+        def latest(self) -> SignalReading:
+            raise UserError("malformed YAML at line 3", source="signals/new.yaml")
+
+    res = run(four_step_plan(), flags, Broken())
+    assert res.status == "paused" and "signals unreadable" in res.reason and "new.yaml" in res.reason
+    assert [s.gate.verdict for s in res.steps] == ["inconclusive"]
+
+
+def test_agent_style_call_with_a_fixed_snapshot(flags: Path) -> None:
+    with AuditLog.open() as audit:
+        res = apply_plan(four_step_plan(), FlagStore(flags), signals=snapshot(), audit=audit, thread_id="t")
+    assert res.status == "applied"
