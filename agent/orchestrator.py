@@ -220,7 +220,10 @@ class _Saga:
         if j.phase in ("applied", "compensated"):
             for e in j.entries:
                 st = "already_applied" if j.phase == "applied" else "compensated"
-                self.steps.append(StepOutcome(step_id=e.unit, action="", feature=e.feature, status=st))  # type: ignore[arg-type]
+                unit = next((u for u in units if u.name == e.unit), None)
+                self.steps.append(StepOutcome(step_id=e.unit, action=unit.action if unit else "", feature=e.feature,
+                                              status=st, state_before_sha256=e.before_sha256,  # type: ignore[arg-type]
+                                              state_after_sha256=e.after_sha256))
             return self.result(j, j.phase, f"already {j.phase} (nothing done)")
         j = self.reconcile(j)
         if j.phase == "needs_operator" and j.reason.startswith("conflict"):

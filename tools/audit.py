@@ -22,6 +22,7 @@ __all__ = [
     "VerifyReport",
     "build_row",
     "load_hmac_key",
+    "opened",
     "record_hash",
     "verify_rows",
 ]
