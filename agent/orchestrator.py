@@ -226,10 +226,10 @@ class _Saga:
                                               state_after_sha256=e.after_sha256))
             return self.result(j, j.phase, f"already {j.phase} (nothing done)")
         j = self.reconcile(j)
-        if j.phase == "needs_operator" and j.reason.startswith("conflict"):
-            return self.result(j, "needs_operator")
         if abort:
             return self.compensate(j, "aborted by the operator")
+        if j.phase == "needs_operator" and j.reason.startswith("conflict"):
+            return self.result(j, "needs_operator")
         if j.phase in ("compensating", "needs_operator"):
             return self.compensate(j, j.reason)
         return self.apply(j, units)
@@ -246,7 +246,9 @@ class _Saga:
             elif digest == last.before_sha256:
                 entries.pop()
             else:
-                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": f"conflict: flags file changed outside this run (state {digest[:12]})"}))
+                why = f"conflict: flags file changed outside this run (state {digest[:12]})"
+                self.record("needs_operator", {"reason": why})
+                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
             j = self.save(j.model_copy(update={"entries": entries}))
         if j.phase in ("applying", "paused"):
             done = [e for e in entries if e.done]

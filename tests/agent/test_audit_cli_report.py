@@ -65,3 +65,27 @@ def test_export_round_trips_through_verify(cli: Any, fmt: str) -> None:
     assert len(rows) == 5 and {r["thread_id"] for r in rows} == {"t-1"}
     ok = cli("audit", "verify", "--json")
     assert ok.code == 0 and json.loads(ok.out)["anchored"] is False
+
+
+def test_one_real_cycle_has_one_span_per_node_and_a_report(cli: Any, world: Path, tmp_path: Path, _isolated_home: Path) -> None:
+    import shutil
+
+    from tools.telemetry import read_spans
+
+    flags = tmp_path / "flags.json"
+    shutil.copyfile(world / "flags.json", flags)
+    res = cli("plan", "--catalog", world / "catalog.yaml", "--signals", world / "signals" / "demand-rise.yaml",
+              "--contracts", world / "contracts.yaml", "--state", flags, "--policy", world.parent / "policies",
+              "--thread-id", "cycle-x", "--apply", "--json")
+    assert res.code == 0, res.err
+    spans = read_spans(_isolated_home / "traces.jsonl", thread_id="cycle-x")
+    nodes = [s for s in spans if s["name"].startswith("jitplan.node.")]
+    names = [s["attributes"]["jitplan.node"] for s in nodes]
+    assert len(names) == len(set(names)), names  # one span per node
+    assert {"perceive", "plan", "validate", "simulate", "decide", "execute", "record"} <= set(names)
+    assert all(s["attributes"]["jitplan.thread_id"] == "cycle-x" for s in nodes)
+    steps = [s for s in spans if s["name"] == "execute.step"]
+    assert steps and all(s["attributes"]["jitplan.plan_id"].startswith("plan-") for s in steps)
+    rep = json.loads(cli("report", "cycle-x", "--json").out)
+    assert set(names) <= set(rep["nodes"]) and rep["approval"] and rep["expected"]
+    assert cli("audit", "verify").code == 0
