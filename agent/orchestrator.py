@@ -50,6 +50,7 @@ from contracts.execution import (
 )
 from contracts.plan import Plan, Step
 from contracts.signals import SignalSnapshot
+from contracts.state import DeploymentState
 from tools.audit import AuditLog
 from tools.flags import FlagStore, StepError, apply_action, atomic_write_bytes, restore_feature
 from tools.gate import GateConfig, Observations, evaluate_gate
@@ -100,6 +101,24 @@ def plan_units(plan: Plan) -> list[Unit]:
         else:
             units.append(Unit(st.id, st, st.action))
     return units
+
+
+def _effective(u: Unit, state: DeploymentState) -> str:
+    """A refresh_prompt phase the feature is already past (e.g. the plan ran explicit shadow and
+    canary steps before the swap) becomes a no-op instead of lowering the canary weight."""
+    if u.step.action != "refresh_prompt" or u.step.feature is None or u.action == "promote":
+        return u.action
+    fs = state.get(u.step.feature)
+    v = u.step.version
+    if fs.version == v and fs.canary_version is None:
+        return "noop"
+    if fs.canary_version == v and fs.canary_weight > 0:
+        if u.action == "shadow":
+            return "noop"
+        weight = u.params.get("weight")
+        if isinstance(weight, int | float) and fs.canary_weight >= float(weight):
+            return "noop"
+    return u.action
 
 
 def latest_approval(plan: Plan, audit: AuditLog) -> AuditRecord | None:
@@ -188,7 +207,7 @@ class _Saga:
         reason = ""
         for u in units:
             try:
-                new = apply_action(state, u.action, u.step.feature, u.step.version, u.params)
+                new = apply_action(state, _effective(u, state), u.step.feature, u.step.version, u.params)
             except StepError as exc:
                 self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                 reason = f"step {u.name} would fail: {exc}"
@@ -277,7 +296,7 @@ class _Saga:
                 if entry is None or not entry.done:
                     state = self.store.read()
                     try:
-                        new = apply_action(state, u.action, u.step.feature, u.step.version, u.params)
+                        new = apply_action(state, _effective(u, state), u.step.feature, u.step.version, u.params)
                     except StepError as exc:
                         self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                         return self.compensate(j, f"step {u.name} failed: {exc}")
@@ -344,14 +363,30 @@ class _Saga:
             latest = obs.latest(u.step.feature, "quality")
             observed = float(median(vals)) if vals else (latest.value if latest else None)
             exp = u.step.params.get("expected_quality")
+            expected = float(exp) if isinstance(exp, int | float) else self.simulated_quality(u.step.feature)
             row: dict[str, float | str | None] = {
                 "unit": u.name, "phase": u.action, "feature": u.step.feature, "version": u.step.version,
-                "expected_quality": float(exp) if isinstance(exp, int | float) else None,
-                "observed_quality": observed,
+                "expected_quality": expected, "observed_quality": observed,
             }
             self.evo.append(row)
             self.record("refresh_prompt", dict(row))
         return verdict
+
+    def simulated_quality(self, feature: str) -> float | None:
+        """Expected quality from this plan's ``simulation`` audit record (baseline scenario)."""
+        if self.audit is None:
+            return None
+        sims = [r for r in self.audit.records(self.thread_id)
+                if r.kind == "simulation" and r.payload.get("plan_sha256") == self.sha]
+        scenarios = sims[-1].payload.get("scenarios") if sims else None
+        if not isinstance(scenarios, dict):
+            return None
+        for name in (f"{feature}:baseline", *sorted(k for k in scenarios if k.startswith(f"{feature}:"))):
+            row = scenarios.get(name)
+            q = row.get("quality_mean") if isinstance(row, dict) else None
+            if isinstance(q, int | float):
+                return float(q)
+        return None
 
     def compensate(self, j: RunJournal, reason: str) -> ExecutionResult:
         j = self.save(j.model_copy(update={"phase": "compensating", "reason": reason}))

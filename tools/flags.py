@@ -258,8 +258,9 @@ def apply_action(
             v = need_version()
             cur.update(shadow_version=v, known_versions=sorted(known | {v}))
         case "rollback":
-            if version:
-                cur.update(version=version, known_versions=sorted(known | {version}))
+            to = version or params.get("to_version")
+            if isinstance(to, str) and to:
+                cur.update(version=to, known_versions=sorted(known | {to}))
             cur.update(canary_version=None, canary_weight=0.0, shadow_version=None)
         case "set_budget":
             b = _number(params, "budget_usd_per_day", "usd_per_day", "budget")

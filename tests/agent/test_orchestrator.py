@@ -319,3 +319,31 @@ def test_agent_style_call_with_a_fixed_snapshot(flags: Path) -> None:
     with AuditLog.open() as audit:
         res = apply_plan(four_step_plan(), FlagStore(flags), signals=snapshot(), audit=audit, thread_id="t")
     assert res.status == "applied"
+
+
+def test_refresh_after_explicit_canaries_only_promotes_and_uses_simulated_quality(flags: Path) -> None:
+    tol = [{"metric": "quality", "comparator": ">=", "threshold": 0.8}]
+    plan = Plan.model_validate({
+        "id": "p-offline-refresh", "goal": "drift",
+        "steps": [
+            {"id": "s1", "action": "shadow", "feature": "ticket-summarizer", "version": "1.2.0", "tolerances": tol},
+            {"id": "s2", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0", "params": {"weight": 25},
+             "tolerances": tol, "depends_on": ["s1"]},
+            {"id": "s3", "action": "refresh_prompt", "feature": "ticket-summarizer", "version": "1.2.0",
+             "tolerances": tol, "depends_on": ["s2"]},
+        ],
+    })
+    with AuditLog.open() as audit:
+        audit.append("simulation", {"plan_sha256": plan.digest(), "scenarios": {
+            "ticket-summarizer:load_spike": {"quality_mean": 0.5},
+            "ticket-summarizer:baseline": {"quality_mean": 0.91}}}, thread_id="t-1")
+    extra = (_cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.9, 0.9, 0.01, seed=5, cohorts=("shadow", "baseline"))
+             + _cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.9, 0.9, 0.01, seed=6)
+             + [sig("ticket-summarizer", "quality", 0.9, kind="drift")])
+    weights: list[float] = []
+    res = run(plan, flags, Scripted(snapshot(extra=extra), hook=lambda c: weights.append(
+        FlagStore(flags).read().get("ticket-summarizer").canary_weight)))
+    assert res.status == "applied", res.reason
+    assert weights == [0.0, 25.0, 25.0, 25.0, 0.0]  # the refresh never lowers the running canary
+    assert FlagStore(flags).read().get("ticket-summarizer").version == "1.2.0"
+    assert {r["expected_quality"] for r in res.expected_vs_observed} == {0.91}
