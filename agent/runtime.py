@@ -24,9 +24,12 @@ def checkpoint_target(url: str | None = None) -> str:
     return url
 
 
+_SAVERS: dict[str, Any] = {}
+
+
 @contextlib.contextmanager
 def checkpointer(url: str | None = None) -> Iterator[Any]:
-    """Yield a LangGraph checkpointer (closed on exit)."""
+    """Yield a LangGraph checkpointer. SQLite savers stay open for the process (one per file)."""
     target = checkpoint_target(url)
     if target.startswith(("postgres://", "postgresql://")):
         try:
@@ -47,14 +50,19 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(target, check_same_thread=False)
-    try:
+    key = str(Path(target).resolve())
+    saver = _SAVERS.get(key)
+    if saver is None or not Path(key).exists():
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(target, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        yield SqliteSaver(conn)
-    finally:
-        conn.close()
+        # WAL + NORMAL survives a killed process (what resume needs); set
+        # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
+        mode = "FULL" if os.environ.get("JITPLAN_CHECKPOINT_SYNC", "").lower() == "full" else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={mode}")
+        saver = SqliteSaver(conn)
+        _SAVERS[key] = saver
+    yield saver
 
 
 def new_thread_id() -> str:

@@ -3,7 +3,7 @@
 For every feature the plan changes, one ``Scenario`` per matrix row is built in code:
 
 - service versions from the catalog: latency (lognormal, p95 at 60 % of the SLO), error rate
-  (10 % of the SLO maximum), quality (half-way between the SLO minimum and 1) and cost
+  (2 % of the SLO maximum: gates on small canary slices stay meaningful), quality (half-way between the SLO minimum and 1) and cost
   (80 % of the per-request envelope); the serving version takes the observed latency, error
   rate and cost from the signals when they exist (reality beats the catalog);
 - arrivals: Poisson at the feature's demand signal (or its trigger), capped so one replication
@@ -34,7 +34,16 @@ from typing import Any
 
 from contracts.catalog import Catalog, FeatureSpec
 from contracts.plan import MUTATING_ACTIONS, Plan
-from contracts.scenario import Drift, Fault, Latency, Scenario, Service, Spike, Traffic, VersionProfile
+from contracts.scenario import (
+    Drift,
+    Fault,
+    Latency,
+    Scenario,
+    Service,
+    Spike,
+    Traffic,
+    VersionProfile,
+)
 from contracts.signals import SignalStatus
 
 MAX_REQUESTS_PER_REPLICATION = 20_000
@@ -53,7 +62,7 @@ def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None) -> Ver
         q = max(0.0, q - obs["drift"])
     return VersionProfile(
         latency=Latency(dist="lognormal", mean_s=max(p95_s / _P95_OVER_MEAN, 1e-4), sigma=_SIGMA),
-        error_rate=min(1.0, obs.get("error_rate", 0.1 * spec.slo.error_rate_max)),
+        error_rate=min(1.0, obs.get("error_rate", 0.02 * spec.slo.error_rate_max)),
         quality=min(1.0, q),
         usd_per_request=obs.get("cost", 0.8 * spec.cost.per_request_usd),
     )
@@ -121,7 +130,8 @@ def build_scenarios(
         usd_per_request=base.usd_per_request,
     )
     first_gate = step_interval
-    common: dict[str, Any] = {"duration_s": duration, "service": service, "tick_s": 5.0,
+    common: dict[str, Any] = {"duration_s": duration, "service": service,
+                              "tick_s": max(5.0, duration / 1000.0),
                               "step_interval_s": step_interval, "plan": None}
     rows: dict[str, Scenario] = {
         "baseline": Scenario(name=f"{feature}:baseline", traffic=Traffic(rate_rps=rate_rps), seed=1, **common),

@@ -160,13 +160,32 @@ def statuses_of(state: CycleState) -> list[SignalStatus]:
     return [SignalStatus.model_validate(s) for s in state.get("signals", [])]
 
 
+_LOGS: dict[tuple[int, str, str], Any] = {}
+
+
+def _audit_log() -> Any:
+    """One open audit log per (thread, JITPLAN_HOME, JITPLAN_AUDIT_URL): opening costs ~15 ms."""
+    from tools.audit import AuditLog
+
+    key = (threading.get_ident(), os.environ.get("JITPLAN_HOME", ""), os.environ.get("JITPLAN_AUDIT_URL", ""))
+    with _LOCK:
+        log = _LOGS.get(key)
+    if log is None:
+        log = AuditLog.open()
+        with _LOCK:
+            if len(_LOGS) > 16:
+                for old in _LOGS.values():
+                    with contextlib.suppress(Exception):
+                        old.close()
+                _LOGS.clear()
+            _LOGS[key] = log
+    return log
+
+
 def audit(state: CycleState, node: str, n: int, kind: str, payload: dict[str, Any]) -> None:
     """Append one audit record, exactly once per ``(thread, node, n)`` even when a node reruns."""
-    from tools.audit import opened
-
     tid = state["thread_id"]
-    with opened() as log:
-        log.append(kind, payload, thread_id=tid, key=f"{tid}:{node}:{n}")
+    _audit_log().append(kind, payload, thread_id=tid, key=f"{tid}:{node}:{n}")
 
 
 def maybe_crash(node: str) -> None:
