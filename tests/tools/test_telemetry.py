@@ -79,3 +79,28 @@ def test_unreadable_lines_are_skipped(tmp_path: Path) -> None:
     p = tmp_path / "traces.jsonl"
     p.write_text('not json\n[1]\n{"name": "ok", "attributes": {}}\n')
     assert [s["name"] for s in read_spans(p)] == ["ok"]
+
+
+def test_otlp_exporter_is_added_only_when_the_endpoint_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from tools import telemetry
+
+    def batched() -> bool:
+        provider = telemetry._State.provider
+        assert provider is not None
+        return any(isinstance(p, BatchSpanProcessor) for p in provider._active_span_processor._span_processors)
+
+    telemetry.shutdown_telemetry()
+    setup_telemetry(tmp_path)
+    assert not batched()
+    telemetry.shutdown_telemetry()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nothing listens; no span is sent
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    setup_telemetry(tmp_path)
+    try:
+        assert batched()
+    finally:
+        telemetry.shutdown_telemetry()
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+        setup_telemetry()
