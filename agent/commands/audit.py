@@ -47,13 +47,28 @@ def register(sub: Any) -> None:
     h.set_defaults(func=run_head)
 
 
+def _open(args: argparse.Namespace) -> Any:
+    """The audit log named by ``--audit``; an explicit SQLite path must exist (no silent new log)."""
+    from pathlib import Path
+
+    from contracts.errors import UserError
+    from tools.audit import AuditLog
+
+    url = args.audit
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise UserError("file not found (no audit log here)", source=str(path))
+    return AuditLog.open(url)
+
+
 def run_verify(args: argparse.Namespace) -> int:
     from agent.commands._output import dump_json
-    from tools.audit import AuditHead, AuditLog, load_hmac_key
+    from tools.audit import AuditHead, load_hmac_key
 
     head = AuditHead.from_file(args.head) if args.head else None
     key = load_hmac_key(args.key_file)
-    with AuditLog.open(args.audit) as log:
+    with _open(args) as log:
         report = log.verify(head, hmac_key=key)
     if args.json:
         dump_json(report.to_dict())
@@ -65,9 +80,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from agent.commands._output import dump_json
-    from tools.audit import AuditLog
 
-    with AuditLog.open(args.audit) as log:
+    with _open(args) as log:
         records = [r for r in log.records(args.thread) if args.kind is None or r.kind == args.kind]
     if args.json:
         dump_json([r.model_dump(mode="json") for r in records])
@@ -88,9 +102,7 @@ def _short(v: Any) -> str:
 def run_export(args: argparse.Namespace) -> int:
     import json
 
-    from tools.audit import AuditLog
-
-    with AuditLog.open(args.audit) as log:
+    with _open(args) as log:
         lines = "".join(
             json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) + "\n"
             for r in log.records(args.thread)
@@ -109,10 +121,10 @@ def run_export(args: argparse.Namespace) -> int:
 def run_head(args: argparse.Namespace) -> int:
     import json
 
-    from tools.audit import AuditLog, load_hmac_key
+    from tools.audit import load_hmac_key
 
     key = load_hmac_key(args.key_file)
-    with AuditLog.open(args.audit) as log:
+    with _open(args) as log:
         head = log.head(key)
     text = json.dumps(head.model_dump(exclude_none=True), sort_keys=True) + "\n"
     if args.output:

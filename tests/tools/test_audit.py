@@ -230,3 +230,8 @@ def test_postgres_backend_same_behaviour() -> None:  # pragma: no cover - needs 
         backend.conn.execute(f"DROP TABLE {backend.table}")
         backend.conn.commit()
         log.close()
+
+
+def test_missing_explicit_audit_file_is_bad_input(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli("audit", "verify", "--audit", tmp_path / "nope.db")
+    assert res.code == 2 and "nope.db" in res.err and not (tmp_path / "nope.db").exists()
