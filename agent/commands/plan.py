@@ -94,7 +94,10 @@ def check_request(req: Any) -> None:
 
 
 def exit_code(result: Any) -> int:
-    return 1 if result.decision == "rejected" else 0
+    """1 when rejected, or when an executed plan did not fully apply; else 0."""
+    if result.decision == "rejected":
+        return 1
+    return int(bool(result.execution and result.execution.get("exit_code")))
 
 
 def render(result: Any, *, out: Any = None) -> None:

@@ -114,12 +114,22 @@ def execute(state: CycleState) -> dict[str, Any]:
 
             raise UserError("--apply needs --state FLAGS (the flag store to change)", source="--state")
         plan = Plan.model_validate(state.get("plan"))
-        from tools.audit import opened
+        from agent.nodes.common import _audit_log
+        from tools.signal_source import SnapshotFileSource
 
-        with opened() as log:
-            result = apply_plan(plan, FlagStore(cin.request.state), signals=cin.snapshot,  # type: ignore[arg-type]
-                                audit=log, thread_id=state["thread_id"])
-        doc = result.model_dump(mode="json")
+        log = _audit_log()
+        tid = state["thread_id"]
+        done = log.find(f"{tid}:execute:0")
+        if done is not None:
+            # Killed after the saga finished: its result is on record; never run it twice.
+            doc = dict(done.payload)
+        else:
+            source = SnapshotFileSource(cin.request.signals,
+                                        contracts=cin.contracts if cin.request.contracts else None)
+            result = apply_plan(plan, FlagStore(cin.request.state), signals=source, audit=log, thread_id=tid)
+            doc = result.model_dump(mode="json")
+            doc["exit_code"] = result.exit_code
+            audit(state, "execute", 0, "execution", doc)
         maybe_crash("execute")
     return {"execution": doc}
 
