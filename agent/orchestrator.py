@@ -354,7 +354,7 @@ class _Saga:
         snap = reading.snapshot
         obs = Observations.from_signals(
             list(snap.signals) if snap else [], quarantined=reading.quarantined,
-            source=reading.source, sha256=reading.sha256,
+            source=reading.source, sha256=reading.sha256, as_of=snap.observed_at if snap else None,
         )
         verdict = evaluate_gate(u.step, obs, self.gate, phase=u.action)
         if u.step.action == "refresh_prompt" and u.step.feature:

@@ -30,6 +30,7 @@ __all__ = [
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from statistics import median
 
 import numpy as np
@@ -154,12 +155,17 @@ def compare_metric(
 
 @dataclass
 class Observations:
-    """Signals grouped by (feature, metric, cohort): valid samples and an errored count."""
+    """Signals grouped by (feature, metric, cohort): valid samples and errored measurements.
+
+    With ``as_of`` (the snapshot's time), a tolerance only sees signals observed within its
+    ``window_s`` before it: an old observation says nothing about a change just made.
+    """
 
     samples: dict[tuple[str, str, str | None], list[Signal]] = field(default_factory=dict)
-    errored: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
+    errored: dict[tuple[str, str, str | None], list[Signal]] = field(default_factory=dict)
     source: str = ""
     sha256: str | None = None
+    as_of: datetime | None = None
 
     @classmethod
     def from_signals(
@@ -169,51 +175,66 @@ class Observations:
         quarantined: frozenset[int] = frozenset(),
         source: str = "",
         sha256: str | None = None,
+        as_of: datetime | None = None,
     ) -> Observations:
         """Group signals; quarantined ones (by index) and ``errored`` lineage count as errored."""
         samples: dict[tuple[str, str, str | None], list[Signal]] = defaultdict(list)
-        errored: dict[tuple[str, str, str | None], int] = defaultdict(int)
+        errored: dict[tuple[str, str, str | None], list[Signal]] = defaultdict(list)
         for i, s in enumerate(signals):
             metric = signal_metric(s)
             if metric is None:
                 continue
             k = (s.feature, metric, signal_cohort(s))
             if i in quarantined or "errored" in s.lineage:
-                errored[k] += 1
+                errored[k].append(s)
             else:
                 samples[k].append(s)
-        return cls(dict(samples), dict(errored), source, sha256)
+        return cls(dict(samples), dict(errored), source, sha256, as_of)
 
-    def values(self, feature: str, metric: str, cohort: str | None) -> list[float]:
-        return [s.value for s in self.samples.get((feature, metric, cohort), [])]
+    def _recent(self, group: list[Signal], window_s: float | None) -> list[Signal]:
+        if self.as_of is None or window_s is None:
+            return group
+        since = self.as_of - timedelta(seconds=window_s)
+        return [s for s in group if s.observed_at >= since]
 
-    def n_errored(self, feature: str, metric: str, cohort: str | None) -> int:
-        return self.errored.get((feature, metric, cohort), 0)
+    def values(self, feature: str, metric: str, cohort: str | None, window_s: float | None = None) -> list[float]:
+        return [s.value for s in self._recent(self.samples.get((feature, metric, cohort), []), window_s)]
 
-    def latest(self, feature: str, metric: str) -> Signal | None:
-        group = self.samples.get((feature, metric, None), [])
+    def n_errored(self, feature: str, metric: str, cohort: str | None, window_s: float | None = None) -> int:
+        return len(self._recent(self.errored.get((feature, metric, cohort), []), window_s))
+
+    def n_stale(self, feature: str, metric: str, cohort: str | None, window_s: float | None) -> int:
+        group = self.samples.get((feature, metric, cohort), [])
+        return len(group) - len(self._recent(group, window_s))
+
+    def latest(self, feature: str, metric: str, window_s: float | None = None) -> Signal | None:
+        group = self._recent(self.samples.get((feature, metric, None), []), window_s)
         return max(group, key=lambda s: s.observed_at) if group else None
 
 
 def check_tolerance(
     tol: Tolerance, obs: Observations, feature: str, cohort: str | None
 ) -> ToleranceCheck:
-    """One tolerance against the cohort's median (when sampled) or the latest plain signal."""
+    """One tolerance against the cohort's median (when sampled) or the latest plain signal,
+    using only signals inside the tolerance's window."""
     base = {"metric": tol.metric, "comparator": tol.comparator, "threshold": tol.threshold}
+    w = tol.window_s
     value: float | None = None
     n = 0
     where = "latest signal"
     if cohort is not None:
-        vals = obs.values(feature, tol.metric, cohort)
+        vals = obs.values(feature, tol.metric, cohort, w)
         if vals:
             value, n, where = float(median(vals)), len(vals), f"{cohort} median of {len(vals)}"
     if value is None:
-        sig = obs.latest(feature, tol.metric)
+        sig = obs.latest(feature, tol.metric, w)
         if sig is not None:
             value, n = sig.value, 1
     if value is None:
-        err = obs.n_errored(feature, tol.metric, cohort) + obs.n_errored(feature, tol.metric, None)
-        why = "only errored/quarantined measurements" if err else "no signal"
+        err = obs.n_errored(feature, tol.metric, cohort, w) + obs.n_errored(feature, tol.metric, None, w)
+        stale = obs.n_stale(feature, tol.metric, None, w) + (obs.n_stale(feature, tol.metric, cohort, w) if cohort else 0)
+        why = ("only errored/quarantined measurements" if err
+               else f"only signals older than the {w:g}s window" if stale else "no signal")
         return ToleranceCheck(observed=None, n=0, verdict="inconclusive", reason=f"{why} for {feature} {tol.metric}", **base)  # type: ignore[arg-type]
     ok = tol.holds(value)
     reason = f"{where}: {value:g} {tol.comparator} {tol.threshold:g} {'holds' if ok else 'BREACHED'}"
@@ -237,15 +258,18 @@ def evaluate_gate(
     checks = [check_tolerance(t, obs, feature, cohort) for t in step.tolerances]
     comparisons: list[MetricComparison] = []
     if action in CANARY_ACTIONS:
-        metrics = sorted({t.metric for t in step.tolerances})
-        if not metrics:
-            metrics = sorted({m for (f, m, c) in obs.samples if f == feature and c == "canary"})
-        for m in metrics:
+        windows: dict[str, float] = {}
+        for t in step.tolerances:
+            windows[t.metric] = max(windows.get(t.metric, 0.0), t.window_s)
+        if not windows:
+            windows = {m: 300.0 for (f, m, c) in obs.samples if f == feature and c == "canary"}
+        for m in sorted(windows):
+            w = windows[m]
             comparisons.append(
                 compare_metric(
-                    m, obs.values(feature, m, "canary"), obs.values(feature, m, "baseline"), config,
-                    canary_errored=obs.n_errored(feature, m, "canary"),
-                    baseline_errored=obs.n_errored(feature, m, "baseline"),
+                    m, obs.values(feature, m, "canary", w), obs.values(feature, m, "baseline", w), config,
+                    canary_errored=obs.n_errored(feature, m, "canary", w),
+                    baseline_errored=obs.n_errored(feature, m, "baseline", w),
                 )
             )
         if not comparisons:

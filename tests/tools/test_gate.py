@@ -165,6 +165,20 @@ def test_signal_sources_folder_newest_and_quarantine(tmp_path, world) -> None:  
     assert reading.quarantined == frozenset({0, 1, 2, 3})  # stale.yaml: all but the unknown-feature one
     assert reading.reasons and reading.sha256 == reading.snapshot.digest()
     obs = Observations.from_signals(list(reading.snapshot.signals), quarantined=reading.quarantined)
-    assert obs.samples == {} and sum(obs.errored.values()) >= 1
+    assert obs.samples == {} and sum(len(v) for v in obs.errored.values()) >= 1
     plain = SnapshotFileSource(world / "signals" / "steady.yaml").latest()
     assert plain.quarantined == frozenset() and plain.snapshot is not None
+
+
+def test_tolerances_only_use_signals_inside_their_window() -> None:
+    step = Step.model_validate({
+        "id": "s", "action": "set_budget", "feature": "ticket-summarizer", "params": {"budget_usd_per_day": 5},
+        "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500, "window_s": 300}],
+    })
+    old = [_sig("latency_p95", 900, minutes=-10)]
+    v = evaluate_gate(step, Observations.from_signals(old, as_of=T0))
+    assert v.verdict == "inconclusive" and "older than the 300s window" in v.reason
+    fresh = [*old, _sig("latency_p95", 3000, minutes=-2)]
+    v = evaluate_gate(step, Observations.from_signals(fresh, as_of=T0))
+    assert v.verdict == "fail" and v.tolerances[0].observed == 3000
+    assert evaluate_gate(step, Observations.from_signals(old)).verdict == "pass"  # no as_of: no window
