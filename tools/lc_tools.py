@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["TOOL_NAMES", "ToolContext", "make_tools", "run_tool"]
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +96,9 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
         spec = cat.get(feature_id)
         if spec is None:
             return {"error": f"unknown feature {feature_id!r}"}
-        est = estimate(spec, float(demand_rpm))
+        est: Any = estimate(spec, float(demand_rpm))
+        if dataclasses.is_dataclass(est) and not isinstance(est, type):
+            return dataclasses.asdict(est)
         return est.model_dump(mode="json") if hasattr(est, "model_dump") else est
 
     def read_signals(feature_id: str | None = None) -> Any:

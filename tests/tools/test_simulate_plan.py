@@ -1,0 +1,111 @@
+"""tools.simulate_plan: the scenario matrix derived from catalog + signals, and its verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.planners.steps import slo_tolerances
+from contracts.catalog import Catalog
+from contracts.plan import Plan
+from contracts.signals import ContractSet, SignalSnapshot
+from tools.signal_check import check_signals
+from tools.simulate_plan import (
+    MAX_REQUESTS_PER_REPLICATION,
+    build_scenarios,
+    simulate_plan,
+    sub_plan,
+)
+
+WORLD = Path(__file__).resolve().parents[2] / "scenarios" / "world"
+CAT = Catalog.from_file(WORLD / "catalog.yaml")
+CON = ContractSet.from_file(WORLD / "contracts.yaml")
+
+
+def _statuses(name: str) -> list[Any]:
+    return check_signals(SignalSnapshot.from_file(WORLD / "signals" / f"{name}.yaml"), CON, CAT)
+
+
+def _canary_plan(feature: str, weights: list[float], tolerances: list[dict[str, Any]] | None = None) -> Plan:
+    spec = CAT.get(feature)
+    assert spec is not None
+    steps = []
+    for i, w in enumerate(weights, 1):
+        steps.append({"id": f"s{i}", "action": "canary", "feature": feature, "version": spec.version,
+                      "params": {"weight": w}, "depends_on": [f"s{i - 1}"] if i > 1 else [],
+                      "tolerances": tolerances if tolerances is not None else slo_tolerances(spec),
+                      "compensation": {"id": f"s{i}-undo", "action": "rollback", "feature": feature,
+                                       "params": {"weight": 0}}})
+    return Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
+
+
+def test_matrix_rows_and_request_budget() -> None:
+    plan = _canary_plan("answer-synthesizer", [5, 25])
+    rows = build_scenarios(plan, CAT, _statuses("demand-rise"), "answer-synthesizer")
+    assert set(rows) == {"baseline", "load_spike", "provider_outage"}
+    sc = rows["baseline"]
+    assert sc.traffic.rate_rps == 180 / 60  # from the demand signal
+    assert sc.service.baseline == "answer-synthesizer@off" and "answer-synthesizer@1.0.0" in sc.service.versions
+    assert sc.duration_s is not None and sc.duration_s * sc.traffic.rate_rps <= MAX_REQUESTS_PER_REPLICATION * 1.01
+    assert rows["load_spike"].traffic.spikes[0].multiplier == 3.0
+    assert rows["provider_outage"].faults[0].kind == "outage"
+
+
+def test_drift_signal_adds_a_drift_row_and_observed_values_shape_the_serving_version() -> None:
+    steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+              "params": {"weight": 10}, "tolerances": slo_tolerances(CAT.get("ticket-summarizer")),  # type: ignore[arg-type]
+              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {"weight": 0}}}]
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
+    rows = build_scenarios(plan, CAT, _statuses("drift"), "ticket-summarizer", serving="1.1.0")
+    assert "drift" in rows and rows["drift"].drift[0].target == "ticket-summarizer@1.1.0"
+    base = rows["baseline"].service
+    assert base.baseline == "ticket-summarizer@1.1.0"
+    assert base.quality < 0.91 - 0.13  # the observed drift (0.14) lowers the serving version's quality
+
+
+def test_a_healthy_plan_passes_and_is_deterministic() -> None:
+    plan = _canary_plan("answer-synthesizer", [5, 25])
+    a = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3)
+    b = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3)
+    assert a == b
+    assert a["passed"] and not a["failures"]
+    assert a["scenarios"]["answer-synthesizer:provider_outage"]["contained"] is True
+    for m in a["scenarios"].values():
+        assert {"latency_p95_s", "error_rate", "cost_usd", "quality_mean", "throughput_rps"} <= set(m)
+
+
+def test_impossible_tolerances_fail_with_a_reason() -> None:
+    tight = [{"metric": "latency_p95_ms", "comparator": "<=", "threshold": 1.0}]
+    plan = _canary_plan("answer-synthesizer", [5, 25], tolerances=tight)
+    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2)
+    assert not res["passed"]
+    assert any("baseline" in f and "latency_p95_ms <= 1" in f for f in res["failures"])
+
+
+def test_observed_latency_over_slo_fails_a_plan_that_keeps_the_version() -> None:
+    # set_budget on the serving version while it runs at 7.2 s p95 (SLO 2.5 s): the gate breaches.
+    spec = CAT.get("ticket-summarizer", "1.1.0")
+    assert spec is not None
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "set_budget", "feature": "ticket-summarizer", "version": "1.1.0",
+         "params": {"usd_per_day": 40}, "tolerances": slo_tolerances(spec)[:2],
+         "compensation": {"id": "u", "action": "set_budget", "feature": "ticket-summarizer", "params": {}}}]})
+    res = simulate_plan(plan, CAT, _statuses("latency-spike"), replications=2, serving={"ticket-summarizer": "1.1.0"})
+    assert not res["passed"]
+
+
+def test_plans_without_mutating_steps_need_no_simulation() -> None:
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [{"id": "s1", "action": "noop"}]})
+    res = simulate_plan(plan, CAT, [], replications=2)
+    assert res["passed"] and res["scenarios"] == {}
+
+
+def test_sub_plan_keeps_one_feature_and_its_internal_dependencies() -> None:
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "enable", "feature": "kb-retriever"},
+        {"id": "s2", "action": "canary", "feature": "answer-synthesizer", "depends_on": ["s1"], "params": {"weight": 5}},
+        {"id": "s3", "action": "canary", "feature": "answer-synthesizer", "depends_on": ["s2"], "params": {"weight": 25}},
+    ]})
+    sub = sub_plan(plan, "answer-synthesizer")
+    assert [s.id for s in sub.steps] == ["s2", "s3"]
+    assert sub.steps[0].depends_on == [] and sub.steps[1].depends_on == ["s2"]
