@@ -180,11 +180,11 @@ class PlanRun:
         if n < MIN_GATE_SAMPLES:
             return GateResult(step.id, metric, comparator, threshold, None, False,
                               f"inconclusive: {int(n)} requests in the window")
-        value = observed[metric]
+        value = float(observed[metric])
         if math.isnan(value):
             return GateResult(step.id, metric, comparator, threshold, None, False,
                               "inconclusive: no successful requests")
-        return GateResult(step.id, metric, comparator, threshold, value, holds(value))
+        return GateResult(step.id, metric, comparator, threshold, value, bool(holds(value)))
 
     def _compensate(self, step: Step, v: int) -> None:
         comp = step.compensation

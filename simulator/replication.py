@@ -111,8 +111,8 @@ def run_replication(
 
 
 def _metrics(rec: Recorder, span: float, c: int) -> dict[str, float]:
-    tot = rec.tot
-    n = float(tot[K.F_N])
+    tot = [float(x) for x in rec.tot]
+    n = tot[K.F_N]
     nan = math.nan
     return {
         "requests": n,
@@ -124,7 +124,7 @@ def _metrics(rec: Recorder, span: float, c: int) -> dict[str, float]:
         "latency_p95_s": percentile(rec.hist, 95),
         "latency_p99_s": percentile(rec.hist, 99),
         "error_rate": tot[K.F_ERR] / n if n else nan,
-        "cost_usd": float(tot[K.F_COST]),
+        "cost_usd": tot[K.F_COST],
         "quality_mean": tot[K.F_QUAL] / tot[K.F_QN] if tot[K.F_QN] else nan,
         "retries": float(tot[K.F_RETRY]),
     }

@@ -55,7 +55,9 @@ def ci95_halfwidth(values: list[float]) -> float:
 
 
 def _round(x: Any) -> Any:
-    if isinstance(x, bool) or x is None or isinstance(x, str | int):
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if x is None or isinstance(x, str | int):
         return x
     if isinstance(x, float | np.floating):
         f = float(x)

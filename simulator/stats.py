@@ -67,18 +67,19 @@ class Window:
 
 def window_metrics(tot: NDArray[np.float64], hist: NDArray[np.int64], span_s: float) -> dict[str, float]:
     """Gate metrics (tolerance names of ``contracts.plan.METRICS``) for one window."""
-    n = float(tot[K.F_N])
+    t = [float(x) for x in tot]
+    n = t[K.F_N]
     nan = math.nan
-    cost = float(tot[K.F_COST])
+    cost = t[K.F_COST]
     return {
         "requests": n,
-        "error_rate": tot[K.F_ERR] / n if n else nan,
-        "latency_mean_ms": 1000 * tot[K.F_LAT] / n if n else nan,
+        "error_rate": t[K.F_ERR] / n if n else nan,
+        "latency_mean_ms": 1000 * t[K.F_LAT] / n if n else nan,
         "latency_p50_ms": 1000 * percentile(hist, 50),
         "latency_p95_ms": 1000 * percentile(hist, 95),
         "latency_p99_ms": 1000 * percentile(hist, 99),
-        "wait_mean_ms": 1000 * tot[K.F_WAIT] / n if n else nan,
-        "quality": tot[K.F_QUAL] / tot[K.F_QN] if tot[K.F_QN] else nan,
+        "wait_mean_ms": 1000 * t[K.F_WAIT] / n if n else nan,
+        "quality": t[K.F_QUAL] / t[K.F_QN] if t[K.F_QN] else nan,
         "cost_per_request_usd": cost / n if n else nan,
         "cost_usd_per_day": cost / span_s * 86400 if span_s > 0 else nan,
     }
