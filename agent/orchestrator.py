@@ -32,14 +32,15 @@ __all__ = [
 import os
 import signal as _signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 from contracts.audit import AuditRecord
-from contracts.errors import UserError
+from contracts.errors import RunError, UserError
 from contracts.execution import (
     ExecutionResult,
     ExecutionStatus,
@@ -484,6 +485,27 @@ def apply_plan(
     units = plan_units(plan)
     with span("execute", node="execute", plan_id=plan.id, thread_id=thread_id, plan_sha256=saga.sha,
               dry_run=dry_run) as sp:
-        result = saga.dry_run(units) if dry_run else saga.run(units, abort)
+        if dry_run:
+            result = saga.dry_run(units)
+        else:
+            with _exclusive(store):
+                result = saga.run(units, abort)
         sp.set_attribute("jitplan.status", result.status)
     return result
+
+
+@contextmanager
+def _exclusive(store: FlagStore) -> Iterator[None]:
+    """One apply at a time per flags file (an advisory lock the kernel drops if we are killed)."""
+    import fcntl
+
+    lock_path = store.path.with_name(f".{store.path.name}.jitplan.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"another jitplan apply is changing {store.path} right now; try again when it is done") from None
+        yield
+    finally:
+        os.close(fd)

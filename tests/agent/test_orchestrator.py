@@ -347,3 +347,21 @@ def test_refresh_after_explicit_canaries_only_promotes_and_uses_simulated_qualit
     assert weights == [0.0, 25.0, 25.0, 25.0, 0.0]  # the refresh never lowers the running canary
     assert FlagStore(flags).read().get("ticket-summarizer").version == "1.2.0"
     assert {r["expected_quality"] for r in res.expected_vs_observed} == {0.91}
+
+
+def test_a_second_concurrent_apply_on_the_same_flags_is_refused(flags: Path) -> None:
+    import fcntl
+    import os
+
+    from contracts.errors import RunError
+
+    fd = os.open(flags.with_name(f".{flags.name}.jitplan.lock"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as if another apply were running
+    try:
+        before = flags.read_bytes()
+        with pytest.raises(RunError, match="another jitplan apply"):
+            run(four_step_plan(), flags, StaticSource(snapshot()))
+        assert flags.read_bytes() == before
+    finally:
+        os.close(fd)
+    assert run(four_step_plan(), flags, StaticSource(snapshot())).status == "applied"
