@@ -14,6 +14,7 @@ __all__ = [
 ]
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -60,6 +61,10 @@ class CycleInputs:
 
     def hashes(self) -> dict[str, str | None]:
         """The approval handshake's ``inputs`` block."""
+        return dict(self._hashes)
+
+    @functools.cached_property
+    def _hashes(self) -> dict[str, str | None]:
         r = self.request
         return {
             "catalog_path": r.catalog,
@@ -74,7 +79,11 @@ class CycleInputs:
 
     def seed_id(self) -> str:
         """A stable hash of everything a plan depends on (for deterministic plan ids)."""
-        h = self.hashes()
+        return self._seed_id
+
+    @functools.cached_property
+    def _seed_id(self) -> str:
+        h = self._hashes
         blob = json.dumps({**h, "request": self.request.request, "role": self.request.role,
                            "region": self.request.region, "now": self.request.now}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()

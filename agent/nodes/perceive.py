@@ -64,10 +64,10 @@ def triage(state: CycleState) -> dict[str, Any]:
                        reasons=[*state.get("reasons", []), "nothing actionable: fast path, no plan needed"])
         else:
             out.update(fast_path=False, cache_key=cache_key(
-                catalog_sha256=cin.catalog.digest(),
+                catalog_sha256=str(cin.hashes()["catalog_sha256"]),
                 signals=statuses,
                 policy_sha256=cin.policy.sha256 if cin.policy else None,
-                state_sha256=cin.state.digest(),
+                state_sha256=cin.state.digest() if cin.request.state else None,
                 planner=cin.request.model or "offline",
                 request=cin.request.request,
             ))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 __all__ = ["COST_FALLBACK_RATIO", "OfflinePlanner", "build_offline_plan"]
 
+import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from agent.planners.steps import StepBuilder, slo_tolerances
 if TYPE_CHECKING:
     from contracts.catalog import Catalog, FeatureSpec
     from contracts.state import DeploymentState
+    from tools.depgraph import DependencyGraph
 
 COST_FALLBACK_RATIO = 2.0
 """Cost over this multiple of the envelope means fall back / disable instead of a budget cap."""
@@ -52,17 +54,20 @@ def _affordable_pct(spec: FeatureSpec, demand_rpm: float | None) -> float:
 class _Rules:
     def __init__(self, catalog: Catalog, state: DeploymentState,
                  demand: dict[str, float] | None = None) -> None:
-        from tools.depgraph import DependencyGraph
-
         self.catalog = catalog
         self.state = state
         self.demand = demand or {}
-        self.graph = DependencyGraph(catalog)
         self.b = StepBuilder()
         self.goals: list[str] = []
         self.notes: list[str] = []
         self.handled: set[str] = set()
         self.enabled: dict[str, str] = {}  # feature -> step id that activates it in this plan
+
+    @functools.cached_property
+    def graph(self) -> DependencyGraph:
+        from tools.depgraph import DependencyGraph
+
+        return DependencyGraph(self.catalog)
 
     # ---- helpers ---------------------------------------------------------------------------
 
