@@ -95,13 +95,17 @@ class ArrivalStream:
         self.rng = rng
         self.tick_s = tick_s
         self.trace = load_trace(traffic.path) if traffic.arrival == "trace" and traffic.path else None
+        self._breaks = self._breakpoints()
 
     @property
     def has_tokens(self) -> bool:
         return self.trace is not None
 
     def breakpoints(self) -> list[float]:
-        """Times where the piecewise rate changes (chunks must not straddle them)."""
+        """Times where the piecewise rate changes (``between`` splits its window there)."""
+        return self._breaks
+
+    def _breakpoints(self) -> list[float]:
         pts = [seg.start_s for seg in self.traffic.profile]
         for sp in self.traffic.spikes:
             pts += [sp.start_s, sp.start_s + sp.duration_s]
@@ -140,9 +144,15 @@ class ArrivalStream:
             return _EMPTY, _EMPTY, _EMPTY
         if self.trace is not None:
             return self._trace_between(t0, t1)
-        if self.traffic.diurnal is None:
-            return self._homogeneous(t0, t1, self.base_rate(t0)), _EMPTY, _EMPTY
-        return self._time_changed(t0, t1), _EMPTY, _EMPTY
+        edges = [t0, *(b for b in self.breakpoints() if t0 < b < t1), t1]
+        parts = []
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            if self.traffic.diurnal is None:
+                parts.append(self._homogeneous(a, b, self.base_rate(a)))
+            else:
+                parts.append(self._time_changed(a, b))
+        times = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return times, _EMPTY, _EMPTY
 
     def _homogeneous(self, t0: float, t1: float, rate: float) -> NDArray[np.float64]:
         if rate <= 0:
