@@ -2,7 +2,7 @@
 
 ``run_batch`` takes the sorted arrivals of one chunk (plus the retries carried from earlier
 chunks), routes each request to a version, draws its service time, queues it on ``c`` servers
-(server-free times scanned linearly for small ``c``, a binary min-heap above ``LINEAR_MAX``;
+(server-free times scanned linearly for small ``c``, a 4-ary min-heap above ``LINEAR_MAX``;
 carried across chunks), applies timeouts (abandonment
 of the queue, client timeout in service), faults, errors and retries, and accumulates per-tick
 and per-version statistics in place. Random draws use numba's generator, seeded per chunk.
@@ -65,7 +65,7 @@ P_COLS = 16
 
 _LOG_LO = math.log10(LO_S)
 LINEAR_MAX = 16
-"""Up to this many servers the free times are scanned linearly; above, kept as a min-heap."""
+"""Up to this many servers the free times are scanned linearly; above, kept as a 4-ary min-heap."""
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -152,25 +152,6 @@ def _record(
         tick_tot[k, F_QN] += 1.0
     if retry:
         tick_tot[k, F_RETRY] += 1.0
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _sift_down(h: NDArray[np.float64], n: int) -> None:
-    i = 0
-    x = h[0]
-    while True:
-        left = 2 * i + 1
-        if left >= n:
-            break
-        right = left + 1
-        m = left
-        if right < n and h[right] < h[left]:
-            m = right
-        if h[m] >= x:
-            break
-        h[i] = h[m]
-        i = m
-    h[i] = x
 
 
 @njit(cache=True, error_model="numpy")
@@ -360,9 +341,28 @@ def run_batch(
                     wait = timeout
                     err = True
                 else:
-                    free[m] = start + s
-                    if c > LINEAR_MAX:
-                        _sift_down(free, c)
+                    if c <= LINEAR_MAX:
+                        free[m] = start + s
+                    else:
+                        # 4-ary min-heap sift-down of the new root (inlined for speed)
+                        x = start + s
+                        hi = 0
+                        while True:
+                            c0 = 4 * hi + 1
+                            if c0 >= c:
+                                break
+                            mi = c0
+                            mv = free[c0]
+                            cend = c0 + 4 if c0 + 4 <= c else c
+                            for j in range(c0 + 1, cend):
+                                if free[j] < mv:
+                                    mv = free[j]
+                                    mi = j
+                            if mv >= x:
+                                break
+                            free[hi] = mv
+                            hi = mi
+                        free[hi] = x
                     busy = s
                     lat = wait + s
                     cost = (params[v, P_USD_REQ] + params[v, P_USD_IN] * tin / 1000.0
