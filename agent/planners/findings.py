@@ -41,12 +41,13 @@ class Finding:
 
 def serving_spec(catalog: Catalog, state: DeploymentState, feature_id: str) -> FeatureSpec | None:
     """The catalog entry of the version serving now (the newest when the feature is off)."""
+    versions = catalog.versions(feature_id)
     fs = state.get(feature_id)
     if fs.version:
-        spec = catalog.get(feature_id, fs.version)
+        spec = next((v for v in versions if v.version == fs.version), None)
         if spec is not None:
             return spec
-    return catalog.get(feature_id)
+    return versions[-1] if versions else None
 
 
 def analyze(
@@ -56,12 +57,15 @@ def analyze(
     findings: list[Finding] = []
     notes: list[str] = []
     blocked = {s.signal.feature for s in statuses if not s.ok}
+    specs: dict[str, FeatureSpec | None] = {}
     for st in statuses:
         sig = st.signal
         if not st.ok:
             notes.append(f"signal {sig.name!r} quarantined, not used: {'; '.join(st.reasons)}")
             continue
-        spec = serving_spec(catalog, state, sig.feature)
+        if sig.feature not in specs:
+            specs[sig.feature] = serving_spec(catalog, state, sig.feature)
+        spec = specs[sig.feature]
         if spec is None:
             notes.append(f"signal {sig.name!r} names unknown feature {sig.feature!r}; ignored")
             continue
