@@ -18,14 +18,17 @@ def register(sub: Any) -> None:
     p.add_argument("--reject", action="store_true", help="reject instead of approving")
     p.add_argument("--as", dest="role", default="operator", metavar="ROLE", help="approver role")
     p.add_argument("--comment", default="", metavar="TEXT")
+    p.add_argument("--out", default=None, metavar="PLAN.json",
+                   help="also write the plan document (input of `jitplan apply`)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.commands.plan import emit
+    from agent.commands.plan import emit, write_plan
     from agent.runtime import approve_cycle
 
     result = approve_cycle(args.thread_id, approve=not args.reject, role=args.role,
                            comment=args.comment[:2000])
+    write_plan(result, args.out)
     return emit(result, args.json)

@@ -42,8 +42,26 @@ def register(sub: Any) -> None:
                    help="name the cycle; an unfinished cycle with this id resumes")
     p.add_argument("--resume", default=None, metavar="THREAD_ID",
                    help="resume an unfinished (e.g. killed) cycle from its last checkpoint")
+    p.add_argument("--out", default=None, metavar="PLAN.json",
+                   help="also write the plan document (input of `jitplan apply`)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
+
+
+def write_plan(result: Any, path: str | None) -> None:
+    """Write the cycle's plan to ``path`` (atomically) when asked."""
+    if not path or result.plan is None:
+        return
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".plan-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(result.plan, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, target)
 
 
 def build_request(args: argparse.Namespace) -> Any:
@@ -182,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
     from agent.runtime import resume_cycle, run_cycle
 
     if args.resume:
-        return emit(resume_cycle(args.resume), args.json)
-    req = build_request(args)
-    return emit(run_cycle(req, thread_id=args.thread_id), args.json)
+        result = resume_cycle(args.resume)
+    else:
+        result = run_cycle(build_request(args), thread_id=args.thread_id)
+    write_plan(result, args.out)
+    return emit(result, args.json)

@@ -97,3 +97,25 @@ def test_bad_inputs_are_one_clear_error(cli: Any, tmp_path: Path) -> None:
     assert r.code == 2 and "no planning cycle" in r.err
     for out in (r.err,):
         assert "Traceback" not in out
+
+
+def test_plan_approve_apply_handshake(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    flags = tmp_path / "flags.json"
+    shutil.copy(WORLD / "flags.json", flags)
+    plan_file = tmp_path / "plan.json"
+    args = [a if a != str(WORLD / "flags.json") else str(flags) for a in _args("steady")]
+    r = cli(*args, "--request", "refresh ticket-summarizer prompt", "--out", str(plan_file), "--json")
+    doc = json.loads(r.out)
+    assert r.code == 0 and doc["decision"] == "approved", doc["reasons"]
+    assert json.loads(plan_file.read_text()) == doc["plan"]
+    # The orchestrator accepts the plan: an approval record for its digest with fresh inputs.
+    r = cli("apply", str(plan_file), "--state", str(flags), "--dry-run")
+    assert r.code == 0 and "would be refused" not in r.out, r.out + r.err
+    # A plan nobody approved is refused, and the flags are untouched.
+    before = flags.read_text()
+    plan_file.write_text(json.dumps({**doc["plan"], "goal": "something else"}))
+    r = cli("apply", str(plan_file), "--state", str(flags), "--signals", str(WORLD / "signals" / "steady.yaml"))
+    assert r.code == 1 and "not approved" in (r.err + r.out)
+    assert flags.read_text() == before
