@@ -236,9 +236,14 @@ class Scenario(_Strict):
             raise ValueError("warmup_requests must be smaller than requests")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be smaller than duration_s")
-        if self.requests is not None and self.traffic.arrival == "poisson":
-            if self.traffic.rate_rps <= 0 and not self.traffic.profile:
-                raise ValueError("requests mode needs traffic.rate_rps > 0")
+        t = self.traffic
+        if (
+            self.requests is not None
+            and t.arrival == "poisson"
+            and t.rate_rps <= 0
+            and not t.profile
+        ):
+            raise ValueError("requests mode needs traffic.rate_rps > 0")
         keys = set(self.service.version_keys)
         for i, f in enumerate(self.faults):
             if f.target is not None and f.target not in keys:

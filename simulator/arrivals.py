@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = ["ArrivalStream", "Trace", "load_trace"]
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +71,9 @@ def load_trace(path: str) -> Trace:
                     tin.append(float(row["ContextTokens"]))
                     tout.append(float(row["GeneratedTokens"]))
                 except (ValueError, TypeError) as exc:
-                    raise UserError(f"line {line}: {exc}", source=path, field="traffic.path") from None
+                    raise UserError(
+                        f"line {line}: {exc}", source=path, field="traffic.path"
+                    ) from None
     except UnicodeDecodeError:
         raise UserError("not valid UTF-8", source=path, field="traffic.path") from None
     if len(ts) < 2:
@@ -94,7 +97,9 @@ class ArrivalStream:
         self.traffic = traffic
         self.rng = rng
         self.tick_s = tick_s
-        self.trace = load_trace(traffic.path) if traffic.arrival == "trace" and traffic.path else None
+        self.trace = (
+            load_trace(traffic.path) if traffic.arrival == "trace" and traffic.path else None
+        )
         self._breaks = self._breakpoints()
 
     @property
@@ -146,7 +151,7 @@ class ArrivalStream:
             return self._trace_between(t0, t1)
         edges = [t0, *(b for b in self.breakpoints() if t0 < b < t1), t1]
         parts = []
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
+        for a, b in itertools.pairwise(edges):
             if self.traffic.diurnal is None:
                 parts.append(self._homogeneous(a, b, self.base_rate(a)))
             else:
@@ -162,7 +167,10 @@ class ArrivalStream:
         t = t0
         while True:
             n = int(mean + 6 * math.sqrt(mean) + 16)
-            times = t + np.cumsum(self.rng.standard_exponential(n)) / rate
+            times = self.rng.standard_exponential(n)
+            np.cumsum(times, out=times)  # in place: no temporaries on the hot path
+            times *= 1.0 / rate
+            times += t
             if times[-1] >= t1:
                 parts.append(times[: int(np.searchsorted(times, t1))])
                 break

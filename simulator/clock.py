@@ -5,9 +5,9 @@ from __future__ import annotations
 __all__ = ["LATE", "Late"]
 
 import simpy
-from simpy.events import Event
+from simpy.events import Event, EventPriority
 
-LATE = 2
+LATE = EventPriority(2)
 """Priority after SimPy's URGENT (0) and NORMAL (1): data-plane wake-ups run after every
 control event scheduled for the same instant."""
 

@@ -9,7 +9,14 @@ baseline when it has none), then the compensations of the earlier steps in rever
 
 from __future__ import annotations
 
-__all__ = ["MIN_GATE_SAMPLES", "GateResult", "PlanRun", "fault_process", "dq_process", "resolve_version"]
+__all__ = [
+    "MIN_GATE_SAMPLES",
+    "GateResult",
+    "PlanRun",
+    "dq_process",
+    "fault_process",
+    "resolve_version",
+]
 
 import math
 from collections.abc import Callable, Generator
@@ -133,8 +140,9 @@ class PlanRun:
         done: list[Step] = []
         for step in self.plan.steps:
             v = resolve_version(world, step)
-            world.log(env.now, "step_started", step=step.id, action=step.action,
-                      version=world.keys[v])
+            world.log(
+                env.now, "step_started", step=step.id, action=step.action, version=world.keys[v]
+            )
             self._apply(step, v)
             hold = self.step_interval_s
             if hold is None:
@@ -150,8 +158,10 @@ class PlanRun:
             self.flush()
             self.recorder.close_window(win)
             observed = window_metrics(win.tot, win.hist, env.now - win.t0)
-            results = [self._judge(step, tol.metric, tol.comparator, tol.threshold, observed,
-                                   tol.holds) for tol in step.tolerances]
+            results = [
+                self._judge(step, tol.metric, tol.comparator, tol.threshold, observed, tol.holds)
+                for tol in step.tolerances
+            ]
             self.gates.extend(results)
             failed = [r for r in results if not r.passed]
             if not failed:
@@ -163,27 +173,56 @@ class PlanRun:
             self._compensate(step, v)
             for prev in reversed(done):
                 if prev.compensation is not None:
-                    self._apply(prev.compensation, resolve_version(world, prev.compensation),
-                                via=prev.id)
+                    self._apply(
+                        prev.compensation, resolve_version(world, prev.compensation), via=prev.id
+                    )
             world.log(env.now, "plan_aborted", step=step.id)
             self.aborted = True
             return
         self.finished = True
         world.log(env.now, "plan_completed", plan=self.plan.id)
 
-    def _judge(self, step: Step, metric: str, comparator: str, threshold: float,
-               observed: dict[str, float], holds: Callable[[float], bool]) -> GateResult:
+    def _judge(
+        self,
+        step: Step,
+        metric: str,
+        comparator: str,
+        threshold: float,
+        observed: dict[str, float],
+        holds: Callable[[float], bool],
+    ) -> GateResult:
         n = observed["requests"]
         if metric not in observed or metric == "requests":
-            return GateResult(step.id, metric, comparator, threshold, None, False,
-                              "metric not measured by the simulator")
+            return GateResult(
+                step.id,
+                metric,
+                comparator,
+                threshold,
+                None,
+                False,
+                "metric not measured by the simulator",
+            )
         if n < MIN_GATE_SAMPLES:
-            return GateResult(step.id, metric, comparator, threshold, None, False,
-                              f"inconclusive: {int(n)} requests in the window")
+            return GateResult(
+                step.id,
+                metric,
+                comparator,
+                threshold,
+                None,
+                False,
+                f"inconclusive: {int(n)} requests in the window",
+            )
         value = float(observed[metric])
         if math.isnan(value):
-            return GateResult(step.id, metric, comparator, threshold, None, False,
-                              "inconclusive: no successful requests")
+            return GateResult(
+                step.id,
+                metric,
+                comparator,
+                threshold,
+                None,
+                False,
+                "inconclusive: no successful requests",
+            )
         return GateResult(step.id, metric, comparator, threshold, value, bool(holds(value)))
 
     def _compensate(self, step: Step, v: int) -> None:
@@ -208,8 +247,13 @@ class PlanRun:
                 world.log(now, "step_noop", step=step.id, reason="canary targets the baseline")
                 return
             world.canary, world.canary_weight = v, 10.0 if w is None else min(max(w, 0.0), 100.0)
-            world.log(now, "canary_weight", step=step.id, version=world.keys[v],
-                      weight=world.canary_weight)
+            world.log(
+                now,
+                "canary_weight",
+                step=step.id,
+                version=world.keys[v],
+                weight=world.canary_weight,
+            )
         elif step.action == "promote":
             world.baseline = v
             world.canary, world.canary_weight = -1, 0.0

@@ -102,8 +102,15 @@ class ExactPlane:
         if self.buf:
             rec = np.asarray(self.buf, dtype=np.float64)
             self.buf = []
-            K.record_batch(rec, k0 * self.tick_s, self.tick_s, ch.tick_tot, ch.tick_ver,
-                           ch.hist_tick, ch.hist_ver)
+            K.record_batch(
+                rec,
+                k0 * self.tick_s,
+                self.tick_s,
+                ch.tick_tot,
+                ch.tick_ver,
+                ch.hist_tick,
+                ch.hist_ver,
+            )
         self.recorder.absorb(ch, self.world.canary_weight)
         self.last_flush = now
 
@@ -141,11 +148,15 @@ class ExactPlane:
                 idx = self.generated
                 self.generated += 1
                 self.inflight += 1
-                env.process(request(ta, idx, tins[j] if tins else -1.0, touts[j] if touts else -1.0))
+                env.process(
+                    request(ta, idx, tins[j] if tins else -1.0, touts[j] if touts else -1.0)
+                )
             if self.progress is not None and self.max_requests is not None:
                 self.progress(self.generated / self.max_requests)
             t = h
-            if (self.max_requests is not None and self.generated >= self.max_requests) or t >= self.end_s:
+            if (
+                self.max_requests is not None and self.generated >= self.max_requests
+            ) or t >= self.end_s:
                 break
             if env.now < t:
                 yield env.timeout(t - env.now)
@@ -172,7 +183,9 @@ class ExactPlane:
             if self.progress is not None and math.isfinite(self.end_s):
                 self.progress(env.now / self.end_s)
 
-    def _request(self, t: float, idx: int, tin: float, tout: float) -> Generator[simpy.Event, Any, None]:
+    def _request(
+        self, t: float, idx: int, tin: float, tout: float
+    ) -> Generator[simpy.Event, Any, None]:
         env, w, rand = self.env, self.world, self.rand
         counted = t >= self.warm_t and idx >= self.warm_n
         v = w.baseline
@@ -215,8 +228,11 @@ class ExactPlane:
                             err = True
                 if not err:
                     wait = env.now - ts
-                    cost = (p[K.P_USD_REQ] + p[K.P_USD_IN] * tin / 1000.0
-                            + p[K.P_USD_OUT] * tout / 1000.0)
+                    cost = (
+                        p[K.P_USD_REQ]
+                        + p[K.P_USD_IN] * tin / 1000.0
+                        + p[K.P_USD_OUT] * tout / 1000.0
+                    )
                     busy = s
                     if timeout is not None and wait + s > timeout:
                         env.process(self._hold(s))
@@ -237,8 +253,20 @@ class ExactPlane:
                     dt = ts - p[K.P_QT0]
                     q = p[K.P_Q0] - p[K.P_QSLOPE] * (dt if dt > 0 else 0.0)
                     q = q if q > 0 else 0.0
-                self.buf.append((env.now, v, lat, wait, busy, 1.0 if err else 0.0, cost, q,
-                                 1.0 if attempt else 0.0, 0.0))
+                self.buf.append(
+                    (
+                        env.now,
+                        v,
+                        lat,
+                        wait,
+                        busy,
+                        1.0 if err else 0.0,
+                        cost,
+                        q,
+                        1.0 if attempt else 0.0,
+                        0.0,
+                    )
+                )
             if not (err and attempt < self.max_retries):
                 break
             attempt += 1

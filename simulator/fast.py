@@ -41,7 +41,13 @@ class FastPlane:
         progress: Callable[[float], None] | None = None,
     ) -> None:
         sc = world.scenario
-        self.env, self.world, self.stream, self.recorder, self.rng = env, world, stream, recorder, rng
+        self.env, self.world, self.stream, self.recorder, self.rng = (
+            env,
+            world,
+            stream,
+            recorder,
+            rng,
+        )
         self.end_s, self.max_requests = end_s, max_requests
         self.tick_s = sc.tick_s or 1.0
         svc = sc.service
@@ -62,8 +68,9 @@ class FastPlane:
         )
         self.state = np.array([0.0, -1.0, 0.0, -1.0, -1.0])
         rate = max(stream.mean_rate(), 1e-9)
-        self.chunk_s = max(self.tick_s, min(TARGET_CHUNK_REQUESTS / rate,
-                                            (MAX_CHUNK_TICKS - 1) * self.tick_s))
+        self.chunk_s = max(
+            self.tick_s, min(TARGET_CHUNK_REQUESTS / rate, (MAX_CHUNK_TICKS - 1) * self.tick_s)
+        )
         self.breaks = stream.breakpoints()
         self.generated = 0
         self.progress = progress
@@ -116,10 +123,29 @@ class FastPlane:
             k1 = max(k0 + 1, math.ceil(h / self.tick_s))
             ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
             self.n_retry = K.run_batch(
-                arr_t, tin, tout, h, self.free, self.rt, self.rinfo, self.n_retry,
-                self.world.params(t), emp, emp_len, ue, un, self.world.route, self.cfg, self.state,
-                k0 * self.tick_s, self.tick_s, ch.tick_tot, ch.tick_ver, ch.hist_tick,
-                ch.hist_ver, int(self.rng.integers(2**31 - 1)),
+                arr_t,
+                tin,
+                tout,
+                h,
+                self.free,
+                self.rt,
+                self.rinfo,
+                self.n_retry,
+                self.world.params(t),
+                emp,
+                emp_len,
+                ue,
+                un,
+                self.world.route,
+                self.cfg,
+                self.state,
+                k0 * self.tick_s,
+                self.tick_s,
+                ch.tick_tot,
+                ch.tick_ver,
+                ch.hist_tick,
+                ch.hist_ver,
+                int(self.rng.integers(2**31 - 1)),
             )
             self.recorder.absorb(ch, self.world.canary_weight)
             self.t = h

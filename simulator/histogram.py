@@ -51,4 +51,4 @@ def percentile_rows(hists: NDArray[np.int64], q: float) -> NDArray[np.float64]:
     idx = (cums < ranks[:, None]).sum(axis=1)
     out = _MIDS[np.minimum(idx, NBINS - 1)].astype(np.float64)
     out[totals == 0] = np.nan
-    return out
+    return np.asarray(out, dtype=np.float64)

@@ -79,8 +79,15 @@ def _bin(lat: float) -> int:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDArray[np.int64],
-          ue: NDArray[np.float64], un: NDArray[np.float64], i: int) -> float:
+def _draw(
+    p: NDArray[np.float64],
+    v: int,
+    emp: NDArray[np.float64],
+    emp_len: NDArray[np.int64],
+    ue: NDArray[np.float64],
+    un: NDArray[np.float64],
+    i: int,
+) -> float:
     """Service time of version ``v``; arrival ``i`` uses the pre-drawn unit variates
     (``ue`` standard exponential, ``un`` standard normal) when given, a retry (``i`` < 0)
     draws from numba's generator."""
@@ -95,14 +102,14 @@ def _draw(p: NDArray[np.float64], v: int, emp: NDArray[np.float64], emp_len: NDA
         x = p[v, P_A]
     else:
         x = emp[v, np.random.randint(0, emp_len[v])]
-    return x * p[v, P_LATMULT]
+    return float(x * p[v, P_LATMULT])
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def quality_at(p: NDArray[np.float64], v: int, t: float) -> float:
     """Quality of version ``v`` at time ``t`` (linear decay from its origin, floored at 0)."""
     dt = t - p[v, P_QT0]
-    q = p[v, P_Q0] - p[v, P_QSLOPE] * (dt if dt > 0 else 0.0)
+    q = float(p[v, P_Q0] - p[v, P_QSLOPE] * (dt if dt > 0 else 0.0))
     return q if q > 0 else 0.0
 
 
@@ -155,8 +162,16 @@ def _record(
 
 
 @njit(cache=True, error_model="numpy")
-def _rpush(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int, t: float,
-           v: float, a: float, tin: float, tout: float) -> int:
+def _rpush(
+    rt: NDArray[np.float64],
+    rinfo: NDArray[np.float64],
+    n: int,
+    t: float,
+    v: float,
+    a: float,
+    tin: float,
+    tout: float,
+) -> int:
     if n >= rt.shape[0]:
         return n  # retry buffer full: the retry is dropped (the attempt stays an error)
     i = n
@@ -283,13 +298,32 @@ def run_batch(
             if shadow_v >= 0 and np.random.random() < sw and counted:
                 ss = _draw(params, shadow_v, emp, emp_len, ue, un, -1)
                 ss += params[shadow_v, P_SEC_IN] * tin + params[shadow_v, P_SEC_OUT] * tout
-                s_err = params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
-                s_cost = (params[shadow_v, P_USD_REQ] + params[shadow_v, P_USD_IN] * tin / 1000.0
-                          + params[shadow_v, P_USD_OUT] * tout / 1000.0)
+                s_err = (
+                    params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
+                )
+                s_cost = (
+                    params[shadow_v, P_USD_REQ]
+                    + params[shadow_v, P_USD_IN] * tin / 1000.0
+                    + params[shadow_v, P_USD_OUT] * tout / 1000.0
+                )
                 s_q = quality_at(params, shadow_v, t)
                 k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
-                _record(tick_tot, tick_ver, hist_tick, hist_ver, k, shadow_v, ss, 0.0, 0.0,
-                        s_err, s_cost, s_q, False, True)
+                _record(
+                    tick_tot,
+                    tick_ver,
+                    hist_tick,
+                    hist_ver,
+                    k,
+                    shadow_v,
+                    ss,
+                    0.0,
+                    0.0,
+                    s_err,
+                    s_cost,
+                    s_q,
+                    False,
+                    True,
+                )
         # --- serve one attempt ---
         wait = 0.0
         busy = 0.0
@@ -316,7 +350,11 @@ def run_batch(
                 # (inlined: helper calls taking arrays cost ~100 ns each in refcounting)
                 kind = int(params[v, P_DIST])
                 if kind == 0:
-                    e = ue[src] if src >= 0 and ue.shape[0] > 0 else np.random.standard_exponential()
+                    e = (
+                        ue[src]
+                        if src >= 0 and ue.shape[0] > 0
+                        else np.random.standard_exponential()
+                    )
                     s = params[v, P_A] * e
                 elif kind == 1:
                     z = un[src] if src >= 0 and un.shape[0] > 0 else np.random.standard_normal()
@@ -365,8 +403,11 @@ def run_batch(
                         free[hi] = x
                     busy = s
                     lat = wait + s
-                    cost = (params[v, P_USD_REQ] + params[v, P_USD_IN] * tin / 1000.0
-                            + params[v, P_USD_OUT] * tout / 1000.0)
+                    cost = (
+                        params[v, P_USD_REQ]
+                        + params[v, P_USD_IN] * tin / 1000.0
+                        + params[v, P_USD_OUT] * tout / 1000.0
+                    )
                     if lat > timeout:
                         lat = timeout
                         err = True
@@ -405,8 +446,9 @@ def run_batch(
                 state[3] = t
             state[4] = t
         if err and attempt < max_retries:
-            n_retry = _rpush(rt, rinfo, n_retry, t + lat + backoff, float(v), attempt + 1.0,
-                             tin, tout)
+            n_retry = _rpush(
+                rt, rinfo, n_retry, t + lat + backoff, float(v), attempt + 1.0, tin, tout
+            )
     return n_retry
 
 
@@ -425,5 +467,19 @@ def record_batch(
     for j in range(rec.shape[0]):
         r = rec[j]
         k = min(max(int((r[0] - tick0) / tick_s), 0), nt - 1)
-        _record(tick_tot, tick_ver, hist_tick, hist_ver, k, int(r[1]), r[2], r[3], r[4],
-                r[5] > 0, r[6], r[7], r[8] > 0, r[9] > 0)
+        _record(
+            tick_tot,
+            tick_ver,
+            hist_tick,
+            hist_ver,
+            k,
+            int(r[1]),
+            r[2],
+            r[3],
+            r[4],
+            r[5] > 0,
+            r[6],
+            r[7],
+            r[8] > 0,
+            r[9] > 0,
+        )

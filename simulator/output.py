@@ -26,7 +26,10 @@ def _fmt(x: float) -> str:
 def summary_table(res: SimResult) -> str:
     """A readable multi-line summary (metrics with CI, verdict, timeline)."""
     reps = len(res.replications)
-    lines = [f"scenario {res.scenario}  engine {res.engine}  seed {res.seed}  replications {reps}", ""]
+    lines = [
+        f"scenario {res.scenario}  engine {res.engine}  seed {res.seed}  replications {reps}",
+        "",
+    ]
     ci = res.ci95
     lines.append(f"  {'metric':<16} {'value':>14}  {'± 95% CI' if reps > 1 else ''}")
     for m in METRIC_NAMES:
@@ -35,12 +38,17 @@ def summary_table(res: SimResult) -> str:
         lines.append(f"  {m:<16} {_fmt(v):>14}  {extra}")
     verdict = res.verdict
     if verdict is not None:
-        lines += ["", f"verdict: {verdict['status'].upper()} (plan {verdict['plan']}, "
-                  f"pass rate {verdict['pass_rate']:.0%})"]
+        lines += [
+            "",
+            f"verdict: {verdict['status'].upper()} (plan {verdict['plan']}, "
+            f"pass rate {verdict['pass_rate']:.0%})",
+        ]
         for b in verdict["breaches"][:20]:
             obs = "no data" if b["observed"] is None else f"{b['observed']:.4g}"
-            lines.append(f"  breach r{b['replication']} {b['step']}: {b['metric']} "
-                         f"{b['comparator']} {b['threshold']:g} (observed {obs})")
+            lines.append(
+                f"  breach r{b['replication']} {b['step']}: {b['metric']} "
+                f"{b['comparator']} {b['threshold']:g} (observed {obs})"
+            )
         lines += [f"  {r}" for r in verdict["reasons"][:10]]
     if res.timeline:
         lines += ["", "timeline (replication 0):"]
@@ -109,7 +117,9 @@ def _plot(res: SimResult, path: Path) -> None:
 class ProgressBar:
     """A throttled text progress bar on a stream (stderr by default)."""
 
-    def __init__(self, label: str, stream: TextIO | None = None, min_interval_s: float = 0.2) -> None:
+    def __init__(
+        self, label: str, stream: TextIO | None = None, min_interval_s: float = 0.2
+    ) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.min_interval_s = min_interval_s

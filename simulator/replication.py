@@ -73,8 +73,9 @@ def run_replication(
         env.process(dq_process(env, world, drop))
     plan_run = None
     if plan is not None:
-        plan_run = PlanRun(env, world, plan, recorder, plane.flush, _plan_start(sc, stream),
-                           sc.step_interval_s)
+        plan_run = PlanRun(
+            env, world, plan, recorder, plane.flush, _plan_start(sc, stream), sc.step_interval_s
+        )
         env.process(plan_run.process())
     done = env.event()
     env.process(plane.process(done))

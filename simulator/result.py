@@ -6,8 +6,9 @@ JSON output is deterministic: keys sorted, floats rounded to 9 significant digit
 
 from __future__ import annotations
 
-__all__ = ["METRIC_NAMES", "ReplicationResult", "SimResult", "ci95_halfwidth", "canonical"]
+__all__ = ["METRIC_NAMES", "ReplicationResult", "SimResult", "canonical", "ci95_halfwidth"]
 
+import importlib
 import json
 import math
 import statistics
@@ -38,9 +39,36 @@ METRIC_NAMES: tuple[str, ...] = (
 
 # Two-sided 97.5 % Student-t quantiles for 1..30 degrees of freedom.
 _T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
 )
 
 
@@ -182,7 +210,7 @@ class SimResult:
         a numpy structured array with the same columns."""
         rows = self.rows()
         try:
-            import pandas as pd
+            pd = importlib.import_module("pandas")
         except ImportError:
             cols = list(rows[0])
             arr = np.zeros(len(rows), dtype=[(c, "f8") for c in cols])

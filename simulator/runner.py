@@ -70,8 +70,10 @@ def run(
     plan = plan if plan is not None else sc.plan
     if workers < 1:
         raise UserError("workers must be at least 1")
-    args = [(sc.model_dump_json(), plan.model_dump_json() if plan else None, engine, seed, i)
-            for i in range(reps)]
+    args = [
+        (sc.model_dump_json(), plan.model_dump_json() if plan else None, engine, seed, i)
+        for i in range(reps)
+    ]
     results: list[ReplicationResult]
     if backend == "ray":
         results = _run_ray(args)
@@ -82,8 +84,10 @@ def run(
         for i, a in enumerate(args):
             sub = None
             if progress is not None:
+
                 def sub(f: float, i: int = i) -> None:
                     progress((i + min(f, 1.0)) / reps)
+
             sc_i = sc
             child = np.random.SeedSequence(seed).spawn(i + 1)[i]
             results.append(run_replication(sc_i, plan, engine, child, i, sub))
@@ -117,8 +121,9 @@ def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[Replicat
             "--backend ray needs the 'ray' package (pip install 'jitplan[ray]')"
         ) from None
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
-                 log_to_driver=False)
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False
+        )
     remote = ray.remote(_one)
     results: list[Any] = ray.get([remote.remote(a) for a in args])
     return sorted(results, key=lambda r: r.index)

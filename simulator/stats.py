@@ -65,7 +65,9 @@ class Window:
     hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(NBINS, dtype=np.int64))
 
 
-def window_metrics(tot: NDArray[np.float64], hist: NDArray[np.int64], span_s: float) -> dict[str, float]:
+def window_metrics(
+    tot: NDArray[np.float64], hist: NDArray[np.int64], span_s: float
+) -> dict[str, float]:
     """Gate metrics (tolerance names of ``contracts.plan.METRICS``) for one window."""
     t = [float(x) for x in tot]
     n = t[K.F_N]

@@ -21,7 +21,9 @@ def register(sub: Any) -> None:
         "2 bad input.",
     )
     p.add_argument("scenario", metavar="SCENARIO.yaml")
-    p.add_argument("--plan", metavar="PLAN.json", help="plan under test (overrides an embedded plan)")
+    p.add_argument(
+        "--plan", metavar="PLAN.json", help="plan under test (overrides an embedded plan)"
+    )
     p.add_argument("--engine", choices=("fast", "exact"), default="fast")
     p.add_argument("--seed", type=int, help="override the scenario seed")
     p.add_argument("--replications", type=int, metavar="R", help="override the scenario's")
@@ -50,8 +52,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     bar = ProgressBar(f"simulating {scenario.name}") if show else None
     try:
-        res = run(scenario, plan, engine=args.engine, replications=args.replications,
-                  seed=args.seed, workers=args.workers, backend=args.backend, progress=bar)
+        res = run(
+            scenario,
+            plan,
+            engine=args.engine,
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            backend=args.backend,
+            progress=bar,
+        )
     finally:
         if bar is not None:
             bar.close()

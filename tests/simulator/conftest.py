@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,12 +69,32 @@ def canary_plan(p95_ms: float = 2500.0, window_s: float = 600.0) -> Plan:
             "id": "canary-api-2",
             "goal": "roll out api 2",
             "steps": [
-                {"id": "c5", "action": "canary", "feature": "api", "version": "2",
-                 "params": {"weight": 5}, "tolerances": tol, "compensation": undo},
-                {"id": "c50", "action": "canary", "feature": "api", "version": "2",
-                 "params": {"weight": 50}, "tolerances": tol, "compensation": undo},
-                {"id": "promote", "action": "promote", "feature": "api", "version": "2",
-                 "tolerances": tol, "compensation": undo},
+                {
+                    "id": "c5",
+                    "action": "canary",
+                    "feature": "api",
+                    "version": "2",
+                    "params": {"weight": 5},
+                    "tolerances": tol,
+                    "compensation": undo,
+                },
+                {
+                    "id": "c50",
+                    "action": "canary",
+                    "feature": "api",
+                    "version": "2",
+                    "params": {"weight": 50},
+                    "tolerances": tol,
+                    "compensation": undo,
+                },
+                {
+                    "id": "promote",
+                    "action": "promote",
+                    "feature": "api",
+                    "version": "2",
+                    "tolerances": tol,
+                    "compensation": undo,
+                },
             ],
         }
     )

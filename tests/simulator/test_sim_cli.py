@@ -12,8 +12,17 @@ from contracts.plan import Plan
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "scenarios" / "sim"
 REQUIRED = {
-    "requests", "throughput_rps", "utilization", "wait_mean_s", "latency_mean_s", "latency_p50_s",
-    "latency_p95_s", "latency_p99_s", "error_rate", "cost_usd", "quality_mean",
+    "requests",
+    "throughput_rps",
+    "utilization",
+    "wait_mean_s",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_p99_s",
+    "error_rate",
+    "cost_usd",
+    "quality_mean",
 }
 
 
@@ -33,9 +42,9 @@ def test_json_output_has_the_documented_fields(cli: Any, tmp_path: Path) -> None
     doc = json.loads(r.out)
     assert doc["scenario"] == "small" and doc["engine"] == "fast"
     assert doc["seed"] == 5 and doc["replications"] == 2
-    assert REQUIRED <= set(doc["metrics"])
+    assert set(doc["metrics"]) >= REQUIRED
     assert all(isinstance(doc["metrics"][k], float | int) for k in REQUIRED)
-    assert REQUIRED <= set(doc["metrics"]["ci95"])
+    assert set(doc["metrics"]["ci95"]) >= REQUIRED
     assert isinstance(doc["timeline"], list)
     assert "verdict" not in doc
     again = cli("simulate", _small(tmp_path), "--json", "--replications", "2", "--seed", "5")
@@ -90,13 +99,20 @@ def test_bad_scenario_field_exits_2_naming_the_field(cli: Any, tmp_path: Path) -
 def test_bad_scenario_shapes_exit_2(cli: Any, tmp_path: Path) -> None:
     cases = {
         "both.yaml": ("name: x\nrequests: 10\nduration_s: 5\n", "exactly one of requests"),
-        "dist.yaml": ("name: x\nrequests: 10\nservice: {latency: {dist: weibull}}\n",
-                      "service.latency.dist"),
+        "dist.yaml": (
+            "name: x\nrequests: 10\nservice: {latency: {dist: weibull}}\n",
+            "service.latency.dist",
+        ),
         "unknown.yaml": ("name: x\nrequests: 10\ntrafic: {}\n", "trafic"),
-        "target.yaml": ("name: x\nrequests: 10\nfaults: [{kind: outage, start_s: 1, "
-                        "duration_s: 1, target: nope}]\n", "nope"),
-        "trace.yaml": ("name: x\nduration_s: 10\ntraffic: {arrival: trace, path: missing.csv}\n",
-                       "missing.csv"),
+        "target.yaml": (
+            "name: x\nrequests: 10\nfaults: [{kind: outage, start_s: 1, "
+            "duration_s: 1, target: nope}]\n",
+            "nope",
+        ),
+        "trace.yaml": (
+            "name: x\nduration_s: 10\ntraffic: {arrival: trace, path: missing.csv}\n",
+            "missing.csv",
+        ),
     }
     for name, (text, needle) in cases.items():
         p = tmp_path / name

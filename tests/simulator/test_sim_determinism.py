@@ -13,8 +13,9 @@ from contracts.scenario import Scenario
 
 
 @pytest.mark.parametrize("engine", ["fast", "exact"])
-def test_same_seed_gives_identical_json(engine: str, canary_scenario: Callable[..., Scenario],
-                                        canary_plan: Callable[..., Plan]) -> None:
+def test_same_seed_gives_identical_json(
+    engine: str, canary_scenario: Callable[..., Scenario], canary_plan: Callable[..., Plan]
+) -> None:
     sc = canary_scenario(candidate_mean_s=1.5, duration_s=1500.0)
     a = simulator.run(sc, canary_plan(window_s=300), engine=engine).to_json()
     b = simulator.run(sc, canary_plan(window_s=300), engine=engine).to_json()

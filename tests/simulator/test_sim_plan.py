@@ -28,7 +28,11 @@ def test_canary_breaching_p95_is_rolled_back(
     verdict = res.verdict
     assert verdict is not None and verdict["status"] == "fail"
     breach = verdict["breaches"][0]
-    assert (breach["step"], breach["metric"], breach["comparator"]) == ("c5", "latency_p95_ms", "<=")
+    assert (breach["step"], breach["metric"], breach["comparator"]) == (
+        "c5",
+        "latency_p95_ms",
+        "<=",
+    )
     assert breach["observed"] > 2500
     kinds = _kinds(res)
     assert kinds.index("gate_failed") < kinds.index("rollback")
@@ -54,11 +58,15 @@ def test_healthy_canary_passes_and_is_promoted(
     assert kinds.count("gate_passed") == 3
     assert "promoted" in kinds and "rollback" not in kinds
     # after promotion the candidate takes all traffic
-    assert res.replications[0].versions["api@2"]["requests"] > res.replications[0].versions["api@1"]["requests"]
+    assert (
+        res.replications[0].versions["api@2"]["requests"]
+        > res.replications[0].versions["api@1"]["requests"]
+    )
 
 
-def test_gate_without_traffic_is_inconclusive_not_pass(canary_scenario: Build,
-                                                       canary_plan: PlanBuild) -> None:
+def test_gate_without_traffic_is_inconclusive_not_pass(
+    canary_scenario: Build, canary_plan: PlanBuild
+) -> None:
     sc = canary_scenario(traffic={"rate_rps": 0.01})
     res = simulator.run(sc, canary_plan())
     assert res.verdict is not None and res.verdict["status"] == "fail"
@@ -66,15 +74,18 @@ def test_gate_without_traffic_is_inconclusive_not_pass(canary_scenario: Build,
     assert all(b["observed"] is None for b in res.verdict["breaches"])
 
 
-def test_plan_longer_than_run_fails_as_incomplete(canary_scenario: Build,
-                                                  canary_plan: PlanBuild) -> None:
+def test_plan_longer_than_run_fails_as_incomplete(
+    canary_scenario: Build, canary_plan: PlanBuild
+) -> None:
     res = simulator.run(canary_scenario(duration_s=900.0), canary_plan())
     assert res.verdict is not None and res.verdict["status"] == "fail"
     assert "plan_incomplete" in _kinds(res)
     assert res.verdict["reasons"]
 
 
-def test_outage_of_candidate_fails_error_gate(canary_scenario: Build, canary_plan: PlanBuild) -> None:
+def test_outage_of_candidate_fails_error_gate(
+    canary_scenario: Build, canary_plan: PlanBuild
+) -> None:
     sc = canary_scenario(
         candidate_mean_s=0.45,
         faults=[{"kind": "outage", "target": "api@2", "start_s": 200, "duration_s": 200}],
@@ -92,12 +103,28 @@ def test_refresh_prompt_restores_decayed_quality(canary_scenario: Build) -> None
         drift=[{"target": "api@1", "quality_decay_per_hour": 0.3}],
         plan_start_s=1800.0,
     )
-    plan = Plan.model_validate({
-        "id": "refresh", "goal": "refresh the prompt",
-        "steps": [{"id": "r", "action": "refresh_prompt", "feature": "api", "version": "1",
-                   "tolerances": [{"metric": "quality", "comparator": ">=", "threshold": 0.85,
-                                   "window_s": 600}]}],
-    })
+    plan = Plan.model_validate(
+        {
+            "id": "refresh",
+            "goal": "refresh the prompt",
+            "steps": [
+                {
+                    "id": "r",
+                    "action": "refresh_prompt",
+                    "feature": "api",
+                    "version": "1",
+                    "tolerances": [
+                        {
+                            "metric": "quality",
+                            "comparator": ">=",
+                            "threshold": 0.85,
+                            "window_s": 600,
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     res = simulator.run(sc, plan)
     assert res.passed is True, res.verdict
     assert "prompt_refreshed" in _kinds(res)
@@ -107,17 +134,28 @@ def test_refresh_prompt_restores_decayed_quality(canary_scenario: Build) -> None
 
 
 def test_unknown_version_in_plan_is_a_user_error(canary_scenario: Build) -> None:
-    plan = Plan.model_validate({
-        "id": "p", "goal": "g",
-        "steps": [{"id": "c", "action": "canary", "feature": "api", "version": "9",
-                   "params": {"weight": 5}}],
-    })
+    plan = Plan.model_validate(
+        {
+            "id": "p",
+            "goal": "g",
+            "steps": [
+                {
+                    "id": "c",
+                    "action": "canary",
+                    "feature": "api",
+                    "version": "9",
+                    "params": {"weight": 5},
+                }
+            ],
+        }
+    )
     with pytest.raises(UserError, match="api@9"):
         simulator.run(canary_scenario(), plan)
 
 
-def test_embedded_plan_is_used_and_cli_plan_overrides(canary_scenario: Build,
-                                                      canary_plan: PlanBuild) -> None:
+def test_embedded_plan_is_used_and_cli_plan_overrides(
+    canary_scenario: Build, canary_plan: PlanBuild
+) -> None:
     # 1.5 s mean: p95 ~4.5 s breaches 2.5 s but not 60 s (and 40 slots still keep up)
     sc = canary_scenario(candidate_mean_s=1.5, plan=canary_plan())
     assert simulator.run(sc).passed is False

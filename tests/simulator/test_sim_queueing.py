@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-
 from collections.abc import Callable
 
 import pytest
@@ -38,7 +37,9 @@ def test_fast_engine_matches_erlang_c(lam: float, mu: float, c: int, mmc: MMC) -
     assert m["wait_mean_s"] == pytest.approx(simulator.mmc_wait_mean(lam, mu, c), rel=0.02)
     assert m["utilization"] == pytest.approx(simulator.mmc_utilization(lam, mu, c), rel=0.02)
     assert m["throughput_rps"] == pytest.approx(lam, rel=0.01)
-    assert m["latency_mean_s"] == pytest.approx(simulator.mmc_wait_mean(lam, mu, c) + 1 / mu, rel=0.02)
+    assert m["latency_mean_s"] == pytest.approx(
+        simulator.mmc_wait_mean(lam, mu, c) + 1 / mu, rel=0.02
+    )
 
 
 def test_fast_engine_mm1_sojourn_quantiles_match_closed_form(mmc: MMC) -> None:
@@ -58,8 +59,9 @@ def test_fast_engine_mm1_sojourn_quantiles_match_closed_form(mmc: MMC) -> None:
 def test_exact_engine_mm1_matches_closed_form(mmc: MMC) -> None:
     """M/M/1 at ρ = 0.8: Wq = ρ/(μ−λ) = 4 s; 3M requests over two parallel replications."""
     lam, mu = 0.8, 1.0
-    res = simulator.run(mmc(lam, mu, 1, 1_500_000, seed=2), engine="exact", replications=2,
-                        workers=2)
+    res = simulator.run(
+        mmc(lam, mu, 1, 1_500_000, seed=2), engine="exact", replications=2, workers=2
+    )
     m = res.metrics
     assert m["wait_mean_s"] == pytest.approx(lam / (mu * (mu - lam)), rel=0.02)
     assert m["utilization"] == pytest.approx(0.8, rel=0.02)
@@ -73,8 +75,7 @@ def test_exact_engine_mmc_utilization_and_wait_ci_cover_erlang_c(mmc: MMC) -> No
     mean wait over replications is consistent with Erlang C (a cheap check; the 2 % wait
     check at this load needs ~10M requests, see the slow test)."""
     lam, mu, c = 9.0, 1.0, 10
-    res = simulator.run(mmc(lam, mu, c, 60_000, seed=4), engine="exact", replications=4,
-                        workers=2)
+    res = simulator.run(mmc(lam, mu, c, 60_000, seed=4), engine="exact", replications=4, workers=2)
     assert res.metrics["utilization"] == pytest.approx(0.9, rel=0.02)
     wq = simulator.mmc_wait_mean(lam, mu, c)
     half = res.ci95["wait_mean_s"]
@@ -86,10 +87,15 @@ def test_exact_engine_mmc_utilization_and_wait_ci_cover_erlang_c(mmc: MMC) -> No
 @slow
 @pytest.mark.parametrize(("lam", "mu", "c"), [(9.0, 1.0, 10), (8.0, 1.0, 10)])
 def test_exact_engine_matches_erlang_c_slow(lam: float, mu: float, c: int, mmc: MMC) -> None:
-    res = simulator.run(mmc(lam, mu, c, 5_000_000, seed=8), engine="exact", replications=2,
-                        workers=2)
-    assert res.metrics["wait_mean_s"] == pytest.approx(simulator.mmc_wait_mean(lam, mu, c), rel=0.02)
-    assert res.metrics["utilization"] == pytest.approx(simulator.mmc_utilization(lam, mu, c), rel=0.02)
+    res = simulator.run(
+        mmc(lam, mu, c, 5_000_000, seed=8), engine="exact", replications=2, workers=2
+    )
+    assert res.metrics["wait_mean_s"] == pytest.approx(
+        simulator.mmc_wait_mean(lam, mu, c), rel=0.02
+    )
+    assert res.metrics["utilization"] == pytest.approx(
+        simulator.mmc_utilization(lam, mu, c), rel=0.02
+    )
 
 
 def test_erlang_c_formulas() -> None:

@@ -25,9 +25,17 @@ def _series(res: simulator.SimResult, col: str) -> tuple[np.ndarray, np.ndarray]
 
 def test_every_library_scenario_loads() -> None:
     names = sorted(p.stem for p in SIM.glob("*.yaml"))
-    for required in ("baseline", "load_spike", "diurnal_day", "provider_outage_canary",
-                     "drift_during_rollout", "cost_explosion", "slow_degradation",
-                     "azure_trace_replay", "mm10"):
+    for required in (
+        "baseline",
+        "load_spike",
+        "diurnal_day",
+        "provider_outage_canary",
+        "drift_during_rollout",
+        "cost_explosion",
+        "slow_degradation",
+        "azure_trace_replay",
+        "mm10",
+    ):
         assert required in names
     for p in SIM.glob("*.yaml"):
         sc = simulator.load_scenario(p)
@@ -35,10 +43,14 @@ def test_every_library_scenario_loads() -> None:
 
 
 def test_spike_multiplies_arrivals_in_its_window() -> None:
-    sc = Scenario(name="s", seed=1, duration_s=300.0, tick_s=10.0,
-                  traffic=Traffic(rate_rps=50, spikes=[{"start_s": 100, "duration_s": 100,
-                                                        "multiplier": 5}]),
-                  service=Service(concurrency=1000, latency=Latency(mean_s=0.1)))
+    sc = Scenario(
+        name="s",
+        seed=1,
+        duration_s=300.0,
+        tick_s=10.0,
+        traffic=Traffic(rate_rps=50, spikes=[{"start_s": 100, "duration_s": 100, "multiplier": 5}]),
+        service=Service(concurrency=1000, latency=Latency(mean_s=0.1)),
+    )
     res = simulator.run(sc)
     t, n = _series(res, "requests")
     inside = n[(t >= 100) & (t < 200)].mean()
@@ -47,31 +59,46 @@ def test_spike_multiplies_arrivals_in_its_window() -> None:
 
 
 def test_diurnal_rate_follows_the_curve() -> None:
-    sc = Scenario(name="d", seed=1, duration_s=86400.0, tick_s=3600.0,
-                  traffic=Traffic(rate_rps=20, diurnal={"amplitude": 0.5, "peak_s": 43200}),
-                  service=Service(concurrency=1000, latency=Latency(mean_s=0.1)))
+    sc = Scenario(
+        name="d",
+        seed=1,
+        duration_s=86400.0,
+        tick_s=3600.0,
+        traffic=Traffic(rate_rps=20, diurnal={"amplitude": 0.5, "peak_s": 43200}),
+        service=Service(concurrency=1000, latency=Latency(mean_s=0.1)),
+    )
     t, n = _series(simulator.run(sc), "requests")
-    expected = np.array([
-        20 * 3600 * (1 + 0.5 * np.cos(2 * np.pi * (tt + 1800 - 43200) / 86400)) for tt in t
-    ])
+    expected = np.array(
+        [20 * 3600 * (1 + 0.5 * np.cos(2 * np.pi * (tt + 1800 - 43200) / 86400)) for tt in t]
+    )
     assert np.allclose(n, expected, rtol=0.03)
     assert t[np.argmax(n)] in (39600.0, 43200.0)
 
 
 def test_piecewise_profile_sets_the_rate() -> None:
-    sc = Scenario(name="p", seed=3, duration_s=200.0, tick_s=100.0,
-                  traffic=Traffic(profile=[{"start_s": 0, "rate_rps": 10},
-                                           {"start_s": 100, "rate_rps": 40}]),
-                  service=Service(concurrency=100, latency=Latency(mean_s=0.1)))
+    sc = Scenario(
+        name="p",
+        seed=3,
+        duration_s=200.0,
+        tick_s=100.0,
+        traffic=Traffic(profile=[{"start_s": 0, "rate_rps": 10}, {"start_s": 100, "rate_rps": 40}]),
+        service=Service(concurrency=100, latency=Latency(mean_s=0.1)),
+    )
     _, n = _series(simulator.run(sc), "requests")
     assert n[0] == pytest.approx(1000, rel=0.1) and n[1] == pytest.approx(4000, rel=0.05)
 
 
 @pytest.mark.parametrize("engine", ["fast", "exact"])
 def test_rate_limit_caps_admitted_requests(engine: str) -> None:
-    sc = Scenario(name="rl", seed=1, duration_s=200.0, tick_s=10.0, traffic=Traffic(rate_rps=50),
-                  service=Service(concurrency=100, latency=Latency(mean_s=0.1)),
-                  faults=[{"kind": "rate_limit", "start_s": 100, "duration_s": 100, "limit_rps": 20}])
+    sc = Scenario(
+        name="rl",
+        seed=1,
+        duration_s=200.0,
+        tick_s=10.0,
+        traffic=Traffic(rate_rps=50),
+        service=Service(concurrency=100, latency=Latency(mean_s=0.1)),
+        faults=[{"kind": "rate_limit", "start_s": 100, "duration_s": 100, "limit_rps": 20}],
+    )
     res = simulator.run(sc, engine=engine)
     t, err = _series(res, "error_rate")
     assert err[t < 100].max() == 0
@@ -81,10 +108,18 @@ def test_rate_limit_caps_admitted_requests(engine: str) -> None:
 
 @pytest.mark.parametrize("engine", ["fast", "exact"])
 def test_latency_spike_and_error_burst_only_inside_their_windows(engine: str) -> None:
-    sc = Scenario(name="f", seed=1, duration_s=300.0, tick_s=10.0, traffic=Traffic(rate_rps=40),
-                  service=Service(concurrency=200, latency=Latency(dist="constant", mean_s=0.2)),
-                  faults=[{"kind": "latency_spike", "start_s": 100, "duration_s": 100, "multiplier": 3},
-                          {"kind": "error_burst", "start_s": 200, "duration_s": 80, "error_rate": 0.25}])
+    sc = Scenario(
+        name="f",
+        seed=1,
+        duration_s=300.0,
+        tick_s=10.0,
+        traffic=Traffic(rate_rps=40),
+        service=Service(concurrency=200, latency=Latency(dist="constant", mean_s=0.2)),
+        faults=[
+            {"kind": "latency_spike", "start_s": 100, "duration_s": 100, "multiplier": 3},
+            {"kind": "error_burst", "start_s": 200, "duration_s": 80, "error_rate": 0.25},
+        ],
+    )
     res = simulator.run(sc, engine=engine)
     t, lat = _series(res, "latency_mean_s")
     _, err = _series(res, "error_rate")
@@ -99,10 +134,16 @@ def test_latency_spike_and_error_burst_only_inside_their_windows(engine: str) ->
 
 
 def test_drift_and_data_quality_drop_lower_quality() -> None:
-    sc = Scenario(name="q", seed=1, duration_s=7200.0, tick_s=600.0, traffic=Traffic(rate_rps=5),
-                  service=Service(concurrency=50, latency=Latency(mean_s=0.2), quality=0.9),
-                  drift=[{"start_s": 3600, "quality_decay_per_hour": 0.1}],
-                  data_quality=[{"start_s": 1200, "duration_s": 600, "quality_drop": 0.2}])
+    sc = Scenario(
+        name="q",
+        seed=1,
+        duration_s=7200.0,
+        tick_s=600.0,
+        traffic=Traffic(rate_rps=5),
+        service=Service(concurrency=50, latency=Latency(mean_s=0.2), quality=0.9),
+        drift=[{"start_s": 3600, "quality_decay_per_hour": 0.1}],
+        data_quality=[{"start_s": 1200, "duration_s": 600, "quality_drop": 0.2}],
+    )
     t, q = _series(simulator.run(sc), "quality_mean")
     assert q[t < 1200] == pytest.approx(0.9)
     assert q[(t >= 1200) & (t < 1800)] == pytest.approx(0.7)
@@ -118,11 +159,19 @@ def test_trace_replay_uses_recorded_arrivals_and_tokens() -> None:
     with TRACE.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(tr.t) == len(rows)
-    sc = Scenario(name="tr", seed=1, duration_s=600.0,
-                  traffic=Traffic(arrival="trace", path=str(TRACE)),
-                  service=Service(concurrency=1000, latency=Latency(dist="constant", mean_s=0.1),
-                                  seconds_per_output_token=0.01, usd_per_1k_input_tokens=1.0,
-                                  usd_per_1k_output_tokens=2.0))
+    sc = Scenario(
+        name="tr",
+        seed=1,
+        duration_s=600.0,
+        traffic=Traffic(arrival="trace", path=str(TRACE)),
+        service=Service(
+            concurrency=1000,
+            latency=Latency(dist="constant", mean_s=0.1),
+            seconds_per_output_token=0.01,
+            usd_per_1k_input_tokens=1.0,
+            usd_per_1k_output_tokens=2.0,
+        ),
+    )
     res = simulator.run(sc)
     window = tr.t < 600
     assert res.metrics["requests"] == int(window.sum())
@@ -130,13 +179,15 @@ def test_trace_replay_uses_recorded_arrivals_and_tokens() -> None:
     assert res.metrics["cost_usd"] == pytest.approx(expected_cost, rel=1e-9)
     # no queueing with 1000 slots: latency = 0.1 s + 10 ms per generated token
     assert res.metrics["latency_mean_s"] == pytest.approx(
-        0.1 + 0.01 * tr.tokens_out[window].mean(), rel=1e-6)
+        0.1 + 0.01 * tr.tokens_out[window].mean(), rel=1e-6
+    )
 
 
 def test_trace_speedup_and_loop() -> None:
     tr = load_trace(str(TRACE))
-    stream = ArrivalStream(Traffic(arrival="trace", path=str(TRACE), speedup=2.0),
-                           np.random.default_rng(0), 1.0)
+    stream = ArrivalStream(
+        Traffic(arrival="trace", path=str(TRACE), speedup=2.0), np.random.default_rng(0), 1.0
+    )
     t, tin, _ = stream.between(0.0, tr.period_s)  # two laps at 2x
     assert len(t) == 2 * len(tr.t)
     assert np.all(np.diff(t) >= 0)
@@ -156,7 +207,7 @@ def test_histogram_percentiles_are_within_the_documented_bound() -> None:
     from simulator.kernel import _bin
 
     hist = np.zeros(642, dtype=np.int64)
-    for b in (np.floor((np.log10(x) + 5) * 64).astype(np.int64) + 1):
+    for b in np.floor((np.log10(x) + 5) * 64).astype(np.int64) + 1:
         hist[b] += 1
     assert _bin(float(x[0])) == int(np.floor((np.log10(x[0]) + 5) * 64)) + 1
     for q in (50, 90, 95, 99, 99.9):
