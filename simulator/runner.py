@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["load_scenario", "run"]
+__all__ = ["estimated_requests", "load_scenario", "run"]
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +15,7 @@ import numpy as np
 
 from contracts.errors import UserError
 from contracts.plan import Plan
-from contracts.scenario import Scenario
+from contracts.scenario import MAX_SIM_REQUESTS, Scenario
 from simulator.replication import ENGINES, run_replication
 from simulator.result import ReplicationResult, SimResult
 
@@ -68,6 +67,12 @@ def run(
     if seed < 0:
         raise UserError("seed must be non-negative")
     plan = plan if plan is not None else sc.plan
+    est = estimated_requests(sc)
+    if est > MAX_SIM_REQUESTS:
+        raise UserError(
+            f"scenario '{sc.name}' would simulate about {est:,.0f} requests per replication, "
+            f"more than the cap of {MAX_SIM_REQUESTS:,}; shorten duration_s or lower the rate"
+        )
     if workers < 1:
         raise UserError("workers must be at least 1")
     args = [
@@ -81,17 +86,10 @@ def run(
         raise UserError(f"unknown backend '{backend}', expected local or ray")
     elif workers == 1 or reps == 1:
         results = []
-        for i, a in enumerate(args):
-            sub = None
-            if progress is not None:
-
-                def sub(f: float, i: int = i) -> None:
-                    progress((i + min(f, 1.0)) / reps)
-
-            sc_i = sc
+        for i in range(reps):
+            sub = None if progress is None else _scaled(progress, i, reps)
             child = np.random.SeedSequence(seed).spawn(i + 1)[i]
-            results.append(run_replication(sc_i, plan, engine, child, i, sub))
-            del a
+            results.append(run_replication(sc, plan, engine, child, i, sub))
     else:
         results = _run_pool(args, min(workers, reps), progress)
     return SimResult(sc.name, engine, seed, tuple(results), plan.id if plan else None)
@@ -129,5 +127,25 @@ def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[Replicat
     return sorted(results, key=lambda r: r.index)
 
 
-def _finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))
+def _scaled(progress: Callable[[float], None], i: int, reps: int) -> Callable[[float], None]:
+    """Progress of replication ``i`` of ``reps`` mapped onto the whole run."""
+
+    def report(f: float) -> None:
+        progress((i + min(f, 1.0)) / reps)
+
+    return report
+
+
+def estimated_requests(sc: Scenario) -> float:
+    """Upper estimate of the arrivals one replication simulates (for the work cap)."""
+    if sc.requests is not None:
+        return float(sc.requests)
+    duration = sc.duration_s or 0.0
+    t = sc.traffic
+    if t.arrival == "trace":
+        return 0.0  # bounded by the trace file's size cap and the duration
+    peak = max([t.rate_rps, *(seg.rate_rps for seg in t.profile)])
+    peak *= max([1.0, *(sp.multiplier for sp in t.spikes)])
+    if t.diurnal is not None:
+        peak *= 1 + t.diurnal.amplitude
+    return peak * duration

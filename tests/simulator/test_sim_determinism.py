@@ -46,3 +46,12 @@ def test_to_frame_has_one_row_per_replication(mmc: Callable[..., Scenario]) -> N
     assert "wait_mean_s" in (frame.columns if hasattr(frame, "columns") else frame.dtype.names)
     rows = res.rows()
     assert [r["replication"] for r in rows] == [0.0, 1.0]
+
+
+def test_request_cap_is_a_clear_user_error() -> None:
+    from contracts.errors import UserError
+    from contracts.scenario import Traffic
+
+    sc = Scenario(name="huge", duration_s=360 * 86400.0, traffic=Traffic(rate_rps=1_000_000))
+    with pytest.raises(UserError, match="cap"):
+        simulator.run(sc)
