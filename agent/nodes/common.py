@@ -6,6 +6,7 @@ __all__ = [
     "CRASH_ENV",
     "CycleInputs",
     "audit",
+    "audit_log",
     "inputs_of",
     "load_inputs",
     "maybe_crash",
@@ -172,7 +173,7 @@ def statuses_of(state: CycleState) -> list[SignalStatus]:
 _LOGS: dict[tuple[int, str, str], Any] = {}
 
 
-def _audit_log() -> Any:
+def audit_log() -> Any:
     """One open audit log per (thread, JITPLAN_HOME, JITPLAN_AUDIT_URL): opening costs ~15 ms."""
     from tools.audit import AuditLog
 
@@ -194,7 +195,7 @@ def _audit_log() -> Any:
 def audit(state: CycleState, node: str, n: int, kind: str, payload: dict[str, Any]) -> None:
     """Append one audit record, exactly once per ``(thread, node, n)`` even when a node reruns."""
     tid = state["thread_id"]
-    _audit_log().append(kind, payload, thread_id=tid, key=f"{tid}:{node}:{n}")
+    audit_log().append(kind, payload, thread_id=tid, key=f"{tid}:{node}:{n}")
 
 
 def maybe_crash(node: str) -> None:

@@ -114,10 +114,10 @@ def execute(state: CycleState) -> dict[str, Any]:
 
             raise UserError("--apply needs --state FLAGS (the flag store to change)", source="--state")
         plan = Plan.model_validate(state.get("plan"))
-        from agent.nodes.common import _audit_log
+        from agent.nodes.common import audit_log
         from tools.signal_source import SnapshotFileSource
 
-        log = _audit_log()
+        log = audit_log()
         tid = state["thread_id"]
         done = log.find(f"{tid}:execute:0")
         if done is not None:
