@@ -8,17 +8,30 @@ from __future__ import annotations
 
 __all__ = [
     "ENGINES",
+    "METRIC_NAMES",
+    "PERCENTILE_REL_ERROR",
+    "Latency",
     "ReplicationResult",
+    "Scenario",
+    "Service",
     "SimResult",
+    "Traffic",
+    "VersionProfile",
     "erlang_c",
+    "estimated_requests",
     "load_scenario",
     "mm1_sojourn_quantile",
     "mmc_utilization",
     "mmc_wait_mean",
     "run",
+    "summary_table",
+    "write_outputs",
 ]
 
+from contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
 from simulator.erlang import erlang_c, mm1_sojourn_quantile, mmc_utilization, mmc_wait_mean
+from simulator.histogram import REL_ERROR as PERCENTILE_REL_ERROR
+from simulator.output import summary_table, write_outputs
 from simulator.replication import ENGINES
-from simulator.result import ReplicationResult, SimResult
-from simulator.runner import load_scenario, run
+from simulator.result import METRIC_NAMES, ReplicationResult, SimResult
+from simulator.runner import estimated_requests, load_scenario, run
