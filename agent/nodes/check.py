@@ -32,7 +32,7 @@ def after_failure(state: CycleState, violations: list[dict[str, Any]], what: str
         return {"route": "plan", "revision": revision + 1, "feedback": violations, "reasons": reasons}
     if llm_planner:
         if state.get("capped"):
-            why = "the planner hit a cap"
+            why = f"the LLM planner stopped early ({state.get('capped')})"
         else:
             why = f"the LLM plan still failed {what} after {revision} revision(s) (cap {cin.request.max_revisions})"
         reasons.append(f"{why}: falling back to the offline plan")

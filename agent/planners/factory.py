@@ -14,12 +14,19 @@ if TYPE_CHECKING:
 
 def _chat_model(model: str) -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
     from langchain_litellm import ChatLiteLLM
 
-    kwargs: dict[str, Any] = {"model": model, "temperature": 0.0, "max_retries": 1}
+    litellm.suppress_debug_info = True  # it would print help banners on stdout (breaks --json)
+
+    kwargs: dict[str, Any] = {"model": model, "temperature": 0.0, "max_retries": 1,
+                              "request_timeout": float(os.environ.get("JITPLAN_LLM_TIMEOUT_S", "120"))}
     base = os.environ.get("JITPLAN_LLM_API_BASE")
     if base:
         kwargs["api_base"] = base
+    key = os.environ.get("JITPLAN_LLM_API_KEY")
+    if key:
+        kwargs["api_key"] = key
     return ChatLiteLLM(**kwargs)
 
 
