@@ -198,3 +198,16 @@ def test_fence_neutralises_fence_breakers() -> None:
     out = fence("a ``` b ~~~ c \x00\x07")
     assert out.startswith("```data\n") and out.endswith("\n```")
     assert out.count("```") == 2 and "\x00" not in out
+
+
+def test_a_failing_model_call_becomes_a_reason_not_a_crash() -> None:
+    class Down(ScriptedChatModel):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("connection refused")
+
+    cat = Catalog.from_file(WORLD / "catalog.yaml")
+    planner, _, ctx = _planner("tools_then_plan.yaml", cat)
+    planner.model = Down(responses=[])
+    draft = planner.draft(ctx)
+    assert draft.plan is None and draft.errors[0]["code"] == "llm_error"
+    assert draft.capped is not None and "connection refused" in draft.capped
