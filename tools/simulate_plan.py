@@ -2,7 +2,9 @@
 
 For every feature the plan changes, one ``Scenario`` per matrix row is built in code:
 
-- service versions from the catalog: latency (lognormal, p95 at 60 % of the SLO), error rate
+- service versions: measured profiles from the reference scenario ``scenarios/sim/baseline.yaml``
+  (``CALIBRATION_FILE``; ``$JITPLAN_SIM_DIR`` overrides the folder) for the versions it defines,
+  otherwise nominal values from the catalog: latency (lognormal, p95 at 60 % of the SLO), error rate
   (2 % of the SLO maximum: gates on small canary slices stay meaningful), quality (half-way between the SLO minimum and 1) and cost
   (80 % of the per-request envelope); the serving version takes the observed latency, error
   rate and cost from the signals when they exist (reality beats the catalog);
@@ -21,15 +23,20 @@ back) or survived. Seeds are fixed: same plan and inputs give the same verdict.
 from __future__ import annotations
 
 __all__ = [
+    "CALIBRATION_FILE",
     "MAX_REQUESTS_PER_REPLICATION",
     "PASS_RATE",
     "build_scenarios",
+    "calibration",
+    "default_sim_dir",
     "simulate_plan",
     "sub_plan",
 ]
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from contracts.catalog import Catalog, FeatureSpec
@@ -54,8 +61,44 @@ _P95_OVER_MEAN = math.exp(1.645 * _SIGMA) / math.exp(_SIGMA**2 / 2)
 OFF = "off"
 
 
-def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None) -> VersionProfile:
+CALIBRATION_FILE = "baseline.yaml"
+"""The healthy reference scenario in ``scenarios/sim/`` whose version profiles calibrate the matrix."""
+
+_CALIBRATION: dict[str, dict[str, VersionProfile]] = {}
+
+
+def default_sim_dir() -> Path | None:
+    """``$JITPLAN_SIM_DIR``, else the repository's ``scenarios/sim`` when present."""
+    env = os.environ.get("JITPLAN_SIM_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1] / "scenarios" / "sim"
+    return here if here.is_dir() else None
+
+
+def calibration(sim_dir: str | Path | None) -> dict[str, VersionProfile]:
+    """Measured version profiles (``feature@version`` -> profile) from the reference scenario."""
+    if sim_dir is None:
+        return {}
+    path = Path(sim_dir) / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    key = f"{path.resolve()}:{path.stat().st_mtime_ns}"
+    if key not in _CALIBRATION:
+        sc = Scenario.from_file(path)
+        svc = sc.service
+        out = {k: svc.profile(k) for k in svc.version_keys if k != "default"}
+        # The baseline's profile is the Service itself: keep only the VersionProfile fields.
+        _CALIBRATION[key] = {k: VersionProfile.model_validate(
+            v.model_dump(include=set(VersionProfile.model_fields))) for k, v in out.items()}
+    return _CALIBRATION[key]
+
+
+def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None,
+             calibrated: VersionProfile | None = None) -> VersionProfile:
     obs = observed or {}
+    if calibrated is not None and not obs:
+        return calibrated
     p95_s = obs.get("latency", 0.6 * spec.slo.latency_p95_ms) / 1000.0
     q = spec.slo.quality_min + 0.5 * (1.0 - spec.slo.quality_min)
     if "drift" in obs:
@@ -89,11 +132,16 @@ def _observed(signals: Sequence[SignalStatus], feature: str) -> dict[str, float]
 
 def build_scenarios(
     plan: Plan, catalog: Catalog, signals: Sequence[SignalStatus], feature: str,
-    *, serving: str | None = None,
+    *, serving: str | None = None, sim_dir: str | Path | None = None,
 ) -> dict[str, Scenario]:
-    """The scenario matrix for the steps of ``plan`` on ``feature``."""
+    """The scenario matrix for the steps of ``plan`` on ``feature``.
+
+    Version profiles: observed signals for the serving version, else the measured profile from
+    ``sim_dir``'s reference scenario, else nominal values derived from the catalog entry.
+    """
     sub = sub_plan(plan, feature)
     obs = _observed(signals, feature)
+    measured = calibration(sim_dir)
     newest = catalog.get(feature)
     if newest is None:
         return {}
@@ -103,11 +151,11 @@ def build_scenarios(
             if st is not None and st.version and catalog.get(feature, st.version):
                 spec = catalog.get(feature, st.version)
                 assert spec is not None
-                versions[spec.key] = _profile(spec)
+                versions[spec.key] = _profile(spec, None, measured.get(spec.key))
     base_spec = catalog.get(feature, serving) if serving else None
     if base_spec is not None:
         baseline = base_spec.key
-        base = _profile(base_spec, obs)
+        base = _profile(base_spec, obs, measured.get(base_spec.key))
     else:
         baseline = f"{feature}@{OFF}"
         base = VersionProfile(latency=Latency(dist="constant", mean_s=0.001), quality=1.0)
@@ -158,6 +206,7 @@ def simulate_plan(
     replications: int = 10,
     serving: dict[str, str | None] | None = None,
     engine: str = "fast",
+    sim_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the matrix for every feature the plan changes: ``{passed, scenarios, failures}``.
 
@@ -173,11 +222,12 @@ def simulate_plan(
         return {"passed": True, "scenarios": {}, "failures": [], "replications": 0,
                 "note": "no mutating step: nothing to simulate"}
     serving = serving or {}
+    sim_dir = sim_dir if sim_dir is not None else default_sim_dir()
     scenarios: dict[str, Any] = {}
     failures: list[str] = []
     for feature in features:
         sub = sub_plan(plan, feature)
-        rows = build_scenarios(plan, catalog, signals, feature, serving=serving.get(feature))
+        rows = build_scenarios(plan, catalog, signals, feature, serving=serving.get(feature), sim_dir=sim_dir)
         for row, sc in rows.items():
             res = simulator.run(sc, sub, engine=engine, replications=replications, workers=1)
             verdict = res.verdict or {"status": "pass", "pass_rate": 1.0, "breaches": [], "reasons": []}

@@ -109,3 +109,25 @@ def test_sub_plan_keeps_one_feature_and_its_internal_dependencies() -> None:
     sub = sub_plan(plan, "answer-synthesizer")
     assert [s.id for s in sub.steps] == ["s2", "s3"]
     assert sub.steps[0].depends_on == [] and sub.steps[1].depends_on == ["s2"]
+
+
+def test_measured_profiles_from_the_reference_scenario_calibrate_unobserved_versions() -> None:
+    from tools.simulate_plan import calibration, default_sim_dir
+
+    sim_dir = default_sim_dir()
+    assert sim_dir is not None and (sim_dir / "baseline.yaml").is_file()
+    measured = calibration(sim_dir)
+    steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.1.0",
+              "params": {"weight": 10}, "tolerances": slo_tolerances(CAT.get("ticket-summarizer", "1.1.0")),  # type: ignore[arg-type]
+              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {"weight": 0}}}]
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
+    rows = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0", sim_dir=sim_dir)
+    svc = rows["baseline"].service
+    assert svc.versions["ticket-summarizer@1.1.0"] == measured["ticket-summarizer@1.1.0"]
+    assert svc.latency == measured["ticket-summarizer@1.0.0"].latency
+    # Without the reference scenario the nominal, SLO-derived profile is used.
+    nominal = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0", sim_dir=None)
+    assert nominal["baseline"].service.versions["ticket-summarizer@1.1.0"].latency.dist == "lognormal"
+    assert nominal["baseline"].service.versions["ticket-summarizer@1.1.0"] != measured["ticket-summarizer@1.1.0"]
+    res = simulate_plan(plan, CAT, [], replications=2, serving={"ticket-summarizer": "1.0.0"})
+    assert res["passed"], res["failures"]
