@@ -101,6 +101,7 @@ class ArrivalStream:
             load_trace(traffic.path) if traffic.arrival == "trace" and traffic.path else None
         )
         self._breaks = self._breakpoints()
+        self._carry: tuple[float, float, NDArray[np.float64]] | None = None
 
     @property
     def has_tokens(self) -> bool:
@@ -159,12 +160,28 @@ class ArrivalStream:
         times = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return times, _EMPTY, _EMPTY
 
-    def _homogeneous(self, t0: float, t1: float, rate: float) -> NDArray[np.float64]:
+    def _homogeneous(
+        self, t0: float, t1: float, rate: float, carry: bool = True
+    ) -> NDArray[np.float64]:
+        """Poisson arrivals at ``rate`` in ``[t0, t1)``. Arrivals drawn past ``t1`` are kept
+        and used by a next call starting at ``t1`` with the same rate, so the stream does not
+        depend on how callers cut time into chunks (a rate change restarts it: memoryless)."""
+        pending = self._carry if carry else None
+        if carry:
+            self._carry = None
         if rate <= 0:
             return _EMPTY
-        mean = rate * (t1 - t0)
         parts: list[NDArray[np.float64]] = []
         t = t0
+        if pending is not None and pending[0] == t0 and pending[1] == rate:
+            left = pending[2]
+            k = int(np.searchsorted(left, t1))
+            if k < left.shape[0]:
+                self._carry = (t1, rate, left[k:])
+                return left[:k]
+            parts.append(left)
+            t = float(left[-1])
+        mean = rate * (t1 - t)
         while True:
             n = int(mean + 6 * math.sqrt(mean) + 16)
             times = self.rng.standard_exponential(n)
@@ -172,7 +189,10 @@ class ArrivalStream:
             times *= 1.0 / rate
             times += t
             if times[-1] >= t1:
-                parts.append(times[: int(np.searchsorted(times, t1))])
+                k = int(np.searchsorted(times, t1))
+                parts.append(times[:k])
+                if carry:
+                    self._carry = (t1, rate, times[k:])
                 break
             parts.append(times)
             t = float(times[-1])
@@ -193,7 +213,7 @@ class ArrivalStream:
         total = float(cum[-1])
         if total <= 0:
             return _EMPTY
-        units = self._homogeneous(0.0, total, 1.0)
+        units = self._homogeneous(0.0, total, 1.0, carry=False)
         return np.asarray(np.interp(units, cum, grid), dtype=np.float64)
 
     def _trace_between(

@@ -26,6 +26,7 @@ from simulator import kernel as K
 from simulator.arrivals import ArrivalStream
 from simulator.clock import Late
 from simulator.stats import Chunk, Recorder
+from simulator.variates import UnitVariates
 from simulator.world import World
 
 FLUSH_TICKS = 64
@@ -43,6 +44,7 @@ class ExactPlane:
         env: simpy.Environment,
         world: World,
         stream: ArrivalStream,
+        variates: UnitVariates,
         recorder: Recorder,
         rng: np.random.Generator,
         end_s: float,
@@ -63,6 +65,7 @@ class ExactPlane:
         self.max_retries = svc.max_retries
         self.backoff = svc.retry_backoff_s
         self.rand = random.Random(int(rng.integers(2**63 - 1)))
+        self.variates = variates
         self.rng = rng
         self.buf: list[tuple[float, ...]] = []
         self.last_flush = 0.0
@@ -142,6 +145,10 @@ class ExactPlane:
             times = arr_t.tolist()
             tins = tin.tolist() if tin.shape[0] else None
             touts = tout.tolist() if tout.shape[0] else None
+            ue, un = self.variates.take(len(times))
+            es = ue.tolist() if ue.shape[0] else None
+            zs = un.tolist() if un.shape[0] else None
+            nan = math.nan
             request = self._request
             for j, ta in enumerate(times):
                 yield env.timeout(ta - env.now)
@@ -149,7 +156,14 @@ class ExactPlane:
                 self.generated += 1
                 self.inflight += 1
                 env.process(
-                    request(ta, idx, tins[j] if tins else -1.0, touts[j] if touts else -1.0)
+                    request(
+                        ta,
+                        idx,
+                        tins[j] if tins else -1.0,
+                        touts[j] if touts else -1.0,
+                        es[j] if es else nan,
+                        zs[j] if zs else nan,
+                    )
                 )
             if self.progress is not None and self.max_requests is not None:
                 self.progress(self.generated / self.max_requests)
@@ -184,8 +198,10 @@ class ExactPlane:
                 self.progress(env.now / self.end_s)
 
     def _request(
-        self, t: float, idx: int, tin: float, tout: float
+        self, t: float, idx: int, tin: float, tout: float, e: float, z: float
     ) -> Generator[simpy.Event, Any, None]:
+        """One request: route, queue for a slot, serve, fail or succeed, maybe retry.
+        ``e``/``z`` are its pre-drawn unit variates (NaN = none), used by the first attempt."""
         env, w, rand = self.env, self.world, self.rand
         counted = t >= self.warm_t and idx >= self.warm_n
         v = w.baseline
@@ -206,8 +222,11 @@ class ExactPlane:
             if p[K.P_OUTAGE] > 0 or (self._limited and self._rate_limited(ts)):
                 lat, err = 0.0, True
             else:
-                if p[K.P_DIST] == 0:
-                    s = rand.expovariate(1.0 / p[K.P_A]) * p[K.P_LATMULT]
+                kind = p[K.P_DIST]
+                if attempt == 0 and kind == 0 and e == e:
+                    s = p[K.P_A] * e * p[K.P_LATMULT]
+                elif attempt == 0 and kind == 1 and z == z:
+                    s = math.exp(p[K.P_A] + p[K.P_B] * z) * p[K.P_LATMULT]
                 else:
                     s = self._draw(p, v)
                 if tin:
@@ -244,9 +263,10 @@ class ExactPlane:
                         lat = wait + s
                         err = p[K.P_ERR] > 0 and rand.random() < p[K.P_ERR]
             if counted:
-                if self.first < 0:
+                if self.first < 0 or ts < self.first:
                     self.first = ts
-                self.last = ts
+                if ts > self.last:
+                    self.last = ts
                 if err:
                     q = 0.0
                 else:

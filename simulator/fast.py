@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import simpy
-from numpy.typing import NDArray
 
 from simulator import kernel as K
 from simulator.arrivals import ArrivalStream
 from simulator.clock import Late
 from simulator.stats import Chunk, Recorder
+from simulator.variates import UnitVariates
 from simulator.world import World
 
 TARGET_CHUNK_REQUESTS = 1 << 18
@@ -33,6 +33,7 @@ class FastPlane:
         env: simpy.Environment,
         world: World,
         stream: ArrivalStream,
+        variates: UnitVariates,
         recorder: Recorder,
         rng: np.random.Generator,
         end_s: float,
@@ -75,11 +76,7 @@ class FastPlane:
         self.generated = 0
         self.progress = progress
         self.t = 0.0
-        dists = {svc.profile(k).latency.dist for k in world.keys}
-        self._need_e = "exponential" in dists
-        self._need_n = "lognormal" in dists
-        self._ue = _EMPTY
-        self._un = _EMPTY
+        self.variates = variates
 
     @property
     def first_last(self) -> tuple[float, float]:
@@ -118,7 +115,7 @@ class FastPlane:
             if h >= self.end_s:
                 last = True
             self.cfg[3] = self.world.rate_limit()
-            ue, un = self._unit_draws(arr_t.shape[0])
+            ue, un = self.variates.take(arr_t.shape[0])
             k0 = math.floor(t / self.tick_s)
             k1 = max(k0 + 1, math.ceil(h / self.tick_s))
             ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
@@ -155,20 +152,6 @@ class FastPlane:
                 done.succeed()
                 return
             yield Late(self.env, h - t)
-
-    def _unit_draws(self, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Pre-drawn unit variates for the service times of ``n`` arrivals (numpy's fast
-        ziggurat samplers, into reused buffers)."""
-        if n > self._ue.shape[0]:
-            self._ue = np.empty(n) if self._need_e else _EMPTY
-            self._un = np.empty(n) if self._need_n else _EMPTY
-        ue = self._ue[:n]
-        un = self._un[:n]
-        if self._need_e:
-            self.rng.standard_exponential(out=ue)
-        if self._need_n:
-            self.rng.standard_normal(out=un)
-        return ue, un
 
     def _report(self, h: float) -> None:
         assert self.progress is not None

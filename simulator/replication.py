@@ -20,6 +20,7 @@ from simulator.fast import FastPlane
 from simulator.histogram import percentile
 from simulator.result import ReplicationResult
 from simulator.stats import Recorder, window_metrics
+from simulator.variates import UnitVariates
 from simulator.world import World
 
 ENGINES = ("fast", "exact")
@@ -55,18 +56,23 @@ def run_replication(
     progress: Callable[[float], None] | None = None,
 ) -> ReplicationResult:
     """Simulate one replication of ``sc`` (with ``plan`` under test) on ``engine``."""
-    rng = np.random.default_rng(seed_seq)
+    arrivals_ss, variates_ss, control_ss = seed_seq.spawn(3)
+    rng = np.random.default_rng(control_ss)
     env = simpy.Environment()
-    stream = ArrivalStream(sc.traffic, rng, 1.0)
+    stream = ArrivalStream(sc.traffic, np.random.default_rng(arrivals_ss), 1.0)
     tick_s = effective_tick_s(sc, max(stream.mean_rate(), 1e-9))
     sc = sc.model_copy(update={"tick_s": tick_s})
     stream.tick_s = tick_s
     world = World(sc)
+    dists = {sc.service.profile(k).latency.dist for k in world.keys}
+    variates = UnitVariates(
+        np.random.default_rng(variates_ss), "exponential" in dists, "lognormal" in dists
+    )
     recorder = Recorder(len(world.keys), tick_s, sc.service.concurrency)
     end_s = sc.duration_s if sc.duration_s is not None else math.inf
     warm = (sc.warmup_s, sc.warmup_requests)
     cls = FastPlane if engine == "fast" else ExactPlane
-    plane = cls(env, world, stream, recorder, rng, end_s, sc.requests, warm, progress)
+    plane = cls(env, world, stream, variates, recorder, rng, end_s, sc.requests, warm, progress)
     for fault in sc.faults:
         env.process(fault_process(env, world, fault))
     for drop in sc.data_quality:

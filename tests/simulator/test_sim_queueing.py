@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 import simulator
-from contracts.scenario import Scenario
+from contracts.scenario import Latency, Scenario
 from simulator.histogram import REL_ERROR
 
 slow = pytest.mark.skipif(
@@ -106,3 +106,24 @@ def test_erlang_c_formulas() -> None:
     assert simulator.erlang_c(2.0, 1.0, 3) == pytest.approx(4 / 9)
     with pytest.raises(ValueError):
         simulator.erlang_c(10.0, 1.0, 10)
+
+
+@pytest.mark.parametrize(
+    ("lam", "c", "dist"),
+    [(9.0, 10, "exponential"), (0.8, 1, "exponential"), (9.0, 10, "lognormal"), (3.4, 4, "constant")],
+)
+def test_exact_engine_reproduces_fast_engine_sample_path(
+    lam: float, c: int, dist: str, mmc: MMC
+) -> None:
+    """Common random numbers: with one seed both engines see the same arrivals and service
+    times, so the exact SimPy queue must give the fast kernel's numbers, not just similar ones.
+    Together with the 20M-request Erlang-C checks above this pins the exact engine too."""
+    sc = mmc(lam, 1.0, c, 150_000, seed=5)
+    sc = sc.model_copy(
+        update={"service": sc.service.model_copy(update={"latency": Latency(dist=dist, sigma=0.8)})}
+    )
+    fast = simulator.run(sc, engine="fast").metrics
+    exact = simulator.run(sc, engine="exact").metrics
+    for m in ("requests", "wait_mean_s", "latency_mean_s", "latency_p50_s", "latency_p95_s",
+              "latency_p99_s", "utilization", "throughput_rps"):
+        assert exact[m] == pytest.approx(fast[m], rel=1e-9), m
