@@ -144,9 +144,8 @@ def render(result: Any, *, out: Any = None) -> None:
             tols = ", ".join(f"{t.get('metric')}{t.get('comparator')}{t.get('threshold')}"
                              for t in s.get("tolerances", []) if isinstance(t, dict))
             comp = s.get("compensation") or {}
-            params = ", ".join(f"{k}={v}" for k, v in (s.get("params") or {}).items()
-                               if k != "reason" and v is not None)
-            table.add_row(*(escape(clean(str(x), 80)) for x in (
+            params = ", ".join(f"{k}={v}" for k, v in (s.get("params") or {}).items() if v is not None)
+            table.add_row(*(escape(clean(str(x), 120)) for x in (
                 s.get("id"), s.get("action"), s.get("feature") or "", s.get("version") or "", params,
                 ",".join(s.get("depends_on") or []), tols, comp.get("action", "") if isinstance(comp, dict) else "")))
         console.print(table)
@@ -181,6 +180,8 @@ def render(result: Any, *, out: Any = None) -> None:
     for r in result.reasons:
         console.print(f"  - {escape(clean(r, 400))}")
     if result.decision == "escalated":
+        for why in (result.escalation or {}).get("reasons") or []:
+            console.print(f"  [yellow]needs a human:[/] {escape(clean(str(why), 300))}")
         roles = (result.escalation or {}).get("approver_roles") or []
         console.print(f"[yellow]waiting for a human:[/] jitplan approve {result.thread_id} "
                       + (f"--as {roles[0]} " if roles else "") + "[--reject] [--comment TEXT]")
