@@ -20,6 +20,11 @@ The input document (also described in ``scenarios/policies/README.md``)::
                                 "active_versions": [str, ...]}} | null
     }
 
+Each part is the policy-relevant view (``FEATURE_FIELDS``, ``STEP_FIELDS``, ``SIGNAL_FIELDS``):
+specs without descriptions and I/O schemas, steps without tolerances and compensations, only
+the signals of the listed features, only the state of the listed features and their
+dependencies. rego-cpp's evaluation time grows with the input's size.
+
 Evaluation runs the query on a worker thread and waits at most ``timeout_s`` (regopy's C calls
 release the GIL); on timeout the worker and its interpreter are abandoned and the decision is a
 deny. Loaded interpreters are pooled per bundle hash, so repeated evaluations skip compilation.
@@ -28,7 +33,10 @@ deny. Loaded interpreters are pooled per bundle hash, so repeated evaluations sk
 from __future__ import annotations
 
 __all__ = [
+    "FEATURE_FIELDS",
     "FORBIDDEN_BUILTINS",
+    "SIGNAL_FIELDS",
+    "STEP_FIELDS",
     "PolicyBundle",
     "evaluate_policy",
     "forbidden_builtins",
@@ -324,18 +332,39 @@ def evaluate_policy(
 # ---- the input document ------------------------------------------------------------------
 
 
-def _state_doc(state: DeploymentState) -> dict[str, Any]:
+FEATURE_FIELDS: tuple[str, ...] = (
+    "id", "version", "kind", "cost", "risk", "governance", "slo", "depends_on",
+)
+"""FeatureSpec fields carried in the policy input (the policy-relevant view of a spec)."""
+STEP_FIELDS: tuple[str, ...] = ("id", "action", "feature", "version", "params", "depends_on")
+"""Step fields carried in the policy input (tolerances, compensations and rationale are not)."""
+SIGNAL_FIELDS: tuple[str, ...] = ("name", "kind", "feature", "value", "unit", "observed_at")
+
+
+def _state_doc(state: DeploymentState, ids: set[str] | None) -> dict[str, Any]:
     return {
         fid: {**fs.model_dump(mode="json"), "enabled": fs.enabled,
               "active_versions": fs.active_versions()}
         for fid, fs in sorted(state.features.items())
+        if ids is None or fid in ids
+    }
+
+
+def _plan_doc(plan: Plan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "goal": plan.goal,
+        "planner": plan.planner,
+        "trigger": [t.model_dump(mode="json") for t in plan.trigger],
+        "steps": [s.model_dump(mode="json", include=set(STEP_FIELDS)) for s in plan.steps],
     }
 
 
 def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
     """Signals with their quarantine status, as the policy input carries them."""
     return [
-        {**s.signal.model_dump(mode="json"), "quarantined": not s.ok, "reasons": list(s.reasons)}
+        {**s.signal.model_dump(mode="json", include=set(SIGNAL_FIELDS)),
+         "quarantined": not s.ok, "reasons": list(s.reasons)}
         for s in signals
     ]
 
@@ -384,15 +413,24 @@ def policy_input(
     *,
     store: CatalogStore | None = None,
 ) -> dict[str, Any]:
-    """The policy input document; with a plan, the features it touches are added to ``features``."""
+    """The policy input document (see the module docstring).
+
+    With a plan, the features it touches are added to ``features``. The document carries the
+    policy-relevant view of each contract (``FEATURE_FIELDS``, ``STEP_FIELDS``,
+    ``SIGNAL_FIELDS``), only the signals of the listed features, and only the state of the
+    listed features and their dependencies: rego-cpp's cost grows with the input's size.
+    """
     specs: dict[str, FeatureSpec] = {f.key: f for f in features}
     if plan is not None:
         for f in touched_features(plan, catalog, state, store=store):
             specs.setdefault(f.key, f)
+    ids = {f.id for f in specs.values()}
+    related = ids | {d.id for f in specs.values() for d in f.depends_on}
     return {
         "request": request.model_dump(mode="json"),
-        "features": [specs[k].model_dump(mode="json") for k in sorted(specs)],
-        "signals": signal_docs(signals),
-        "plan": plan.model_dump(mode="json") if plan is not None else None,
-        "state": _state_doc(state) if state is not None else None,
+        "features": [specs[k].model_dump(mode="json", include=set(FEATURE_FIELDS))
+                     for k in sorted(specs)],
+        "signals": signal_docs([s for s in signals if s.signal.feature in ids]),
+        "plan": _plan_doc(plan) if plan is not None else None,
+        "state": _state_doc(state, related) if state is not None else None,
     }

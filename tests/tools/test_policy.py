@@ -201,10 +201,28 @@ def test_policy_input_shape(catalog: Catalog, state: DeploymentState) -> None:
     assert doc["request"] == {"role": "support-lead", "region": "us", "purpose": ""}
     assert [f["id"] for f in doc["features"]] == ["reply-drafter"]
     assert doc["plan"] is None
+    # only the signals of listed features (stale.yaml's reply-drafter demand, quarantined)
+    assert [s["name"] for s in doc["signals"]] == ["reply-drafter.demand"]
     assert all(s["quarantined"] and s["reasons"] for s in doc["signals"])
+    # only the state of listed features and their dependencies
+    assert sorted(doc["state"]) == ["pii-redactor", "reply-drafter", "ticket-summarizer"]
     assert doc["state"]["pii-redactor"]["enabled"] is True
-    assert doc["state"]["answer-synthesizer"]["enabled"] is False
+    assert "description" not in doc["features"][0] and "slo" in doc["features"][0]
     json.dumps(doc)  # JSON-safe
+
+
+def test_policy_input_carries_the_policy_view_of_a_plan(catalog: Catalog,
+                                                        state: DeploymentState) -> None:
+    plan = Plan.from_data({"id": "p", "goal": "g", "steps": [
+        {"id": "a", "action": "canary", "feature": "answer-synthesizer", "version": "1.0.0",
+         "params": {"weight": 5}, "tolerances": [{"metric": "error_rate", "comparator": "<",
+                                                  "threshold": 0.01}],
+         "compensation": {"id": "u", "action": "rollback", "feature": "answer-synthesizer"}}]})
+    doc = policy_input(PolicyRequest(), catalog, [], [], plan, state)
+    assert doc["plan"]["steps"] == [{"id": "a", "action": "canary", "feature": "answer-synthesizer",
+                                     "version": "1.0.0", "params": {"weight": 5}, "depends_on": []}]
+    assert sorted(doc["state"]) == ["answer-synthesizer", "kb-retriever"]
+    assert doc["state"]["answer-synthesizer"]["enabled"] is False
 
 
 def test_touched_features_resolve_versions_from_steps_state_and_catalog(
