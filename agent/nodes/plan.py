@@ -51,6 +51,7 @@ def plan(state: CycleState) -> dict[str, Any]:
             policy=state.get("policy"),
             feedback=tuple(state.get("feedback", [])),
             revision=revision,
+            previous=state.get("plan") if revision > 0 and not fallback else None,
             notes=tuple(notes),
             seed_id=cin.seed_id(),
         )

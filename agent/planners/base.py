@@ -29,6 +29,8 @@ class PlanningContext:
     feedback: tuple[dict[str, Any], ...] = ()
     """Violations of the previous draft (``{code, message, step}``), empty on the first draft."""
     revision: int = 0
+    previous: dict[str, Any] | None = None
+    """The previous draft (revisions only), shown to the planner next to its violations."""
     notes: tuple[str, ...] = ()
     """Why signals were not used (quarantine, unknown features)."""
     seed_id: str = ""

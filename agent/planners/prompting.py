@@ -72,6 +72,8 @@ def user_prompt(ctx: PlanningContext, *, max_catalog: int = 60) -> str:
             f"## Your previous plan (revision {ctx.revision - 1}) was rejected with these violations; "
             "fix all of them\n" + fence("\n".join(lines), "violations")
         )
+        if ctx.previous is not None:
+            parts.append("## Your previous plan\n" + fence(ctx.previous))
     return "\n\n".join(parts)
 
 
