@@ -140,3 +140,29 @@ def test_ray_backend_without_ray_is_a_clear_error(cli: Any, tmp_path: Path) -> N
         return
     r = cli("simulate", _small(tmp_path), "--backend", "ray")
     assert r.code == 2 and "ray" in r.err
+
+
+def test_progress_bar_writes_a_bar() -> None:
+    import io
+
+    from simulator.output import ProgressBar
+
+    buf = io.StringIO()
+    bar = ProgressBar("sim", stream=buf, min_interval_s=0.0)
+    bar(0.5)
+    bar(1.0)
+    bar.close()
+    text = buf.getvalue()
+    assert "50.0%" in text and "100.0%" in text and text.endswith("\n")
+
+
+def test_plan_file_in_library_is_valid(cli: Any) -> None:
+    r = cli(
+        "simulate",
+        SIM / "load_spike.yaml",
+        "--plan",
+        SIM / "plans" / "canary_ticket_summarizer.json",
+        "--json",
+    )
+    assert r.code == 1
+    assert json.loads(r.out)["verdict"]["plan"] == "canary-ticket-summarizer-1.1.0"

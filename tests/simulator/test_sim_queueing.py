@@ -110,7 +110,12 @@ def test_erlang_c_formulas() -> None:
 
 @pytest.mark.parametrize(
     ("lam", "c", "dist"),
-    [(9.0, 10, "exponential"), (0.8, 1, "exponential"), (9.0, 10, "lognormal"), (3.4, 4, "constant")],
+    [
+        (9.0, 10, "exponential"),
+        (0.8, 1, "exponential"),
+        (9.0, 10, "lognormal"),
+        (3.4, 4, "constant"),
+    ],
 )
 def test_exact_engine_reproduces_fast_engine_sample_path(
     lam: float, c: int, dist: str, mmc: MMC
@@ -124,6 +129,14 @@ def test_exact_engine_reproduces_fast_engine_sample_path(
     )
     fast = simulator.run(sc, engine="fast").metrics
     exact = simulator.run(sc, engine="exact").metrics
-    for m in ("requests", "wait_mean_s", "latency_mean_s", "latency_p50_s", "latency_p95_s",
-              "latency_p99_s", "utilization", "throughput_rps"):
+    for m in (
+        "requests",
+        "wait_mean_s",
+        "latency_mean_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "utilization",
+        "throughput_rps",
+    ):
         assert exact[m] == pytest.approx(fast[m], rel=1e-9), m
