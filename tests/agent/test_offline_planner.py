@@ -61,13 +61,12 @@ def test_nothing_actionable_is_a_single_noop() -> None:
     assert Plan.model_validate(plan).is_noop
 
 
-def test_demand_over_trigger_stages_a_canary_within_budget() -> None:
+def test_demand_over_trigger_stages_a_full_canary_on_the_sample_world() -> None:
     plan, ctx = _plan("demand-rise")
-    acts = _actions(plan)
-    # 180 rpm x 0.0009 USD x 1440 = 233 USD/day against a 60 USD budget: stop at 25 %.
-    assert acts == [("canary", "answer-synthesizer", 5.0), ("canary", "answer-synthesizer", 25.0)]
-    assert any("stopping the canary at 25%" in n for n in plan["notes"])
-    s1, s2 = plan["steps"]
+    # 180 rpm x 0.0009 USD x 1440 = 233 USD/day, within the 300 USD budget: all stages, then promote.
+    assert _actions(plan) == [("canary", "answer-synthesizer", w) for w in (5.0, 25.0, 50.0, 100.0)] + [
+        ("promote", "answer-synthesizer", None)]
+    s1, s2 = plan["steps"][:2]
     assert s2["depends_on"] == ["s1"]
     metrics = {t["metric"]: t for t in s1["tolerances"]}
     spec = ctx.catalog.get("answer-synthesizer")
@@ -77,6 +76,16 @@ def test_demand_over_trigger_stages_a_canary_within_budget() -> None:
     assert metrics["quality"]["comparator"] == ">=" and metrics["quality"]["threshold"] == spec.slo.quality_min
     assert s1["compensation"]["action"] == "rollback" and s1["compensation"]["params"]["weight"] == 0
     assert plan["trigger"][0]["signal"] == "answer-synthesizer.demand"
+    rep = validate(plan, ctx.catalog, list(ctx.statuses), ctx.state, None)
+    assert rep.ok, rep.feedback()
+
+
+def test_demand_over_budget_stops_the_canary_at_the_largest_stage_that_fits() -> None:
+    # 500 rpm x 0.0009 USD x 1440 = 648 USD/day against a 300 USD budget: 25 % fits, 50 % does not.
+    plan, ctx = _plan(_snap({"name": "answer-synthesizer.demand", "kind": "demand",
+                             "feature": "answer-synthesizer", "value": 500}))
+    assert _actions(plan) == [("canary", "answer-synthesizer", 5.0), ("canary", "answer-synthesizer", 25.0)]
+    assert any("stopping the canary at 25%" in n for n in plan["notes"])
     rep = validate(plan, ctx.catalog, list(ctx.statuses), ctx.state, None)
     assert rep.ok, rep.feedback()
 
@@ -111,8 +120,18 @@ def test_drift_refreshes_to_the_newest_prompt_via_shadow_then_canary() -> None:
     assert rep.ok, rep.feedback()
 
 
-def test_drift_on_the_sample_snapshot_escalates_because_the_refresh_is_over_budget() -> None:
-    plan, _ = _plan("drift")
+def test_drift_on_the_sample_snapshot_refreshes_the_prompt() -> None:
+    plan, ctx = _plan("drift")
+    assert [a for a, _, _ in _actions(plan)] == ["shadow", "canary", "canary", "refresh_prompt"]
+    assert validate(plan, ctx.catalog, list(ctx.statuses), ctx.state, None).ok
+
+
+def test_drift_escalates_when_the_refresh_is_over_budget() -> None:
+    # 200 rpm x 0.0005 USD x 1440 = 144 USD/day for 1.2.0 against a 90 USD budget.
+    plan, _ = _plan(_snap(
+        {"name": "ts.drift", "kind": "drift", "feature": "ticket-summarizer", "value": 0.14, "unit": "ratio"},
+        {"name": "ts.demand", "kind": "demand", "feature": "ticket-summarizer", "value": 200},
+    ))
     assert _actions(plan) == [("escalate", "ticket-summarizer", None)]
     assert "USD/day" in plan["steps"][0]["params"]["reason"]
 

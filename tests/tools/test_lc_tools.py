@@ -58,7 +58,7 @@ def test_signal_cost_and_policy_tools() -> None:
     sig = _call(ctx, "read_signals", feature_id="answer-synthesizer")
     assert sig[0]["verdict"] == "quarantined" and "stale" in sig[0]["reasons"][0]  # type: ignore[index]
     cost = _call(ctx, "estimate_cost", feature_id="answer-synthesizer", demand_rpm=180)
-    assert isinstance(cost, dict) and cost["daily_usd"] == 233.28 and cost["daily_limit_usd"] == 60.0
+    assert isinstance(cost, dict) and cost["daily_usd"] == 233.28 and cost["daily_limit_usd"] == 300.0
     pol = _call(_ctx(role="payments-lead"), "check_policy", feature_ids=["answer-synthesizer"])
     assert pol["allowed"] is False and any("payments-lead" in d for d in pol["deny"])  # type: ignore[index]
 
