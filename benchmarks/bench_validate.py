@@ -21,12 +21,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scenarios")]
 
+from generate_catalog import generate_catalog  # noqa: E402
+
 from contracts.catalog import Catalog, FeatureSpec  # noqa: E402
 from contracts.plan import Plan  # noqa: E402
 from contracts.policy import PolicyRequest  # noqa: E402
 from contracts.signals import Signal, SignalStatus  # noqa: E402
 from contracts.state import DeploymentState, FeatureState  # noqa: E402
-from generate_catalog import generate_catalog  # noqa: E402
 from tools.policy import PolicyBundle, evaluate_policy, policy_input  # noqa: E402
 from tools.validator import validate  # noqa: E402
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from contracts.catalog import Catalog
 from contracts.plan import MAX_PLAN_STEPS, Plan
 from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, SignalSnapshot, SignalStatus
+from contracts.signals import ContractSet, Signal, SignalSnapshot, SignalStatus
 from contracts.state import DeploymentState
 from contracts.validation import VIOLATION_CODES
 from tools.policy import PolicyBundle
@@ -24,6 +25,7 @@ WORLD = ROOT / "scenarios" / "world"
 PLANS = ROOT / "tests" / "policies" / "plans"
 
 ERR = {"metric": "error_rate", "comparator": "<=", "threshold": 0.01}
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 STRICT = {"metric": "error_rate", "comparator": "<", "threshold": 0.001}
 
 
@@ -268,22 +270,42 @@ def test_every_violation_code_is_exercised() -> None:
     assert used == set(VIOLATION_CODES)
 
 
+def demand(feature: str, rpm: float) -> SignalStatus:
+    """A usable demand signal (the world's budgets may change; these tests set their own)."""
+    return SignalStatus(signal=Signal(name=f"{feature}.demand", kind="demand", feature=feature,
+                                      value=rpm, unit="rpm", observed_at=NOW, lineage=["gw"]),
+                        ok=True)
+
+
 def test_over_budget_from_demand(catalog: Catalog, state: DeploymentState) -> None:
-    doc = good_plan()  # promotes ticket-summarizer 1.2.0: 95 rpm in the drift snapshot
-    report = validate(doc, catalog, signals(catalog, "drift"), state, None)
+    spec = catalog.get("ticket-summarizer", "1.2.0")
+    assert spec is not None
+    # demand at which a 50% canary fits but the full rollout does not
+    rpm = 1.5 * spec.cost.daily_budget_usd / (1440 * spec.cost.per_request_usd)
+    report = validate(good_plan(), catalog, [demand("ticket-summarizer", rpm)], state, None)
     [v] = report.violations
     assert (v.code, v.step) == ("over_budget", "s3")
-    assert "68.40 USD/day" in v.message and "ceiling of 45 USD/day" in v.message
-    # the 10% and 50% canaries of the same plan fit
-    assert not any(x.step in ("s1", "s2") for x in report.violations)
+    full = rpm * 1440 * spec.cost.per_request_usd
+    assert f"projected {full:.2f} USD/day" in v.message
+    assert f"ceiling of {spec.cost.daily_budget_usd:g} USD/day" in v.message
 
 
 def test_over_budget_respects_a_lower_budget_in_the_state(catalog: Catalog,
                                                           state: DeploymentState) -> None:
-    fs = state.get("ticket-summarizer").model_copy(update={"budget_usd_per_day": 5.0})
-    report = validate(good_plan(), catalog, signals(catalog, "drift"),
+    fs = state.get("ticket-summarizer").model_copy(update={"budget_usd_per_day": 1.0})
+    report = validate(good_plan(), catalog, [demand("ticket-summarizer", 95)],
                       state.with_feature("ticket-summarizer", fs), None)
     assert {v.step for v in report.violations if v.code == "over_budget"} == {"s1", "s2", "s3"}
+
+
+def test_observed_cost_above_the_envelope_is_over_budget(catalog: Catalog,
+                                                         state: DeploymentState) -> None:
+    cost = SignalStatus(signal=Signal(name="tone-rewriter.cost", kind="cost", feature="tone-rewriter",
+                                      value=0.01, unit="usd_per_request", observed_at=NOW), ok=True)
+    doc = plan(step("s1", "canary", "tone-rewriter", "1.0.0", params={"weight": 1}))
+    report = validate(doc, catalog, [cost, demand("tone-rewriter", 0.1)], state, None)
+    assert [v.code for v in report.violations] == ["over_budget"]
+    assert "observed per-request cost breaks the envelope" in report.violations[0].message
 
 
 def test_quarantined_triggering_signal_blocks_every_acting_step(catalog: Catalog,

@@ -24,9 +24,10 @@ def test_valid_plan_exits_0(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_invalid_plan_exits_1_and_lists_violations(cli) -> None:  # type: ignore[no-untyped-def]
-    r = cli("validate", GOOD, *CTX, *sig("drift"))
+    r = cli("validate", GOOD, *CTX, *sig("stale"))
     assert r.code == 1
-    assert "[over_budget] step s3" in r.out and "[policy_deny]" in r.out
+    assert "[quarantined_signal] step s1" in r.out and "[policy_deny]" in r.out
+    assert "quarantined signals:" in r.out
 
 
 def test_json_output(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
