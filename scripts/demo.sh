@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: no API key, no server.
+# `make demo`: the main job on embedded defaults (offline planner, SQLite checkpoints and audit,
+# flagd JSON file, local JSONL traces) — no API key, no server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 J=.venv/bin/jitplan
 W=scenarios/world
-echo "== catalog"
+HOME_DIR=${JITPLAN_HOME:-.jitplan/demo}
+export JITPLAN_HOME=$HOME_DIR
+mkdir -p "$HOME_DIR"
+K=(--contracts $W/contracts.yaml --state $W/flags.json --policy scenarios/policies)
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. the catalog"
 $J catalog validate $W/catalog.yaml
-echo
-echo "== signals (healthy demand rise)"
+
+say "2. signals against their data contracts (healthy demand rise)"
 $J signals check $W/signals/demand-rise.yaml --contracts $W/contracts.yaml --catalog $W/catalog.yaml
+
+say "3. a planning cycle: perceive -> triage -> govern -> plan -> validate -> simulate -> decide -> record"
+$J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml "${K[@]}" --out "$HOME_DIR/plan.json"
+
+say "3b. the same inputs again: the plan cache skips the planner (the plan is still validated and simulated)"
+thread=$($J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml "${K[@]}" --json \
+  | .venv/bin/python -c 'import json,sys; d=json.load(sys.stdin); print(d["reasons"][0], file=sys.stderr); print(d["thread_id"])')
+
+say "4. nothing changed: the fast path decides noop without a planner"
+$J plan --catalog $W/catalog.yaml --signals $W/signals/steady.yaml "${K[@]}"
+
+say "5. an instruction smuggled into a signal is data: the critical feature waits for a human"
+$J plan --catalog $W/catalog.yaml --signals $W/signals/hostile.yaml "${K[@]}"
+
+say "6. what the cycle cost and how long each node took"
+$J report "$thread"
+
+say "7. the audit chain is intact"
+$J audit verify
 echo
-echo "== signals (stale and out-of-contract: quarantined, exit 1 expected)"
-set +e
-$J signals check $W/signals/stale.yaml --contracts $W/contracts.yaml --catalog $W/catalog.yaml
-rc=$?
-set -e
-[ "$rc" -eq 1 ] || { echo "expected exit 1 for quarantined signals, got $rc" >&2; exit 1; }
+echo "plan written to $HOME_DIR/plan.json; traces in $HOME_DIR/traces.jsonl; audit log in $HOME_DIR/audit.db"
