@@ -29,7 +29,7 @@ from contracts.signals import SignalStatus
 from contracts.state import DeploymentState
 from contracts.validation import ValidationReport, Violation
 from tools.catalog_store import CatalogStore
-from tools.policy import PolicyBundle, evaluate_policy, policy_input, signal_docs
+from tools.policy import PolicyBundle, evaluate_policy, policy_input
 from tools.validation_scope import parse_plan, scope_violations, step_structure_violations
 from tools.validation_steps import StepChecker
 
@@ -70,7 +70,10 @@ def _inputs(
     out = {
         "plan": plan_digest,
         "catalog": catalog_digest,
-        "signals": sha256_hex(canonical_json(signal_docs(signals))),
+        "signals": sha256_hex(canonical_json([
+            {**s.signal.model_dump(mode="json"), "ok": s.ok, "reasons": list(s.reasons)}
+            for s in signals
+        ])),
     }
     if state is not None:
         out["state"] = state.digest()
