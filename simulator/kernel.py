@@ -84,8 +84,8 @@ def _draw(
     v: int,
     emp: NDArray[np.float64],
     emp_len: NDArray[np.int64],
-    ue: NDArray[np.float64],
-    un: NDArray[np.float64],
+    ue: NDArray[np.float32],
+    un: NDArray[np.float32],
     i: int,
 ) -> float:
     """Service time of version ``v``; arrival ``i`` uses the pre-drawn unit variates
@@ -229,8 +229,8 @@ def run_batch(
     params: NDArray[np.float64],
     emp: NDArray[np.float64],
     emp_len: NDArray[np.int64],
-    ue: NDArray[np.float64],
-    un: NDArray[np.float64],
+    ue: NDArray[np.float32],
+    un: NDArray[np.float32],
     route: NDArray[np.float64],
     cfg: NDArray[np.float64],
     state: NDArray[np.float64],
