@@ -187,9 +187,8 @@ class StepChecker:
                         "and no canary is in progress; set 'version'", step.id)
                 return None
             return self.store.get(fid, sim.canary_version)
-        if step.action == "enable":
-            return self.store.get(fid, sim.version) or self.store.get(fid)
-        return self.store.get(fid, sim.version) if sim.version else None
+        # enable, disable, rollback, set_budget: the serving version, else the newest
+        return (self.store.get(fid, sim.version) if sim.version else None) or self.store.get(fid)
 
     # ---- parameters ----------------------------------------------------------------------
 

@@ -366,3 +366,12 @@ def test_garbage_never_raises(catalog: Catalog) -> None:
         report = validate(junk, catalog, [], None, None)
         assert not report.ok and report.violations
     assert not validate([1, 2], catalog, [], None, None).ok  # type: ignore[arg-type]
+
+
+def test_set_budget_on_a_feature_that_is_off_is_still_checked(catalog: Catalog,
+                                                                state: DeploymentState) -> None:
+    doc = plan(step("s1", "set_budget", "answer-synthesizer", params={"usd_per_day": 1e6},
+                    compensation={"id": "u", "action": "set_budget", "feature": "answer-synthesizer",
+                                  "params": {"usd_per_day": 1}}))
+    report = validate(doc, catalog, [], state, None)
+    assert [v.code for v in report.violations] == ["over_budget"]
