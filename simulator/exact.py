@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator import kernel as K
+from simulator import layout as L
 from simulator.arrivals import ArrivalStream
 from simulator.clock import Late
+from simulator.records import record_batch
 from simulator.stats import Chunk, Recorder
 from simulator.variates import UnitVariates
 from simulator.world import World
@@ -105,7 +106,7 @@ class ExactPlane:
         if self.buf:
             rec = np.asarray(self.buf, dtype=np.float64)
             self.buf = []
-            K.record_batch(
+            record_batch(
                 rec,
                 k0 * self.tick_s,
                 self.tick_s,
@@ -118,17 +119,17 @@ class ExactPlane:
         self.last_flush = now
 
     def _draw(self, p: list[float], v: int) -> float:
-        kind = p[K.P_DIST]
+        kind = p[L.P_DIST]
         if kind == 0:
-            x = self.rand.expovariate(1.0 / p[K.P_A])
+            x = self.rand.expovariate(1.0 / p[L.P_A])
         elif kind == 1:
-            x = self.rand.lognormvariate(p[K.P_A], p[K.P_B])
+            x = self.rand.lognormvariate(p[L.P_A], p[L.P_B])
         elif kind == 2:
-            x = p[K.P_A]
+            x = p[L.P_A]
         else:
             emp, lens = self.world.empirical
             x = float(emp[v, self.rand.randrange(int(lens[v]))])
-        return x * p[K.P_LATMULT]
+        return x * p[L.P_LATMULT]
 
     def process(self, done: simpy.Event) -> Generator[simpy.Event, Any, None]:
         """Arrival process: spawns one request process per arrival."""
@@ -209,7 +210,7 @@ class ExactPlane:
             v = w.canary
         table = self._params if w.rev == self._rev else self._table()
         if tin < 0:
-            tin, tout = table[v][K.P_TOK_IN], table[v][K.P_TOK_OUT]
+            tin, tout = table[v][L.P_TOK_IN], table[v][L.P_TOK_OUT]
         if counted and w.shadow >= 0 and rand.random() * 100.0 < w.shadow_weight:
             self._shadow(t, w.shadow, tin, tout)
         timeout = self.timeout
@@ -219,18 +220,18 @@ class ExactPlane:
             p = (self._params if w.rev == self._rev else self._table())[v]
             wait = busy = cost = 0.0
             err = False
-            if p[K.P_OUTAGE] > 0 or (self._limited and self._rate_limited(ts)):
+            if p[L.P_OUTAGE] > 0 or (self._limited and self._rate_limited(ts)):
                 lat, err = 0.0, True
             else:
-                kind = p[K.P_DIST]
+                kind = p[L.P_DIST]
                 if attempt == 0 and kind == 0 and e == e:
-                    s = p[K.P_A] * e * p[K.P_LATMULT]
+                    s = p[L.P_A] * e * p[L.P_LATMULT]
                 elif attempt == 0 and kind == 1 and z == z:
-                    s = math.exp(p[K.P_A] + p[K.P_B] * z) * p[K.P_LATMULT]
+                    s = math.exp(p[L.P_A] + p[L.P_B] * z) * p[L.P_LATMULT]
                 else:
                     s = self._draw(p, v)
                 if tin:
-                    s += p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
+                    s += p[L.P_SEC_IN] * tin + p[L.P_SEC_OUT] * tout
                 if self.busy < self.slots and not self.waiting:
                     self.busy += 1
                 else:
@@ -248,9 +249,9 @@ class ExactPlane:
                 if not err:
                     wait = env.now - ts
                     cost = (
-                        p[K.P_USD_REQ]
-                        + p[K.P_USD_IN] * tin / 1000.0
-                        + p[K.P_USD_OUT] * tout / 1000.0
+                        p[L.P_USD_REQ]
+                        + p[L.P_USD_IN] * tin / 1000.0
+                        + p[L.P_USD_OUT] * tout / 1000.0
                     )
                     busy = s
                     if timeout is not None and wait + s > timeout:
@@ -261,7 +262,7 @@ class ExactPlane:
                         yield env.timeout(s)
                         self._release()
                         lat = wait + s
-                        err = p[K.P_ERR] > 0 and rand.random() < p[K.P_ERR]
+                        err = p[L.P_ERR] > 0 and rand.random() < p[L.P_ERR]
             if counted:
                 if self.first < 0 or ts < self.first:
                     self.first = ts
@@ -270,8 +271,8 @@ class ExactPlane:
                 if err:
                     q = 0.0
                 else:
-                    dt = ts - p[K.P_QT0]
-                    q = p[K.P_Q0] - p[K.P_QSLOPE] * (dt if dt > 0 else 0.0)
+                    dt = ts - p[L.P_QT0]
+                    q = p[L.P_Q0] - p[L.P_QSLOPE] * (dt if dt > 0 else 0.0)
                     q = q if q > 0 else 0.0
                 self.buf.append(
                     (
@@ -324,13 +325,13 @@ class ExactPlane:
 
     @staticmethod
     def _quality(p: list[float], t: float) -> float:
-        dt = max(t - p[K.P_QT0], 0.0)
-        return max(p[K.P_Q0] - p[K.P_QSLOPE] * dt, 0.0)
+        dt = max(t - p[L.P_QT0], 0.0)
+        return max(p[L.P_Q0] - p[L.P_QSLOPE] * dt, 0.0)
 
     def _shadow(self, t: float, v: int, tin: float, tout: float) -> None:
         p = self._table()[v]
-        s = self._draw(p, v) + p[K.P_SEC_IN] * tin + p[K.P_SEC_OUT] * tout
-        err = p[K.P_OUTAGE] > 0 or self.rand.random() < p[K.P_ERR]
-        cost = p[K.P_USD_REQ] + p[K.P_USD_IN] * tin / 1000.0 + p[K.P_USD_OUT] * tout / 1000.0
+        s = self._draw(p, v) + p[L.P_SEC_IN] * tin + p[L.P_SEC_OUT] * tout
+        err = p[L.P_OUTAGE] > 0 or self.rand.random() < p[L.P_ERR]
+        cost = p[L.P_USD_REQ] + p[L.P_USD_IN] * tin / 1000.0 + p[L.P_USD_OUT] * tout / 1000.0
         q = 0.0 if err else self._quality(p, t)
         self.buf.append((t, v, s, 0.0, 0.0, 1.0 if err else 0.0, cost, q, 0.0, 1.0))

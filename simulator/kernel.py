@@ -7,28 +7,13 @@ carried across chunks), applies timeouts (abandonment
 of the queue, client timeout in service), faults, errors and retries, and accumulates per-tick
 and per-version statistics in place. Random draws use numba's generator, seeded per chunk.
 
-``record_batch`` accumulates outcome records produced elsewhere (the exact engine) into the
-same statistics arrays, so both engines report through one code path.
+Array layouts live in ``simulator.layout``; the helpers shared with the exact engine
+(service draws, quality, recording outcomes) in ``simulator.records``.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "F_BUSY",
-    "F_COST",
-    "F_ERR",
-    "F_LAT",
-    "F_N",
-    "F_QN",
-    "F_QUAL",
-    "F_RETRY",
-    "F_WAIT",
-    "NFIELDS",
-    "P_COLS",
-    "quality_at",
-    "record_batch",
-    "run_batch",
-]
+__all__ = ["LINEAR_MAX", "run_batch"]
 
 import math
 
@@ -36,129 +21,37 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
-
-# Statistic fields (last axis of the tick/version arrays).
-F_N, F_ERR, F_LAT, F_WAIT, F_BUSY, F_COST, F_QUAL, F_QN, F_RETRY = range(9)
-NFIELDS = 9
-
-# Version parameter table columns (one row per version), built by simulator.world.
-(
-    P_DIST,
+from simulator.layout import (
+    F_BUSY,
+    F_COST,
+    F_ERR,
+    F_LAT,
+    F_N,
+    F_QN,
+    F_QUAL,
+    F_RETRY,
+    F_WAIT,
     P_A,
     P_B,
-    P_LATMULT,
+    P_DIST,
     P_ERR,
+    P_LATMULT,
     P_OUTAGE,
-    P_SEC_IN,
-    P_SEC_OUT,
-    P_USD_REQ,
-    P_USD_IN,
-    P_USD_OUT,
     P_Q0,
     P_QSLOPE,
     P_QT0,
+    P_SEC_IN,
+    P_SEC_OUT,
     P_TOK_IN,
     P_TOK_OUT,
-) = range(16)
-P_COLS = 16
+    P_USD_IN,
+    P_USD_OUT,
+    P_USD_REQ,
+)
+from simulator.records import bin_of, draw_service, quality_at, record_one
 
-_LOG_LO = math.log10(LO_S)
 LINEAR_MAX = 16
 """Up to this many servers the free times are scanned linearly; above, kept as a 4-ary min-heap."""
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _bin(lat: float) -> int:
-    if lat < LO_S:
-        return 0
-    b = int((math.log10(lat) - _LOG_LO) * BINS_PER_DECADE) + 1
-    if b > NBINS - 1:
-        return NBINS - 1
-    return b
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _draw(
-    p: NDArray[np.float64],
-    v: int,
-    emp: NDArray[np.float64],
-    emp_len: NDArray[np.int64],
-    ue: NDArray[np.float32],
-    un: NDArray[np.float32],
-    i: int,
-) -> float:
-    """Service time of version ``v``; arrival ``i`` uses the pre-drawn unit variates
-    (``ue`` standard exponential, ``un`` standard normal) when given, a retry (``i`` < 0)
-    draws from numba's generator."""
-    kind = int(p[v, P_DIST])
-    if kind == 0:
-        e = ue[i] if i >= 0 and ue.shape[0] > 0 else np.random.standard_exponential()
-        x = p[v, P_A] * e
-    elif kind == 1:
-        z = un[i] if i >= 0 and un.shape[0] > 0 else np.random.standard_normal()
-        x = math.exp(p[v, P_A] + p[v, P_B] * z)
-    elif kind == 2:
-        x = p[v, P_A]
-    else:
-        x = emp[v, np.random.randint(0, emp_len[v])]
-    return float(x * p[v, P_LATMULT])
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def quality_at(p: NDArray[np.float64], v: int, t: float) -> float:
-    """Quality of version ``v`` at time ``t`` (linear decay from its origin, floored at 0)."""
-    dt = t - p[v, P_QT0]
-    q = float(p[v, P_Q0] - p[v, P_QSLOPE] * (dt if dt > 0 else 0.0))
-    return q if q > 0 else 0.0
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _record(
-    tick_tot: NDArray[np.float64],
-    tick_ver: NDArray[np.float64],
-    hist_tick: NDArray[np.int64],
-    hist_ver: NDArray[np.int64],
-    k: int,
-    v: int,
-    lat: float,
-    wait: float,
-    busy: float,
-    err: bool,
-    cost: float,
-    q: float,
-    retry: bool,
-    shadow: bool,
-) -> None:
-    b = _bin(lat)
-    hist_ver[v, b] += 1
-    tick_ver[k, v, F_N] += 1.0
-    tick_ver[k, v, F_LAT] += lat
-    tick_ver[k, v, F_WAIT] += wait
-    tick_ver[k, v, F_BUSY] += busy
-    tick_ver[k, v, F_COST] += cost
-    if err:
-        tick_ver[k, v, F_ERR] += 1.0
-    else:
-        tick_ver[k, v, F_QUAL] += q
-        tick_ver[k, v, F_QN] += 1.0
-    if retry:
-        tick_ver[k, v, F_RETRY] += 1.0
-    tick_tot[k, F_COST] += cost
-    tick_tot[k, F_BUSY] += busy
-    if shadow:
-        return
-    hist_tick[k, b] += 1
-    tick_tot[k, F_N] += 1.0
-    tick_tot[k, F_LAT] += lat
-    tick_tot[k, F_WAIT] += wait
-    if err:
-        tick_tot[k, F_ERR] += 1.0
-    else:
-        tick_tot[k, F_QUAL] += q
-        tick_tot[k, F_QN] += 1.0
-    if retry:
-        tick_tot[k, F_RETRY] += 1.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -296,7 +189,7 @@ def run_batch(
                 tout = params[v, P_TOK_OUT]
             i += 1
             if shadow_v >= 0 and np.random.random() < sw and counted:
-                ss = _draw(params, shadow_v, emp, emp_len, ue, un, -1)
+                ss = draw_service(params, shadow_v, emp, emp_len, ue, un, -1)
                 ss += params[shadow_v, P_SEC_IN] * tin + params[shadow_v, P_SEC_OUT] * tout
                 s_err = (
                     params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
@@ -308,7 +201,7 @@ def run_batch(
                 )
                 s_q = quality_at(params, shadow_v, t)
                 k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
-                _record(
+                record_one(
                     tick_tot,
                     tick_ver,
                     hist_tick,
@@ -418,7 +311,7 @@ def run_batch(
             q = params[v, P_Q0] - params[v, P_QSLOPE] * (dt if dt > 0 else 0.0)
             q = q if q > 0 else 0.0
             k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
-            b = _bin(lat)
+            b = bin_of(lat)
             hist_ver[v, b] += 1
             hist_tick[k, b] += 1
             tick_ver[k, v, F_N] += 1.0
@@ -450,36 +343,3 @@ def run_batch(
                 rt, rinfo, n_retry, t + lat + backoff, float(v), attempt + 1.0, tin, tout
             )
     return n_retry
-
-
-@njit(cache=True, error_model="numpy")
-def record_batch(
-    rec: NDArray[np.float64],
-    tick0: float,
-    tick_s: float,
-    tick_tot: NDArray[np.float64],
-    tick_ver: NDArray[np.float64],
-    hist_tick: NDArray[np.int64],
-    hist_ver: NDArray[np.int64],
-) -> None:
-    """Accumulate outcome rows ``[t, v, lat, wait, busy, err, cost, q, retry, shadow]``."""
-    nt = tick_tot.shape[0]
-    for j in range(rec.shape[0]):
-        r = rec[j]
-        k = min(max(int((r[0] - tick0) / tick_s), 0), nt - 1)
-        _record(
-            tick_tot,
-            tick_ver,
-            hist_tick,
-            hist_ver,
-            k,
-            int(r[1]),
-            r[2],
-            r[3],
-            r[4],
-            r[5] > 0,
-            r[6],
-            r[7],
-            r[8] > 0,
-            r[9] > 0,
-        )

@@ -12,7 +12,7 @@ import simpy
 
 from contracts.plan import Plan
 from contracts.scenario import Scenario
-from simulator import kernel as K
+from simulator import layout as L
 from simulator.arrivals import ArrivalStream
 from simulator.control import PlanRun, dq_process, fault_process
 from simulator.exact import ExactPlane
@@ -100,7 +100,7 @@ def run_replication(
     if sc.duration_s is not None:
         span = sc.duration_s - sc.warmup_s
     else:
-        n = recorder.tot[K.F_N]
+        n = recorder.tot[L.F_N]
         span = (last - first) * n / (n - 1) if n > 1 and last > first else math.nan
     return ReplicationResult(
         index=index,
@@ -119,19 +119,19 @@ def run_replication(
 
 def _metrics(rec: Recorder, span: float, c: int) -> dict[str, float]:
     tot = [float(x) for x in rec.tot]
-    n = tot[K.F_N]
+    n = tot[L.F_N]
     nan = math.nan
     return {
         "requests": n,
         "throughput_rps": n / span if span > 0 else nan,
-        "utilization": tot[K.F_BUSY] / (c * span) if span > 0 else nan,
-        "wait_mean_s": tot[K.F_WAIT] / n if n else nan,
-        "latency_mean_s": tot[K.F_LAT] / n if n else nan,
+        "utilization": tot[L.F_BUSY] / (c * span) if span > 0 else nan,
+        "wait_mean_s": tot[L.F_WAIT] / n if n else nan,
+        "latency_mean_s": tot[L.F_LAT] / n if n else nan,
         "latency_p50_s": percentile(rec.hist, 50),
         "latency_p95_s": percentile(rec.hist, 95),
         "latency_p99_s": percentile(rec.hist, 99),
-        "error_rate": tot[K.F_ERR] / n if n else nan,
-        "cost_usd": tot[K.F_COST],
-        "quality_mean": tot[K.F_QUAL] / tot[K.F_QN] if tot[K.F_QN] else nan,
-        "retries": float(tot[K.F_RETRY]),
+        "error_rate": tot[L.F_ERR] / n if n else nan,
+        "cost_usd": tot[L.F_COST],
+        "quality_mean": tot[L.F_QUAL] / tot[L.F_QN] if tot[L.F_QN] else nan,
+        "retries": float(tot[L.F_RETRY]),
     }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator import kernel as K
+from simulator import layout as L
 from simulator.histogram import NBINS, percentile, percentile_rows
 
 SERIES_COLUMNS: tuple[str, ...] = (
@@ -48,8 +48,8 @@ class Chunk:
         nt = max(nt, 1)
         return cls(
             k0,
-            np.zeros((nt, K.NFIELDS)),
-            np.zeros((nt, nver, K.NFIELDS)),
+            np.zeros((nt, L.NFIELDS)),
+            np.zeros((nt, nver, L.NFIELDS)),
             np.zeros((nt, NBINS), dtype=np.int64),
             np.zeros((nver, NBINS), dtype=np.int64),
         )
@@ -61,7 +61,7 @@ class Window:
 
     v: int
     t0: float
-    tot: NDArray[np.float64] = field(default_factory=lambda: np.zeros(K.NFIELDS))
+    tot: NDArray[np.float64] = field(default_factory=lambda: np.zeros(L.NFIELDS))
     hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(NBINS, dtype=np.int64))
 
 
@@ -70,18 +70,18 @@ def window_metrics(
 ) -> dict[str, float]:
     """Gate metrics (tolerance names of ``contracts.plan.METRICS``) for one window."""
     t = [float(x) for x in tot]
-    n = t[K.F_N]
+    n = t[L.F_N]
     nan = math.nan
-    cost = t[K.F_COST]
+    cost = t[L.F_COST]
     return {
         "requests": n,
-        "error_rate": t[K.F_ERR] / n if n else nan,
-        "latency_mean_ms": 1000 * t[K.F_LAT] / n if n else nan,
+        "error_rate": t[L.F_ERR] / n if n else nan,
+        "latency_mean_ms": 1000 * t[L.F_LAT] / n if n else nan,
         "latency_p50_ms": 1000 * percentile(hist, 50),
         "latency_p95_ms": 1000 * percentile(hist, 95),
         "latency_p99_ms": 1000 * percentile(hist, 99),
-        "wait_mean_ms": 1000 * t[K.F_WAIT] / n if n else nan,
-        "quality": t[K.F_QUAL] / t[K.F_QN] if t[K.F_QN] else nan,
+        "wait_mean_ms": 1000 * t[L.F_WAIT] / n if n else nan,
+        "quality": t[L.F_QUAL] / t[L.F_QN] if t[L.F_QN] else nan,
         "cost_per_request_usd": cost / n if n else nan,
         "cost_usd_per_day": cost / span_s * 86400 if span_s > 0 else nan,
     }
@@ -93,9 +93,9 @@ class Recorder:
     def __init__(self, nver: int, tick_s: float, concurrency: int) -> None:
         self.tick_s = tick_s
         self.concurrency = concurrency
-        self.tot = np.zeros(K.NFIELDS)
+        self.tot = np.zeros(L.NFIELDS)
         self.hist = np.zeros(NBINS, dtype=np.int64)
-        self.ver_tot = np.zeros((nver, K.NFIELDS))
+        self.ver_tot = np.zeros((nver, L.NFIELDS))
         self.ver_hist = np.zeros((nver, NBINS), dtype=np.int64)
         self.windows: list[Window] = []
         self._rows: list[NDArray[np.float64]] = []
@@ -137,21 +137,21 @@ class Recorder:
 
     def _emit(self, k0: int, tot: NDArray[np.float64], hist: NDArray[np.int64], cw: float) -> None:
         nt = tot.shape[0]
-        n = tot[:, K.F_N]
+        n = tot[:, L.F_N]
         safe = np.where(n > 0, n, np.nan)
-        qn = np.where(tot[:, K.F_QN] > 0, tot[:, K.F_QN], np.nan)
+        qn = np.where(tot[:, L.F_QN] > 0, tot[:, L.F_QN], np.nan)
         rows = np.column_stack(
             [
                 (k0 + np.arange(nt)) * self.tick_s,
                 n,
-                tot[:, K.F_ERR],
-                tot[:, K.F_ERR] / safe,
-                tot[:, K.F_LAT] / safe,
+                tot[:, L.F_ERR],
+                tot[:, L.F_ERR] / safe,
+                tot[:, L.F_LAT] / safe,
                 percentile_rows(hist, 95),
-                tot[:, K.F_WAIT] / safe,
-                tot[:, K.F_BUSY] / (self.concurrency * self.tick_s),
-                tot[:, K.F_COST],
-                tot[:, K.F_QUAL] / qn,
+                tot[:, L.F_WAIT] / safe,
+                tot[:, L.F_BUSY] / (self.concurrency * self.tick_s),
+                tot[:, L.F_COST],
+                tot[:, L.F_QUAL] / qn,
                 np.full(nt, cw),
             ]
         )

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from contracts.scenario import Fault, Scenario
-from simulator import kernel as K
+from simulator import layout as L
 
 
 @dataclass(frozen=True)
@@ -99,20 +99,20 @@ class World:
     def params(self, now: float) -> NDArray[np.float64]:
         """The version parameter table (``kernel.P_*`` columns) in force from ``now``."""
         svc = self.scenario.service
-        p = np.zeros((len(self.keys), K.P_COLS), dtype=np.float64)
+        p = np.zeros((len(self.keys), L.P_COLS), dtype=np.float64)
         for v, key in enumerate(self.keys):
             prof = svc.profile(key)
             lat = prof.latency
             if lat.dist == "exponential":
-                p[v, K.P_DIST], p[v, K.P_A] = 0, lat.mean_s
+                p[v, L.P_DIST], p[v, L.P_A] = 0, lat.mean_s
             elif lat.dist == "lognormal":
-                p[v, K.P_DIST] = 1
-                p[v, K.P_A] = math.log(lat.mean_s) - lat.sigma**2 / 2
-                p[v, K.P_B] = lat.sigma
+                p[v, L.P_DIST] = 1
+                p[v, L.P_A] = math.log(lat.mean_s) - lat.sigma**2 / 2
+                p[v, L.P_B] = lat.sigma
             elif lat.dist == "constant":
-                p[v, K.P_DIST], p[v, K.P_A] = 2, lat.mean_s
+                p[v, L.P_DIST], p[v, L.P_A] = 2, lat.mean_s
             else:
-                p[v, K.P_DIST] = 3
+                p[v, L.P_DIST] = 3
             mult, err, outage = 1.0, prof.error_rate, 0.0
             for f in self.faults:
                 if f.target is not None and f.target != key:
@@ -123,20 +123,20 @@ class World:
                     mult *= f.multiplier
                 elif f.kind == "error_burst":
                     err = max(err, f.error_rate)
-            p[v, K.P_LATMULT] = mult
-            p[v, K.P_ERR] = min(1.0, err + self.dq_err)
-            p[v, K.P_OUTAGE] = outage
-            p[v, K.P_SEC_IN] = prof.seconds_per_input_token
-            p[v, K.P_SEC_OUT] = prof.seconds_per_output_token
-            p[v, K.P_USD_REQ] = prof.usd_per_request
-            p[v, K.P_USD_IN] = prof.usd_per_1k_input_tokens
-            p[v, K.P_USD_OUT] = prof.usd_per_1k_output_tokens
+            p[v, L.P_LATMULT] = mult
+            p[v, L.P_ERR] = min(1.0, err + self.dq_err)
+            p[v, L.P_OUTAGE] = outage
+            p[v, L.P_SEC_IN] = prof.seconds_per_input_token
+            p[v, L.P_SEC_OUT] = prof.seconds_per_output_token
+            p[v, L.P_USD_REQ] = prof.usd_per_request
+            p[v, L.P_USD_IN] = prof.usd_per_1k_input_tokens
+            p[v, L.P_USD_OUT] = prof.usd_per_1k_output_tokens
             slope, t0 = self._decay(key, v)
-            p[v, K.P_Q0] = max(0.0, prof.quality - self.dq_drop)
-            p[v, K.P_QSLOPE] = slope
-            p[v, K.P_QT0] = t0
-            p[v, K.P_TOK_IN] = prof.input_tokens
-            p[v, K.P_TOK_OUT] = prof.output_tokens
+            p[v, L.P_Q0] = max(0.0, prof.quality - self.dq_drop)
+            p[v, L.P_QSLOPE] = slope
+            p[v, L.P_QT0] = t0
+            p[v, L.P_TOK_IN] = prof.input_tokens
+            p[v, L.P_TOK_OUT] = prof.output_tokens
         return p
 
     def rate_limit(self) -> float:

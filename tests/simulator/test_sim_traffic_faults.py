@@ -204,12 +204,12 @@ def test_azure_trace_scenario_runs() -> None:
 def test_histogram_percentiles_are_within_the_documented_bound() -> None:
     rng = np.random.default_rng(0)
     x = rng.lognormal(0.0, 1.5, 200_000)
-    from simulator.kernel import _bin
+    from simulator.records import bin_of
 
     hist = np.zeros(642, dtype=np.int64)
     for b in np.floor((np.log10(x) + 5) * 64).astype(np.int64) + 1:
         hist[b] += 1
-    assert _bin(float(x[0])) == int(np.floor((np.log10(x[0]) + 5) * 64)) + 1
+    assert bin_of(float(x[0])) == int(np.floor((np.log10(x[0]) + 5) * 64)) + 1
     for q in (50, 90, 95, 99, 99.9):
         exact = float(np.percentile(x, q, method="inverted_cdf"))
         assert percentile(hist, q) == pytest.approx(exact, rel=REL_ERROR)
