@@ -184,8 +184,8 @@ class ArrivalStream:
         mean = rate * (t1 - t)
         while True:
             n = int(mean + 6 * math.sqrt(mean) + 16)
-            gaps = self.rng.standard_exponential(n, dtype=np.float32)
-            times = np.cumsum(gaps, dtype=np.float64)  # float32 gaps, float64 clock
+            times = self.rng.standard_exponential(n)
+            np.cumsum(times, out=times)  # in place: no temporaries on the hot path
             times *= 1.0 / rate
             times += t
             if times[-1] >= t1:

@@ -50,8 +50,8 @@ def draw_service(
     v: int,
     emp: NDArray[np.float64],
     emp_len: NDArray[np.int64],
-    ue: NDArray[np.float32],
-    un: NDArray[np.float32],
+    ue: NDArray[np.float64],
+    un: NDArray[np.float64],
     i: int,
 ) -> float:
     """Service time of version ``v``; arrival ``i`` uses the pre-drawn unit variates
