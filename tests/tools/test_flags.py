@@ -164,6 +164,11 @@ def test_openfeature_flagd_provider_resolves_a_file_jitplan_wrote(tmp_path: Path
         assert client.get_string_value("nope", "<none>") == "<none>"
     finally:
         api.shutdown()
+        import threading
+
+        for t in threading.enumerate():  # leave no file-watcher thread behind
+            if t.name == "FlagdFileWatcherWorkerThread":
+                t.join(timeout=5)
 
 
 _READER = r"""
