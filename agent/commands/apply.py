@@ -40,6 +40,16 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+class _Printable:
+    """Writes text with non-printable characters replaced (reasons quote signal and file text)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write("".join(c if c.isprintable() or c == "\n" else "?" for c in text))
+
+
 def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha: str) -> dict[str, str | None]:
     from pathlib import Path
 
@@ -106,11 +116,11 @@ def run(args: argparse.Namespace) -> int:
         problem = approval_problem(approval, _current_hashes(args, inputs, state_sha))
         thread_id = args.thread or (approval.thread_id if approval else None)
         if problem and args.dry_run:
-            sys.stderr.write(f"jitplan: note: a real apply would be refused: {problem}\n")
+            _Printable(sys.stderr).write(f"jitplan: note: a real apply would be refused: {problem}\n")
         elif problem:
             audit.append("apply_refused", {"plan_id": plan.id, "plan_sha256": plan.digest(), "reason": problem},
                          thread_id=thread_id)
-            sys.stderr.write(f"jitplan: refused: {problem}\n")
+            _Printable(sys.stderr).write(f"jitplan: refused: {problem}\n")
             return 1
         result = apply_plan(plan, store, signals=signals, audit=None if args.dry_run else audit,
                             thread_id=thread_id, dry_run=args.dry_run, step_wait_s=args.step_wait,
@@ -118,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(result.model_dump(mode="json"))
     else:
-        out = sys.stdout
+        out = _Printable(sys.stdout)
         out.write(f"plan {plan.id} ({result.plan_sha256[:12]}): {result.status}"
                   f"{' (resumed)' if result.resumed else ''}\n")
         if result.reason:

@@ -88,14 +88,16 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     for r in records:
         summary = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.payload.items())[:6])
-        sys.stdout.write(f"{r.seq:>6} {r.ts} {r.kind:<20} {r.thread_id or '-':<16} {summary}\n")
+        head = _short(f"{r.kind:<20} {r.thread_id or '-':<16}")
+        sys.stdout.write(f"{r.seq:>6} {_short(r.ts)} {head} {summary}\n")
     if not records:
         sys.stdout.write("no records\n")
     return 0
 
 
 def _short(v: Any) -> str:
-    text = str(v)
+    """At most 40 printable characters (payloads may hold hostile text: no terminal escapes)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(v))
     return text if len(text) <= 40 else text[:37] + "..."
 
 

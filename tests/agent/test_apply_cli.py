@@ -160,3 +160,14 @@ def test_signals_are_required_for_a_real_apply(cli: Any, ws: dict[str, Path], tm
     bad.write_text("observed_at: yesterday\nsignals: []\n")
     res = cli("apply", ws["plan"], "--state", ws["flags"], "--signals", bad)
     assert res.code == 2 and "bad.yaml" in res.err
+
+
+def test_hostile_text_in_an_approval_is_not_echoed_raw(cli: Any, ws: dict[str, Path]) -> None:
+    plan = Plan.from_file(ws["plan"])
+    with AuditLog.open() as log:
+        log.append("approval", {"plan_sha256": plan.digest(), "decision": "rejected", "by": "evil\x1b[2J\x07",
+                                "comment": "", "auto": False, "inputs": {}})
+    res = apply(cli, ws)
+    assert res.code == 1 and "\x1b" not in res.err and "\x07" not in res.err and "evil?" in res.err
+    show = cli("audit", "show")
+    assert "\x1b" not in show.out
