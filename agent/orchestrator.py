@@ -16,6 +16,12 @@ original file bytes are put back (byte-for-byte identical); inconclusive -> paus
 (re-run ``jitplan apply`` to re-judge, ``--abort`` to compensate); marginal -> continue, recorded.
 A compensation that keeps failing is retried ``max_attempts`` times, then the run is left as
 ``needs_operator`` (audited, non-zero exit); re-running retries it.
+
+Timeouts: a unit whose apply + ``step_wait_s`` + gate takes longer than its step's ``timeout_s``
+fails its gate. Signals that cannot be read pause (inconclusive). If the flags file changed
+outside the run (e.g. another plan applied meanwhile), a resumed run stops as ``needs_operator``
+(conflict) and touches nothing; ``--abort`` still tries to compensate. One apply at a time per
+flags file (an advisory ``flock`` next to it, dropped by the kernel if the process dies).
 """
 
 from __future__ import annotations
