@@ -143,4 +143,8 @@ def run(args: argparse.Namespace) -> int:
         for row in result.expected_vs_observed:
             out.write(f"  quality {row['unit']}: expected {row['expected_quality']}, observed {row['observed_quality']}\n")
         out.write(f"  flags state {result.state_before_sha256[:12]} -> {result.state_after_sha256[:12]}\n")
+    if result.status == "needs_operator":
+        _Printable(sys.stderr).write(f"jitplan: NEEDS OPERATOR: {result.reason}\n")
+    elif result.status == "paused":
+        _Printable(sys.stderr).write(f"jitplan: paused, escalated to a human: {result.reason}\n")
     return result.exit_code
