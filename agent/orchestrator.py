@@ -4,7 +4,7 @@ Order: steps in dependency order (``depends_on``; ties keep plan order). A ``ref
 step runs as three units — ``<id>#shadow``, ``<id>#canary``, ``<id>#promote`` — each gated,
 recording expected (``params.expected_quality``) vs observed quality.
 
-Crash safety: a per-plan journal (``<home>/runs/<plan-sha256>.json``, replaced atomically)
+Crash safety: a per-run journal (``<home>/runs/<run-id>.json``, run id = sha256 of plan digest and flags path; replaced atomically)
 records each unit *before* the flags file is written (with the state digest before and after)
 and marks it done after. On restart the flags file's digest says whether an in-flight unit
 landed, so nothing is applied twice; a run that was compensating keeps compensating. Audit
@@ -35,6 +35,7 @@ __all__ = [
     "plan_units",
 ]
 
+import hashlib
 import os
 import signal as _signal
 import time
@@ -55,6 +56,7 @@ from contracts.execution import (
     RunJournal,
     StepOutcome,
 )
+from contracts.home import jitplan_home
 from contracts.plan import Plan, Step
 from contracts.signals import SignalSnapshot
 from contracts.state import DeploymentState
@@ -163,6 +165,16 @@ def _crash_point(label: str) -> None:
         os.kill(os.getpid(), _signal.SIGKILL)
 
 
+def run_id(plan: Plan, store: FlagStore) -> str:
+    """One run per (plan, flags file): the same plan may be applied to a staging and a prod file."""
+    return hashlib.sha256(f"{plan.digest()}\n{store.path.resolve()}".encode()).hexdigest()
+
+
+def journal_path(plan: Plan, store: FlagStore, runs_dir: Path | None = None) -> Path:
+    """Where the crash-safe journal of applying ``plan`` to ``store`` lives."""
+    return (runs_dir or jitplan_home(create=False) / "runs") / f"{run_id(plan, store)}.json"
+
+
 class _Saga:
     def __init__(
         self, plan: Plan, store: FlagStore, signals: SignalSource, audit: AuditLog | None,
@@ -173,7 +185,8 @@ class _Saga:
         self.thread_id, self.step_wait_s, self.gate = thread_id, step_wait_s, gate
         self.max_attempts, self.retry_delay_s, self.sleep = max_attempts, retry_delay_s, sleep
         self.sha = plan.digest()
-        self.path = runs_dir / f"{self.sha}.json"
+        self.run_id = run_id(plan, store)
+        self.path = runs_dir / f"{self.run_id}.json"
         self.steps: list[StepOutcome] = []
         self.comps: list[StepOutcome] = []
         self.evo: list[dict[str, float | str | None]] = []
@@ -196,7 +209,7 @@ class _Saga:
     def record(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
         if self.audit is not None:
             body = {"plan_id": self.plan.id, "plan_sha256": self.sha, **payload}
-            self.audit.append(kind, body, thread_id=self.thread_id, key=f"{self.sha}:{key}" if key else None)
+            self.audit.append(kind, body, thread_id=self.thread_id, key=f"{self.run_id}:{key}" if key else None)
 
     def result(self, j: RunJournal, status: ExecutionStatus, reason: str = "") -> ExecutionResult:
         cur = self.store.read()
@@ -483,8 +496,6 @@ def apply_plan(
     if signals is None or isinstance(signals, SignalSnapshot):
         signals = StaticSource(signals)
     if runs_dir is None:
-        from contracts.home import jitplan_home
-
         runs_dir = jitplan_home() / "runs"
     saga = _Saga(plan, store, signals, audit, thread_id, step_wait_s, gate or GateConfig(), runs_dir,
                  max(1, max_attempts), retry_delay_s, sleep)

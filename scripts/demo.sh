@@ -30,10 +30,27 @@ $J plan --catalog $W/catalog.yaml --signals $W/signals/steady.yaml "${K[@]}"
 say "5. an instruction smuggled into a signal is data: the critical feature waits for a human"
 $J plan --catalog $W/catalog.yaml --signals $W/signals/hostile.yaml "${K[@]}"
 
-say "6. what the cycle cost and how long each node took"
+say "6. execute the approved rollout on copies of the flags file; gates judge canary vs baseline"
+for f in flags.json flags-regressed.json; do cp $W/flags.json "$HOME_DIR/$f"; rm -rf "$HOME_DIR/$f.history"; done
+rm -rf "$HOME_DIR/runs"
+$J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml --contracts $W/contracts.yaml \
+  --state "$HOME_DIR/flags.json" --policy scenarios/policies --out "$HOME_DIR/rollout.json" --json > /dev/null
+echo "-- post-rollout signals show a regressed canary: the saga compensates, flags restored byte for byte"
+set +e
+$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags-regressed.json" \
+  --signals $W/signals/canary-regressed.yaml --contracts $W/contracts.yaml
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { echo "expected the regressed rollout to be compensated (exit 1), got $rc" >&2; exit 1; }
+cmp $W/flags.json "$HOME_DIR/flags-regressed.json" && echo "flags file byte-identical to before the plan"
+echo "-- healthy canary: every gate passes and the rollout completes"
+$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags.json" \
+  --signals $W/signals/canary-healthy.yaml --contracts $W/contracts.yaml
+
+say "7. what the cycle cost and how long each node took"
 $J report "$thread"
 
-say "7. the audit chain is intact"
+say "8. the audit chain is intact"
 $J audit verify
 echo
 echo "plan written to $HOME_DIR/plan.json; traces in $HOME_DIR/traces.jsonl; audit log in $HOME_DIR/audit.db"

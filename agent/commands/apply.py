@@ -71,10 +71,9 @@ def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha:
 
 def run(args: argparse.Namespace) -> int:
     from agent.commands._output import dump_json
-    from agent.orchestrator import apply_plan, approval_problem, latest_approval
+    from agent.orchestrator import apply_plan, approval_problem, journal_path, latest_approval
     from contracts.errors import UserError
     from contracts.execution import RunJournal
-    from contracts.home import jitplan_home
     from contracts.plan import Plan
     from contracts.signals import ContractSet
     from tools.audit import AuditLog
@@ -105,13 +104,13 @@ def run(args: argparse.Namespace) -> int:
 
     with AuditLog.open(args.audit) as audit:
         approval = latest_approval(plan, audit)
-        journal_path = jitplan_home() / "runs" / f"{plan.digest()}.json"
+        journal = journal_path(plan, store)
         state_sha = state.digest()
-        if journal_path.exists():  # resuming: judge staleness against the state the run started from
+        if journal.exists():  # resuming: judge staleness against the state the run started from
             try:
-                state_sha = RunJournal.model_validate_json(journal_path.read_bytes()).original_state_sha256
+                state_sha = RunJournal.model_validate_json(journal.read_bytes()).original_state_sha256
             except ValueError:
-                raise UserError("corrupt run journal", source=str(journal_path)) from None
+                raise UserError("corrupt run journal", source=str(journal)) from None
         inputs = dict((approval.payload.get("inputs") or {}) if approval else {})
         problem = approval_problem(approval, _current_hashes(args, inputs, state_sha))
         thread_id = args.thread or (approval.thread_id if approval else None)
