@@ -6,8 +6,10 @@ Each metric gets 12 one-minute samples per cohort (`<feature>.<metric>.baseline|
 for gates after a promote, the all-traffic series (`<feature>.<metric>`) served by the new version.
 """
 import sys
+
 import numpy as np
 import yaml
+
 
 def snapshot(feature: str, seed: int, regressed: bool) -> dict:
     rng = np.random.default_rng(seed)
