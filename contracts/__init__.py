@@ -5,14 +5,12 @@ Names are exported lazily (PEP 562) so that importing one contract does not impo
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from contracts.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    # errors
+    # errors and loading
     "JitplanError": "errors", "UserError": "errors", "InputError": "errors", "RunError": "errors",
     "BudgetExceeded": "errors", "FieldProblem": "errors",
-    # loading
     "FromFile": "loading", "load_document": "loading",
     # catalog
     "Catalog": "catalog", "FeatureSpec": "catalog", "CostEnvelope": "catalog", "RiskProfile": "catalog",
@@ -21,23 +19,20 @@ _EXPORTS: dict[str, str] = {
     # signals
     "Signal": "signals", "SignalSnapshot": "signals", "DataContract": "signals",
     "ContractSet": "signals", "SignalStatus": "signals",
-    # plans and state
+    # plans, state, policy, validation
     "Plan": "plan", "Step": "plan", "Tolerance": "plan", "TriggerRef": "plan",
     "DeploymentState": "state", "FeatureState": "state",
-    # audit
+    "PolicyRequest": "policy", "PolicyDecision": "policy",
+    "Violation": "validation", "ValidationReport": "validation", "VIOLATION_CODES": "validation",
+    # scenarios (simulator input)
+    "Scenario": "scenario",
+    # planning cycle I/O
+    "PlanRequest": "agent", "CycleResult": "agent", "Decision": "agent",
+    # execution and audit
+    "ExecutionResult": "execution", "StepOutcome": "execution", "GateVerdict": "execution",
+    "MetricComparison": "execution", "RunJournal": "execution",
     "AuditRecord": "audit",
     "jitplan_home": "home",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'contracts' has no attribute {name!r}")
-    return getattr(import_module(f"contracts.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

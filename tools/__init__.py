@@ -1,0 +1,31 @@
+"""What the planner and the orchestrator use: catalog store and checks, signal contracts,
+dependency graph, cost estimator, policy engine, validator, plan simulation, flag store,
+audit log, telemetry, canary gate, and their LangChain tool wrappers.
+
+Names are exported lazily (PEP 562): importing ``tools`` costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+from contracts.lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "check_catalog": "catalog_check",
+    "check_signals": "signal_check",
+    "CatalogStore": "catalog_store",
+    "DependencyGraph": "depgraph",
+    "CostEstimate": "cost", "estimate_cost": "cost",
+    "PolicyBundle": "policy", "evaluate_policy": "policy", "policy_input": "policy",
+    "validate": "validator",
+    "simulate_plan": "simulate_plan",
+    "PlanCache": "plan_cache", "cache_key": "plan_cache",
+    "ToolContext": "lc_tools", "make_tools": "lc_tools",
+    "FlagStore": "flags",
+    "AuditLog": "audit", "AuditHead": "audit", "VerifyReport": "audit",
+    "setup_telemetry": "telemetry", "span": "telemetry", "record_llm_call": "telemetry",
+    "GateConfig": "gate", "evaluate_gate": "gate", "mann_whitney_u": "gate",
+    "SignalSource": "signal_source", "SnapshotFileSource": "signal_source",
+    "FolderSource": "signal_source", "StaticSource": "signal_source",
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
