@@ -150,12 +150,18 @@ def run_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
         return _json({"error": f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}"})
     if not isinstance(args, dict):
         return _json({"error": "tool arguments must be an object"})
-    try:
-        return _json(fn(**args))
-    except TypeError as exc:
-        return _json({"error": f"bad arguments for {name}: {exc}"})
-    except Exception as exc:  # a tool must never crash the planner
-        return _json({"error": f"{type(exc).__name__}: {str(exc)[:500]}"})
+    from tools.telemetry import span
+
+    with span(f"jitplan.tool.{name}", attrs={"gen_ai.operation.name": "execute_tool",
+                                             "gen_ai.tool.name": name}) as sp:
+        try:
+            return _json(fn(**args))
+        except TypeError as exc:
+            sp.set_attribute("error.type", "TypeError")
+            return _json({"error": f"bad arguments for {name}: {exc}"})
+        except Exception as exc:  # a tool must never crash the planner
+            sp.set_attribute("error.type", type(exc).__name__)
+            return _json({"error": f"{type(exc).__name__}: {str(exc)[:500]}"})
 
 
 def _bound(ctx: ToolContext, name: str) -> Callable[..., str]:

@@ -210,6 +210,8 @@ def node_span(node: str, state: CycleState) -> Iterator[Any]:
     from tools.telemetry import setup_telemetry, span
 
     setup_telemetry()
+    plan = state.get("plan")
+    plan_id = plan.get("id") if isinstance(plan, dict) else None
     with span(f"jitplan.node.{node}", attrs={"jitplan.thread_id": state.get("thread_id", ""),
-                                              "jitplan.node": node}) as sp:
+                                              "jitplan.node": node, "jitplan.plan_id": plan_id}) as sp:
         yield sp

@@ -22,7 +22,7 @@ def plan(state: CycleState) -> dict[str, Any]:
     from agent.planners.findings import Finding, analyze
     from tools.plan_cache import PlanCache
 
-    with node_span("plan", state):
+    with node_span("plan", state) as sp:
         cin = inputs_of(state)
         revision = int(state.get("revision", 0))
         fallback = bool(state.get("fallback", False))
@@ -35,6 +35,7 @@ def plan(state: CycleState) -> dict[str, Any]:
                 audit(state, "plan", n, "plan_draft", {"plan": cached, "planner": "cache",
                                                       "cache_key": key, "revision": revision})
                 reasons.append("plan cache hit: planner skipped (plan validated and simulated again)")
+                sp.set_attribute("jitplan.plan_id", str(cached.get("id", "")))
                 maybe_crash("plan")
                 return {"plan": cached, "plan_errors": [], "planner": str(cached.get("planner", "offline")),
                         "cache_hit": True, "reasons": reasons}
@@ -62,6 +63,8 @@ def plan(state: CycleState) -> dict[str, Any]:
         reasons.extend(draft.reasons)
         if draft.capped:
             reasons.append(draft.capped)
+        if isinstance(draft.plan, dict) and draft.plan.get("id"):
+            sp.set_attribute("jitplan.plan_id", str(draft.plan["id"]))
         audit(state, "plan", n, "plan_draft", {
             "plan": draft.plan, "planner": draft.planner, "revision": revision,
             "fallback": fallback, "errors": list(draft.errors), "capped": draft.capped,

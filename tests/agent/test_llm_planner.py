@@ -211,3 +211,21 @@ def test_a_failing_model_call_becomes_a_reason_not_a_crash() -> None:
     draft = planner.draft(ctx)
     assert draft.plan is None and draft.errors[0]["code"] == "llm_error"
     assert draft.capped is not None and "connection refused" in draft.capped
+
+
+def test_llm_cycle_traces_tool_calls_llm_calls_and_the_plan_id(_isolated_home: Path) -> None:
+    from tools.telemetry import read_spans, setup_telemetry
+
+    setup_telemetry()
+    res = run_cycle(_req("demand-rise", "tools_then_plan.yaml"))
+    assert res.plan is not None
+    spans = read_spans(_isolated_home / "traces.jsonl", thread_id=res.thread_id)
+    tools = [s for s in spans if s["name"].startswith("jitplan.tool.")]
+    assert len(tools) == 5
+    assert all(s["attributes"]["gen_ai.operation.name"] == "execute_tool" for s in tools)
+    llm = [s for s in spans if s["name"] == "jitplan.llm.call"]
+    assert len(llm) == 4
+    assert sum(s["attributes"]["gen_ai.usage.input_tokens"] for s in llm) == 6500
+    assert all("gen_ai.request.model" in s["attributes"] for s in llm)
+    validate_spans = [s for s in spans if s["name"] == "jitplan.node.validate"]
+    assert validate_spans and all(s["attributes"]["jitplan.plan_id"] == res.plan["id"] for s in validate_spans)
