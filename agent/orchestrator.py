@@ -4,11 +4,11 @@ Order: steps in dependency order (``depends_on``; ties keep plan order). A ``ref
 step runs as three units — ``<id>#shadow``, ``<id>#canary``, ``<id>#promote`` — each gated,
 recording expected (``params.expected_quality``) vs observed quality.
 
-Crash safety: a per-run journal (``<home>/runs/<run-id>.json``, run id = sha256 of plan digest and flags path; replaced atomically)
-records each unit *before* the flags file is written (with the state digest before and after)
+Crash safety: a per-run journal (``<home>/runs/<run-id>.json``, replaced atomically; the run id
+is the sha256 of the plan digest and the flags file's path) records each unit *before* the flags file is written (with the state digest before and after)
 and marks it done after. On restart the flags file's digest says whether an in-flight unit
 landed, so nothing is applied twice; a run that was compensating keeps compensating. Audit
-records use idempotency keys ``<plan-sha>:<event>:<unit>`` so a resumed run never duplicates.
+records use idempotency keys ``<run-id>:<event>:<unit>`` so a resumed run never duplicates.
 
 Gate after each unit (``tools.gate``): fail (or a timeout, or an error) -> compensations of the
 completed units in reverse order, each restoring the feature exactly as it was, then the
@@ -31,8 +31,10 @@ __all__ = [
     "Unit",
     "apply_plan",
     "approval_problem",
+    "journal_path",
     "latest_approval",
     "plan_units",
+    "run_id",
 ]
 
 import hashlib
@@ -41,12 +43,12 @@ import signal as _signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from contracts.audit import AuditRecord
+from agent.approval import approval_problem, latest_approval
+from agent.execution_units import Unit, effective_action, plan_units
 from contracts.errors import RunError, UserError
 from contracts.execution import (
     ExecutionResult,
@@ -57,9 +59,8 @@ from contracts.execution import (
     StepOutcome,
 )
 from contracts.home import jitplan_home
-from contracts.plan import Plan, Step
+from contracts.plan import Plan
 from contracts.signals import SignalSnapshot
-from contracts.state import DeploymentState
 from tools.audit import AuditLog
 from tools.flags import FlagStore, StepError, apply_action, atomic_write_bytes, restore_feature
 from tools.gate import GateConfig, Observations, evaluate_gate
@@ -68,95 +69,6 @@ from tools.telemetry import span
 
 MAX_COMPENSATION_ATTEMPTS = 3
 _CRASH_ENV = "JITPLAN_TEST_CRASH_AT"
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One journalled unit of work: a step, or one phase of a refresh_prompt step."""
-
-    name: str
-    step: Step
-    action: str
-
-    @property
-    def params(self) -> dict[str, Any]:
-        if self.step.action == "refresh_prompt" and self.action == "canary":
-            w = self.step.params.get("canary_weight", self.step.params.get("weight", 10))
-            return {"weight": w}
-        return dict(self.step.params)
-
-
-def _ordered(steps: list[Step]) -> list[Step]:
-    ids = {s.id for s in steps}
-    placed: list[Step] = []
-    done: set[str] = set()
-    pending = list(steps)
-    while pending:
-        ready = next((s for s in pending if all(d in done or d not in ids for d in s.depends_on)), None)
-        if ready is None:
-            raise UserError("steps depend on each other in a cycle", field="steps[].depends_on")
-        placed.append(ready)
-        done.add(ready.id)
-        pending.remove(ready)
-    return placed
-
-
-def plan_units(plan: Plan) -> list[Unit]:
-    """The plan's units in execution order."""
-    units: list[Unit] = []
-    for st in _ordered(list(plan.steps)):
-        if st.action == "refresh_prompt":
-            units += [Unit(f"{st.id}#{ph}", st, ph) for ph in ("shadow", "canary", "promote")]
-        else:
-            units.append(Unit(st.id, st, st.action))
-    return units
-
-
-def _effective(u: Unit, state: DeploymentState) -> str:
-    """A refresh_prompt phase the feature is already past (e.g. the plan ran explicit shadow and
-    canary steps before the swap) becomes a no-op instead of lowering the canary weight."""
-    if u.step.action != "refresh_prompt" or u.step.feature is None or u.action == "promote":
-        return u.action
-    fs = state.get(u.step.feature)
-    v = u.step.version
-    if fs.version == v and fs.canary_version is None:
-        return "noop"
-    if fs.canary_version == v and fs.canary_weight > 0:
-        if u.action == "shadow":
-            return "noop"
-        weight = u.params.get("weight")
-        if isinstance(weight, int | float) and fs.canary_weight >= float(weight):
-            return "noop"
-    return u.action
-
-
-def latest_approval(plan: Plan, audit: AuditLog) -> AuditRecord | None:
-    """The newest ``approval`` record for this plan's digest."""
-    digest = plan.digest()
-    found = [r for r in audit.records() if r.kind == "approval" and r.payload.get("plan_sha256") == digest]
-    return found[-1] if found else None
-
-
-def approval_problem(approval: AuditRecord | None, current: dict[str, str | None]) -> str | None:
-    """Why the plan may not run (None when approved and still fresh).
-
-    ``current`` maps ``catalog_sha256`` / ``policy_sha256`` / ``state_sha256`` to today's digests.
-    """
-    if approval is None:
-        return "plan is not approved: no approval record for its sha256 (run jitplan approve)"
-    p = approval.payload
-    if p.get("decision") != "approved":
-        return f"plan was {p.get('decision', 'not approved')!s} by {p.get('by', '?')} (audit record {approval.seq})"
-    inputs = p.get("inputs") or {}
-    for name in ("catalog_sha256", "policy_sha256", "state_sha256"):
-        want = inputs.get(name)
-        if want is not None and current.get(name) != want:
-            what = name.removesuffix("_sha256")
-            return (
-                f"validation is stale: the {what} changed since approval (record {approval.seq}: "
-                f"{str(want)[:12]}, now {str(current.get(name))[:12]}); re-plan and re-approve"
-            )
-    return None
 
 
 def _crash_point(label: str) -> None:
@@ -227,7 +139,7 @@ class _Saga:
         reason = ""
         for u in units:
             try:
-                new = apply_action(state, _effective(u, state), u.step.feature, u.step.version, u.params)
+                new = apply_action(state, effective_action(u, state), u.step.feature, u.step.version, u.params)
             except StepError as exc:
                 self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                 reason = f"step {u.name} would fail: {exc}"
@@ -316,7 +228,7 @@ class _Saga:
                 if entry is None or not entry.done:
                     state = self.store.read()
                     try:
-                        new = apply_action(state, _effective(u, state), u.step.feature, u.step.version, u.params)
+                        new = apply_action(state, effective_action(u, state), u.step.feature, u.step.version, u.params)
                     except StepError as exc:
                         self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                         return self.compensate(j, f"step {u.name} failed: {exc}")
