@@ -8,11 +8,12 @@ CONSTRAINTS := constraints.txt
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint typecheck pytest test-llm bench lock clean help
+.PHONY: demo test test-slow lint typecheck pytest test-llm bench lock clean help
 
 help:
 	@echo "make demo   - set up .venv and run one planning cycle on the sample world (no API key, no server)"
 	@echo "make test   - set up .venv with the dev extra; run ruff, mypy and pytest"
+	@echo "make test-slow - the long statistical checks (exact engine vs Erlang C, ~3 min)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
 
@@ -39,11 +40,16 @@ typecheck: $(VENV)/.installed-dev
 
 pytest: $(VENV)/.installed-dev
 	@rm -f $(VENV)/.pytest-exit; \
-	$(BIN)/pytest -n 2 --dist loadfile; rc=$$?; echo $$rc > $(VENV)/.pytest-exit; \
+	$(BIN)/pytest -n 2 --dist loadfile --nbmake tests notebooks; rc=$$?; echo $$rc > $(VENV)/.pytest-exit; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): nothing was verified" >&2; fi; \
 	exit $$rc
 
 test: lint typecheck pytest
+
+# The exact engine's 2 % Erlang-C checks need ~23M SimPy requests (about 3 minutes on 2 cores);
+# CI runs them after `make test`.
+test-slow: $(VENV)/.installed-dev
+	JITPLAN_SLOW_TESTS=1 $(BIN)/pytest -m slow tests
 
 test-llm: $(VENV)/.installed-dev
 	$(BIN)/pytest -m llm -p no:xdist tests
