@@ -11,7 +11,7 @@ import pytest
 import simulator
 from contracts.scenario import Latency, Scenario, Service, Traffic
 from simulator.arrivals import ArrivalStream, load_trace
-from simulator.histogram import REL_ERROR, percentile
+from simulator.histogram import BINS_PER_DECADE, NBINS, REL_ERROR, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "scenarios" / "sim"
@@ -206,10 +206,10 @@ def test_histogram_percentiles_are_within_the_documented_bound() -> None:
     x = rng.lognormal(0.0, 1.5, 200_000)
     from simulator.records import bin_of
 
-    hist = np.zeros(642, dtype=np.int64)
-    for b in np.floor((np.log10(x) + 5) * 64).astype(np.int64) + 1:
+    hist = np.zeros(NBINS, dtype=np.int64)
+    for b in np.floor((np.log10(x) + 5) * BINS_PER_DECADE).astype(np.int64) + 1:
         hist[b] += 1
-    assert bin_of(float(x[0])) == int(np.floor((np.log10(x[0]) + 5) * 64)) + 1
+    assert bin_of(float(x[0])) == int(np.floor((np.log10(x[0]) + 5) * BINS_PER_DECADE)) + 1
     for q in (50, 90, 95, 99, 99.9):
         exact = float(np.percentile(x, q, method="inverted_cdf"))
         assert percentile(hist, q) == pytest.approx(exact, rel=REL_ERROR)
