@@ -17,8 +17,6 @@ __all__ = [
     "Triggers",
 ]
 
-import hashlib
-import json
 import re
 from typing import Any, Literal
 
@@ -26,6 +24,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.digest import model_digest
 from contracts.loading import FromFile
 
 FeatureKind = Literal["prompt", "reasoning", "adapter", "pipeline"]
@@ -209,5 +208,4 @@ class Catalog(FromFile):
 
     def digest(self) -> str:
         """sha256 of the catalog's canonical JSON (its content version)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return model_digest(self)

@@ -117,6 +117,8 @@ def format_validation_error(exc: ValidationError, source: str) -> InputError:
             msg = "required field is missing"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field (not part of the format)"
+        elif err["type"] == "timezone_aware":
+            msg = "expected an RFC 3339 timestamp with a timezone (e.g. 2026-11-26T12:00:00Z)"
         inp = err.get("input")
         if err["type"] not in ("missing",) and isinstance(inp, str | int | float | bool):
             shown = repr(inp)

@@ -20,13 +20,12 @@ __all__ = [
     "TriggerRef",
 ]
 
-import hashlib
-import json
 import re
 from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator
 
+from contracts.digest import model_digest, model_json
 from contracts.loading import FromFile
 
 Action = Literal[
@@ -163,11 +162,11 @@ class Plan(_Strict):
 
     def canonical_json(self) -> str:
         """Stable JSON used for hashing and byte-identical output."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return model_json(self)
 
     def digest(self) -> str:
         """sha256 of the canonical JSON."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        return model_digest(self)
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -11,14 +11,12 @@ __all__ = [
     "SignalStatus",
 ]
 
-import hashlib
-import json
 import math
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from contracts.digest import model_digest
 from contracts.loading import FromFile
 
 SignalKind = Literal["demand", "drift", "data_quality", "latency", "cost", "error_rate", "risk"]
@@ -34,7 +32,7 @@ class Signal(BaseModel):
     feature: str = Field(min_length=1, max_length=128)
     value: float
     unit: str = Field(max_length=64)
-    observed_at: datetime
+    observed_at: AwareDatetime
     source: str = Field(default="", max_length=1000)
     lineage: list[str] = Field(default_factory=list, max_length=64)
 
@@ -45,12 +43,6 @@ class Signal(BaseModel):
             raise ValueError("expected a finite number")
         return v
 
-    @field_validator("observed_at")
-    @classmethod
-    def _tz(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("expected an RFC 3339 timestamp with a timezone (e.g. ...Z)")
-        return v
 
 
 class SignalSnapshot(FromFile):
@@ -58,19 +50,13 @@ class SignalSnapshot(FromFile):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    observed_at: datetime
+    observed_at: AwareDatetime
     signals: list[Signal] = Field(default_factory=list, max_length=10_000)
 
-    @field_validator("observed_at")
-    @classmethod
-    def _tz(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("expected an RFC 3339 timestamp with a timezone (e.g. ...Z)")
-        return v
 
     def digest(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """sha256 of the snapshot's canonical JSON."""
+        return model_digest(self)
 
 
 class DataContract(BaseModel):

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 __all__ = ["FLAGD_SCHEMA", "DeploymentState", "FeatureState"]
 
-import hashlib
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.digest import model_digest
 from contracts.errors import UserError
 from contracts.loading import format_validation_error
 
@@ -71,8 +70,8 @@ class DeploymentState(BaseModel):
         return DeploymentState(features=dict(sorted(features.items())))
 
     def digest(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """sha256 of the state's canonical JSON."""
+        return model_digest(self)
 
     # ---- flagd mapping -------------------------------------------------------------------
 
