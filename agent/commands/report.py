@@ -91,7 +91,7 @@ def build_report(thread_id: str, spans: list[dict[str, Any]], records: list[Any]
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from agent.commands._output import dump_json
+    from agent.commands._output import clean, dump_json
     from contracts.errors import UserError
     from contracts.home import jitplan_home
     from tools.audit import AuditLog
@@ -118,13 +118,29 @@ def run(args: argparse.Namespace) -> int:
     for name, row in rep["nodes"].items():
         w(f"  {name:<20} {row['spans']:>6} {row['duration_ms']:>9.1f} {row['input_tokens']:>11} {row['output_tokens']:>11} {row['cost_usd']:>10.6f}\n")
     for p in rep["policy"]:
-        w(f"  policy: {p}\n")
+        verdict = "allowed" if p.get("allowed") else "denied"
+        w(f"  policy: {verdict} (bundle {str(p.get('bundle_sha256', ''))[:12]})\n")
+        for reason in p.get("deny") or []:
+            w(f"    deny: {clean(str(reason), 300)}\n")
+        for reason in p.get("escalate") or []:
+            w(f"    escalate: {clean(str(reason), 300)}\n")
     for a in rep["approval"]:
-        w(f"  approval: {a.get('decision')} by {a.get('by')} ({'auto' if a.get('auto') else 'human'}) {a.get('comment') or ''}\n")
-    for s in rep["expected"]:
-        w(f"  expected (simulated): {s}\n")
+        w(f"  approval: {a.get('decision')} by {a.get('by')} ({'auto' if a.get('auto') else 'human'}) {clean(str(a.get('comment') or ''))}\n")
+    for sim in rep["expected"]:
+        state = "passed" if sim.get("passed") else "failed"
+        w(f"  expected (simulated, {sim.get('replications', '?')} replications per scenario): {state}\n")
+        for name, m in sorted((sim.get("scenarios") or {}).items()):
+            if isinstance(m, dict):
+                w(f"    {clean(name):<40} {m.get('status', '?'):<5} p95 {m.get('latency_p95_s', float('nan')):.3f} s"
+                  f"  errors {m.get('error_rate', float('nan')):.4f}  cost ${m.get('cost_usd', float('nan')):.2f}"
+                  f"{'  rolled back' if m.get('rolled_back') else ''}\n")
     for g in rep["observed"]["gates"]:
-        w(f"  observed gate {g['unit']}: {g['verdict']} {g['observed']}\n")
+        observed = ", ".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in g["observed"].items())
+        w(f"  observed gate {g['unit']}: {g['verdict']} {observed}\n")
     for e in rep["observed"]["execution"]:
-        w(f"  outcome: {e.get('status', e)}\n")
+        if e.get("kind") == "outcome":
+            w(f"  outcome: {e.get('decision')} (planner {e.get('planner')}, revisions {e.get('revisions', 0)}, "
+              f"fast path {bool(e.get('fast_path'))})\n")
+        else:
+            w(f"  execution: {e.get('status', '?')} {clean(str(e.get('reason') or ''), 300)}\n")
     return 0
