@@ -180,6 +180,13 @@ class Catalog(FromFile):
             return str(v)
         return v
 
+    @field_validator("version")
+    @classmethod
+    def _int_or_semver(cls, v: str) -> str:
+        if not (v.isdigit() or _SEMVER.match(v)):
+            raise ValueError("expected an integer or a semantic version such as '1.4.0'")
+        return v
+
     @classmethod
     def from_data(cls, data: dict[str, Any], *, source: str = "<input>") -> Catalog:
         from pathlib import Path

@@ -164,3 +164,13 @@ def test_no_traceback_from_the_real_process(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("jitplan: error:") == 1
+
+
+@pytest.mark.parametrize(("version", "ok"), [(7, True), ("2.1.0", True), ("banana", False), (True, False)])
+def test_catalog_version_is_an_integer_or_semver(cli, tmp_path: Path, version: object, ok: bool) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"catalog": "t", "version": version, "features": [FEATURE]}))
+    r = cli("catalog", "validate", path)
+    assert (r.code == 0) is ok
+    if not ok:
+        _one_problem(r, path, "version")
