@@ -51,6 +51,23 @@ test: lint typecheck pytest
 test-slow: $(VENV)/.installed-dev
 	JITPLAN_SLOW_TESTS=1 $(BIN)/pytest -m slow tests
 
+# The Postgres scale-out paths (audit log, LangGraph checkpointer) against a throwaway local
+# server on 127.0.0.1:54329 (scripts/start_postgres.sh; apt-installs PostgreSQL when missing).
+# A server this target did not start (e.g. yours, from the script) is left running.
+.PHONY: test-postgres
+test-postgres: $(VENV)/.installed-dev
+	@stamp=$(VENV)/.installed-postgres; \
+	if [ ! -f $$stamp ] || [ pyproject.toml -nt $$stamp ] || [ $(CONSTRAINTS) -nt $$stamp ]; then \
+	  echo "$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,postgres]'"; \
+	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,postgres]' && touch $$stamp || exit $$?; \
+	fi
+	@if bash scripts/start_postgres.sh status >/dev/null 2>&1; then started=0; else started=1; fi; \
+	url=$$(bash scripts/start_postgres.sh) || exit $$?; \
+	echo "test-postgres: server at $$url"; \
+	JITPLAN_TEST_POSTGRES_URL=$$url $(BIN)/pytest -m postgres -n 2 --dist loadfile tests; rc=$$?; \
+	if [ $$started -eq 1 ]; then bash scripts/start_postgres.sh stop; fi; \
+	exit $$rc
+
 test-llm: $(VENV)/.installed-dev
 	$(BIN)/pytest -m llm -p no:xdist tests
 

@@ -25,6 +25,54 @@ def checkpoint_target(url: str | None = None) -> str:
 
 
 _SAVERS: dict[str, Any] = {}
+_PG_SET_UP: set[str] = set()
+_PG_SETUP_LOCK = 0x6A6974706C616F  # advisory lock serialising the saver's migrations
+
+
+def _redacted(target: str) -> str:
+    """A checkpoint target safe to print: a postgres URL without its password."""
+    import re
+
+    return re.sub(r"^(postgres(?:ql)?://[^:/@]*):[^@/]*@", r"\1:***@", target)
+
+
+@contextlib.contextmanager
+def _postgres_saver(saver_cls: Any, url: str) -> Iterator[Any]:
+    """A ``PostgresSaver`` on its own connection, set up (migrated) once per process and URL.
+
+    The connection is what ``PostgresSaver.from_conn_string`` opens (autocommit, no prepared
+    statements, dict rows) plus ``synchronous_commit = on``, so a checkpoint written with
+    durability "sync" is on disk when the step returns, whatever the server default.
+    ``setup()`` runs under an advisory lock, taken by polling so that a waiting process holds
+    no snapshot while the other runs the ``CREATE INDEX CONCURRENTLY`` migrations.
+    """
+    import time
+
+    from psycopg import Connection  # type: ignore[import-not-found]
+    from psycopg.rows import dict_row  # type: ignore[import-not-found]
+
+    from contracts.errors import RunError, UserError
+
+    try:
+        conn = Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+    except Exception as exc:  # psycopg.OperationalError: bad URL, server down, auth
+        raise UserError(f"cannot connect to the Postgres checkpointer: {exc}", source=CHECKPOINT_ENV) from None
+    with conn:
+        conn.execute("SET synchronous_commit TO on")
+        saver = saver_cls(conn)
+        if url not in _PG_SET_UP:
+            deadline = time.monotonic() + 120
+            while not (conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_PG_SETUP_LOCK,)).fetchone()
+                       or {}).get("ok"):
+                if time.monotonic() > deadline:
+                    raise RunError(f"timed out waiting for another process to set up {_redacted(url)}")
+                time.sleep(0.05)
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_SETUP_LOCK,))
+            _PG_SET_UP.add(url)
+        yield saver
 
 
 @contextlib.contextmanager
@@ -41,9 +89,11 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
                 "a postgres checkpoint URL needs the postgres extra: pip install 'jitplan[postgres]'",
                 source=CHECKPOINT_ENV,
             ) from None
-        with PostgresSaver.from_conn_string(target) as saver:
-            saver.setup()
-            yield saver
+        with _postgres_saver(PostgresSaver, target) as saver:
+            try:
+                yield saver
+            finally:
+                _GRAPHS.pop(id(saver), None)  # one saver per call: do not keep its graph
         return
     import sqlite3
     from pathlib import Path
@@ -171,7 +221,7 @@ def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         if not _known(graph, thread_id):
-            raise UserError(f"no planning cycle with thread id {thread_id!r} in {checkpoint_target(checkpoint_url)}",
+            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
                             source="THREAD_ID")
         cfg = _config(thread_id)
         if graph.get_state(cfg).next:
@@ -194,7 +244,7 @@ def approve_cycle(
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         if not _known(graph, thread_id):
-            raise UserError(f"no planning cycle with thread id {thread_id!r} in {checkpoint_target(checkpoint_url)}",
+            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
                             source="THREAD_ID")
         current = result_of(graph, thread_id)
         if current.decision != "escalated" or current.status != "interrupted":

@@ -210,28 +210,6 @@ def test_two_processes_writing_1000_records_each_leave_one_intact_chain(tmp_path
         assert sorted(r.payload["i"] for r in recs if r.thread_id == name) == list(range(1000))
 
 
-@pytest.mark.skipif(not os.environ.get("JITPLAN_TEST_POSTGRES_URL"), reason="JITPLAN_TEST_POSTGRES_URL not set")
-def test_postgres_backend_same_behaviour() -> None:  # pragma: no cover - needs a server
-    import uuid
-
-    from tools.audit_postgres import PostgresAuditBackend
-
-    backend = PostgresAuditBackend(os.environ["JITPLAN_TEST_POSTGRES_URL"], table=f"t_{uuid.uuid4().hex[:12]}")
-    log = AuditLog(backend)
-    try:
-        a = log.append("inputs", {"x": 1}, thread_id="t", key="k1")
-        assert log.append("inputs", {"x": 2}, key="k1") == a
-        log.append("outcome", {"ok": True}, thread_id="t")
-        assert log.verify().ok and [r.seq for r in log.records("t")] == [1, 2]
-        backend.conn.execute(f"UPDATE {backend.table} SET payload = '{{}}' WHERE seq = 1")
-        backend.conn.commit()
-        assert log.verify().first_broken_seq == 1
-    finally:
-        backend.conn.execute(f"DROP TABLE {backend.table}")
-        backend.conn.commit()
-        log.close()
-
-
 def test_missing_explicit_audit_file_is_bad_input(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     res = cli("audit", "verify", "--audit", tmp_path / "nope.db")
     assert res.code == 2 and "nope.db" in res.err and not (tmp_path / "nope.db").exists()
