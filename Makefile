@@ -14,6 +14,7 @@ help:
 	@echo "make demo   - set up .venv and run one planning cycle on the sample world (no API key, no server)"
 	@echo "make test   - set up .venv with the dev extra; run ruff, mypy and pytest"
 	@echo "make test-slow - the long statistical checks (exact engine vs Erlang C, ~3 min)"
+	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
 
