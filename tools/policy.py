@@ -9,21 +9,7 @@ run time (regopy's strict built-in errors are on), times out, or leaves ``deny``
 undefined or of the wrong type yields ``allowed=False`` with the reason — never an allow.
 Every decision records ``bundle_sha256`` (sha256 over the sorted file names and contents).
 
-The input document (also described in ``scenarios/policies/README.md``)::
-
-    {
-      "request":  {"role": str, "region": str, "purpose": str},
-      "features": [FeatureSpec as JSON, ...],      # every feature version the request touches
-      "signals":  [{...Signal as JSON, "quarantined": bool, "reasons": [str, ...]}, ...],
-      "plan":     Plan as JSON | null,             # null: "may these features be activated?"
-      "state":    {feature_id: {...FeatureState as JSON, "enabled": bool,
-                                "active_versions": [str, ...]}} | null
-    }
-
-Each part is the policy-relevant view (``FEATURE_FIELDS``, ``STEP_FIELDS``, ``SIGNAL_FIELDS``):
-specs without descriptions and I/O schemas, steps without tolerances and compensations, only
-the signals of the listed features, only the state of the listed features and their
-dependencies. rego-cpp's evaluation time grows with the input's size.
+The input document is built by ``tools.policy_input.policy_input``.
 
 Evaluation runs the query on a worker thread and waits at most ``timeout_s`` (regopy's C calls
 release the GIL); on timeout the worker and its interpreter are abandoned and the decision is a
@@ -49,19 +35,22 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.catalog import Catalog, FeatureSpec
 from contracts.errors import UserError
 from contracts.loading import read_text
-from contracts.plan import Plan
-from contracts.policy import PolicyDecision, PolicyRequest
-from contracts.signals import SignalStatus
-from contracts.state import DeploymentState
-from tools.catalog_store import CatalogStore
+from contracts.policy import PolicyDecision
+from tools.policy_input import (
+    FEATURE_FIELDS,
+    SIGNAL_FIELDS,
+    STEP_FIELDS,
+    policy_input,
+    signal_docs,
+    touched_features,
+)
 
 FORBIDDEN_BUILTINS: tuple[str, ...] = (
     "time.*",
@@ -327,110 +316,3 @@ def evaluate_policy(
     return PolicyDecision(
         allowed=not deny, deny=deny, escalate=escalate, bundle_sha256=bundle.sha256
     )
-
-
-# ---- the input document ------------------------------------------------------------------
-
-
-FEATURE_FIELDS: tuple[str, ...] = (
-    "id", "version", "kind", "cost", "risk", "governance", "slo", "depends_on",
-)
-"""FeatureSpec fields carried in the policy input (the policy-relevant view of a spec)."""
-STEP_FIELDS: tuple[str, ...] = ("id", "action", "feature", "version", "params", "depends_on")
-"""Step fields carried in the policy input (tolerances, compensations and rationale are not)."""
-SIGNAL_FIELDS: tuple[str, ...] = ("name", "kind", "feature", "value", "unit", "observed_at")
-
-
-def _state_doc(state: DeploymentState, ids: set[str] | None) -> dict[str, Any]:
-    return {
-        fid: {**fs.model_dump(mode="json"), "enabled": fs.enabled,
-              "active_versions": fs.active_versions()}
-        for fid, fs in sorted(state.features.items())
-        if ids is None or fid in ids
-    }
-
-
-def _plan_doc(plan: Plan) -> dict[str, Any]:
-    return {
-        "id": plan.id,
-        "goal": plan.goal,
-        "planner": plan.planner,
-        "trigger": [t.model_dump(mode="json") for t in plan.trigger],
-        "steps": [s.model_dump(mode="json", include=set(STEP_FIELDS)) for s in plan.steps],
-    }
-
-
-def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
-    """Signals with their quarantine status, as the policy input carries them."""
-    return [
-        {**s.signal.model_dump(mode="json", include=set(SIGNAL_FIELDS)),
-         "quarantined": not s.ok, "reasons": list(s.reasons)}
-        for s in signals
-    ]
-
-
-def touched_features(
-    plan: Plan,
-    catalog: Catalog,
-    state: DeploymentState | None = None,
-    *,
-    store: CatalogStore | None = None,
-) -> list[FeatureSpec]:
-    """The catalog specs a plan's steps (and their compensations) act on, by key.
-
-    A step without a version touches the serving version (from ``state``), else the newest.
-    """
-    lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
-    found: dict[str, FeatureSpec] = {}
-
-    def add(fid: str | None, version: str | None) -> None:
-        if fid is None:
-            return
-        if version is None and state is not None:
-            version = state.get(fid).version
-            if version is not None and lookup.get(fid, version) is None:
-                version = None
-        spec = lookup.get(fid, version)
-        if spec is not None:
-            found.setdefault(spec.key, spec)
-
-    for step in plan.steps:
-        if step.action in ("noop", "escalate"):
-            continue  # changes nothing, so needs no rights over the feature
-        add(step.feature, step.version)
-        if step.compensation is not None:
-            add(step.compensation.feature, step.compensation.version)
-    return [found[k] for k in sorted(found)]
-
-
-def policy_input(
-    request: PolicyRequest,
-    catalog: Catalog,
-    features: Sequence[FeatureSpec],
-    signals: Sequence[SignalStatus],
-    plan: Plan | None = None,
-    state: DeploymentState | None = None,
-    *,
-    store: CatalogStore | None = None,
-) -> dict[str, Any]:
-    """The policy input document (see the module docstring).
-
-    With a plan, the features it touches are added to ``features``. The document carries the
-    policy-relevant view of each contract (``FEATURE_FIELDS``, ``STEP_FIELDS``,
-    ``SIGNAL_FIELDS``), only the signals of the listed features, and only the state of the
-    listed features and their dependencies: rego-cpp's cost grows with the input's size.
-    """
-    specs: dict[str, FeatureSpec] = {f.key: f for f in features}
-    if plan is not None:
-        for f in touched_features(plan, catalog, state, store=store):
-            specs.setdefault(f.key, f)
-    ids = {f.id for f in specs.values()}
-    related = ids | {d.id for f in specs.values() for d in f.depends_on}
-    return {
-        "request": request.model_dump(mode="json"),
-        "features": [specs[k].model_dump(mode="json", include=set(FEATURE_FIELDS))
-                     for k in sorted(specs)],
-        "signals": signal_docs([s for s in signals if s.signal.feature in ids]),
-        "plan": _plan_doc(plan) if plan is not None else None,
-        "state": _state_doc(state, related) if state is not None else None,
-    }
