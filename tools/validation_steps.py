@@ -135,6 +135,11 @@ class StepChecker:
     def _step(self, step: Step, quarantined: dict[str, list[SignalStatus]]) -> None:
         action = step.action
         fid = step.feature
+        if not step.mutating:
+            # Mutating steps get the full check (with the SLO) below; a tolerance on any other
+            # step must still name a known metric with a sane threshold, or it is garbage.
+            for t in step.tolerances:
+                self._tolerance(step, None, t)
         if fid is None:
             if action not in ("noop", "escalate"):
                 self._v("missing_feature", f"step {step.id} ({action}) names no feature; set "

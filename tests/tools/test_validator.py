@@ -375,3 +375,18 @@ def test_set_budget_on_a_feature_that_is_off_is_still_checked(catalog: Catalog,
                                   "params": {"usd_per_day": 1}}))
     report = validate(doc, catalog, [], state, None)
     assert [v.code for v in report.violations] == ["over_budget"]
+
+
+def test_tolerances_on_non_mutating_steps_are_still_checked() -> None:
+    """Found by the property test: an escalate step carried a tolerance on metric 'vibes'."""
+    from contracts.catalog import Catalog
+    from tools.validator import validate
+
+    world = Path(__file__).resolve().parents[2] / "scenarios" / "world"
+    cat = Catalog.from_file(world / "catalog.yaml")
+    for action in ("escalate", "noop", "rollback"):
+        doc = {"id": "p", "goal": "g", "steps": [{
+            "id": "s0", "action": action, "feature": "answer-synthesizer",
+            "tolerances": [{"metric": "vibes", "comparator": "<", "threshold": 0.0}]}]}
+        report = validate(doc, cat, [], None, None)
+        assert "unknown_metric" in report.codes(), (action, report.codes())
