@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = ROOT / "scenarios" / "world"
+POSTGRES_URL = os.environ.get("JITPLAN_TEST_POSTGRES_URL", "")
+"""The test server (``make test-postgres`` sets it); Postgres tests skip without it."""
+
+
+def _postgres_admin() -> Any:
+    """An autocommit connection to the test server."""
+    import psycopg
+
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL on the test server whose ``search_path`` is a fresh, empty schema (dropped after)."""
+    if not POSTGRES_URL:
+        pytest.skip("JITPLAN_TEST_POSTGRES_URL not set (make test-postgres)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with _postgres_admin() as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,27 +38,12 @@ pytestmark = [
 ]
 
 
-def _admin() -> Any:
-    import psycopg
-
-    return psycopg.connect(BASE_URL, autocommit=True)
-
-
 @pytest.fixture
-def pg_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def pg_url(postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Checkpoints and audit log both in a fresh schema of the test server, via the env vars."""
-    schema = f"ckpt_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in BASE_URL else "?"
-    url = f"{BASE_URL}{sep}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("JITPLAN_CHECKPOINT_URL", url)
-    monkeypatch.setenv("JITPLAN_AUDIT_URL", url)
-    try:
-        yield url
-    finally:
-        with _admin() as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    monkeypatch.setenv("JITPLAN_CHECKPOINT_URL", postgres_schema_url)
+    monkeypatch.setenv("JITPLAN_AUDIT_URL", postgres_schema_url)
+    return postgres_schema_url
 
 
 def _request() -> PlanRequest:

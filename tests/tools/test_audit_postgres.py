@@ -14,8 +14,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +32,21 @@ pytestmark = [
 ]
 
 
-def _admin() -> Any:
+@pytest.fixture
+def pg_url(postgres_schema_url: str) -> str:
+    """A Postgres URL whose ``search_path`` is a fresh, empty schema."""
+    return postgres_schema_url
+
+
+def _connect(url: str) -> Any:
     import psycopg
 
-    return psycopg.connect(BASE_URL, autocommit=True)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A Postgres URL whose ``search_path`` is a fresh, empty schema."""
-    schema = f"audit_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in BASE_URL else "?"
-    try:
-        yield f"{BASE_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with _admin() as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return psycopg.connect(url, autocommit=True)
 
 
 def _sql(url: str, *statements: str) -> None:
     """Tamper with the table behind the backend's back (its own connection, committed)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
+    with _connect(url) as conn:
         for s in statements:
             conn.execute(s)
 
@@ -222,12 +210,12 @@ def test_two_processes_never_fork_the_chain_and_keys_stay_unique(pg_url: str, tm
 def test_a_dropped_connection_is_replaced_and_the_chain_continues(pg_url: str) -> None:
     log = _filled(pg_url, 3)
     pid = log.backend.conn.info.backend_pid  # type: ignore[attr-defined]
-    with _admin() as admin:
+    with _connect(pg_url) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
     rec = log.append("outcome", {"after": "restart"}, key="k-after")
     assert rec.seq == 4 and log.backend.conn.info.backend_pid != pid  # type: ignore[attr-defined]
     pid = log.backend.conn.info.backend_pid  # type: ignore[attr-defined]
-    with _admin() as admin:
+    with _connect(pg_url) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     assert log.verify().ok and log.verify().count == 4
     log.close()
