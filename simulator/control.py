@@ -192,26 +192,13 @@ class PlanRun:
         holds: Callable[[float], bool],
     ) -> GateResult:
         n = observed["requests"]
+        unjudged = None
         if metric not in observed or metric == "requests":
-            return GateResult(
-                step.id,
-                metric,
-                comparator,
-                threshold,
-                None,
-                False,
-                "metric not measured by the simulator",
-            )
-        if n < MIN_GATE_SAMPLES:
-            return GateResult(
-                step.id,
-                metric,
-                comparator,
-                threshold,
-                None,
-                False,
-                f"inconclusive: {int(n)} requests in the window",
-            )
+            unjudged = "metric not measured by the simulator"
+        elif n < MIN_GATE_SAMPLES:
+            unjudged = f"inconclusive: {int(n)} requests in the window"
+        if unjudged is not None:  # never a pass: no number to judge
+            return GateResult(step.id, metric, comparator, threshold, None, False, unjudged)
         value = float(observed[metric])
         if math.isnan(value):
             return GateResult(
