@@ -68,7 +68,7 @@ from tools.signal_source import SignalSource, StaticSource
 from tools.telemetry import span
 
 MAX_COMPENSATION_ATTEMPTS = 3
-_CRASH_ENV = "JITPLAN_TEST_CRASH_AT"
+_CRASH_ENV = "JITPLAN_CRASH_AT"  # the same fault-injection switch as the graph nodes
 
 
 def _crash_point(label: str) -> None:

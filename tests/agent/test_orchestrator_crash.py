@@ -88,7 +88,7 @@ def _reference(tmp: Path, world: Path, breach: str | None) -> bytes:
 def _crash_then_restart(tmp: Path, world: Path, home: Path, label: str, breach: str | None) -> tuple[Path, bytes]:
     flags, plan, sigs = _setup(tmp, world, breach)
     original = flags.read_bytes()
-    env = {**os.environ, "JITPLAN_HOME": str(home), "JITPLAN_TEST_CRASH_AT": label, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "JITPLAN_HOME": str(home), "JITPLAN_CRASH_AT": label, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run([sys.executable, "-c", _RUNNER, str(ROOT), str(plan), str(flags), str(sigs)],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, f"{label}: did not crash ({proc.returncode}) {proc.stderr[-500:]}"
