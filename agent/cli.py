@@ -21,17 +21,21 @@ from collections.abc import Sequence
 # Each entry is a module under agent.commands exposing ``register(subparsers)``; the
 # registered parser sets ``func`` to a callable taking the parsed args and returning an exit code.
 COMMANDS: tuple[str, ...] = (
-    "catalog",
-    "signals",
-    "validate",
-    "policy",
-    "apply",
-    "audit",
-    "report",
+    # planning cycle
     "plan",
     "approve",
     "chat",
+    # inputs
+    "catalog",
+    "signals",
+    # governance and checks
+    "validate",
+    "policy",
     "simulate",
+    # execution and evidence
+    "apply",
+    "audit",
+    "report",
 )
 
 
