@@ -48,6 +48,27 @@ MAX_KIND = 64
 MAX_THREAD = 200
 MAX_KEY = 300
 
+AUDIT_COLUMNS = "seq, ts, kind, thread_id, key, payload, payload_sha256, prev_hash, hash"
+"""Every backend stores exactly these columns, in this order (``StoredRow``'s fields)."""
+
+
+def audit_schema(table: str, seq_type: str) -> list[str]:
+    """The audit table and its thread index, the same on every backend but ``seq``'s type."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+    seq {seq_type} PRIMARY KEY,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    thread_id TEXT,
+    key TEXT UNIQUE,
+    payload TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)""",
+        f"CREATE INDEX IF NOT EXISTS {table}_thread ON {table}(thread_id, seq)",
+    ]
+
 
 @dataclass(frozen=True)
 class StoredRow:

@@ -19,23 +19,10 @@ import re
 from typing import Any
 
 from contracts.errors import RunError, UserError
-from tools.audit import StoredRow, build_row
+from tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jitplan_audit (
-    seq BIGINT PRIMARY KEY,
-    ts TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    thread_id TEXT,
-    key TEXT UNIQUE,
-    payload TEXT NOT NULL,
-    payload_sha256 TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-)
-"""
-_INDEX = "CREATE INDEX IF NOT EXISTS jitplan_audit_thread ON jitplan_audit(thread_id, seq)"
-_COLS = "seq, ts, kind, thread_id, key, payload, payload_sha256, prev_hash, hash"
+SCHEMA = audit_schema("jitplan_audit", "BIGINT")
+_COLS = AUDIT_COLUMNS
 _LOCK_CLASS = 0x6A6974  # "jit": advisory lock (class, hashtext(table)), one lock per table
 _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -72,8 +59,8 @@ class PostgresAuditBackend:
         try:
             with self.conn.transaction():
                 self._lock()
-                self.conn.execute(SCHEMA.replace("jitplan_audit", table))
-                self.conn.execute(_INDEX.replace("jitplan_audit", table))
+                for stmt in audit_schema(table, "BIGINT"):
+                    self.conn.execute(stmt)
         except self._pg.Error as exc:
             self.conn.close()
             raise UserError(f"cannot create the audit table {table!r}: {exc}",

@@ -14,24 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from contracts.errors import RunError, UserError
-from tools.audit import StoredRow, build_row
+from tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY,
-    ts TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    thread_id TEXT,
-    key TEXT UNIQUE,
-    payload TEXT NOT NULL,
-    payload_sha256 TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_thread ON audit(thread_id, seq);
-"""
-
-_COLS = "seq, ts, kind, thread_id, key, payload, payload_sha256, prev_hash, hash"
+SCHEMA = audit_schema("audit", "INTEGER")
+_COLS = AUDIT_COLUMNS
 BUSY_TIMEOUT_MS = 60_000
 
 
@@ -60,9 +46,8 @@ class SqliteAuditBackend:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                for stmt in SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
+                for stmt in SCHEMA:
+                    self.conn.execute(stmt)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
