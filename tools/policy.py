@@ -23,11 +23,13 @@ __all__ = [
     "FORBIDDEN_BUILTINS",
     "SIGNAL_FIELDS",
     "STEP_FIELDS",
+    "PendingDecision",
     "PolicyBundle",
     "evaluate_policy",
     "forbidden_builtins",
     "policy_input",
     "signal_docs",
+    "start_policy_evaluation",
     "touched_features",
 ]
 
@@ -35,6 +37,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,12 +242,103 @@ def _strings(value: Any) -> list[str] | None:
     return None
 
 
-def _run_query(
-    engine: tuple[Any, Any], input_doc: dict[str, Any]
-) -> tuple[list[str], list[str]]:
-    """Set the input and run the compiled query; raises ``_EvalError`` with the deny reason."""
+_INT64 = (-(2**63), 2**63 - 1)
+_c_api: dict[str, Any] = {}
+
+
+def _input_api() -> dict[str, Any] | None:
+    """rego-cpp's input-building C functions, from our own handle on regopy's library.
+
+    Our own ``CDLL`` object, so setting ``argtypes`` here leaves regopy's untouched. Only
+    pointer and 64-bit arguments are declared: ctypes passes bytes and small ints fastest
+    without conversion hooks. ``None`` when regopy keeps its library elsewhere.
+    """
+    if not _c_api:
+        import ctypes
+
+        try:
+            from regopy import rego_shared
+
+            lib = ctypes.CDLL(rego_shared.rego._name)
+        except (ImportError, AttributeError, OSError):  # pragma: no cover - another layout
+            _c_api["missing"] = True
+            return None
+        void_p = ctypes.c_void_p
+        lib.regoNewInput.restype = void_p
+        lib.regoNewInput.argtypes = []
+        lib.regoFreeInput.restype = None
+        lib.regoFreeInput.argtypes = [void_p]
+        lib.regoSetInput.argtypes = [void_p, void_p]
+        lib.regoInputValidate.argtypes = [void_p]
+        lib.regoInputInt.argtypes = [void_p, ctypes.c_int64]
+        lib.regoInputFloat.argtypes = [void_p, ctypes.c_double]
+        _c_api.update(
+            lib=lib, void_p=void_p, str=lib.regoInputString, int=lib.regoInputInt,
+            float=lib.regoInputFloat, bool=lib.regoInputBoolean, null=lib.regoInputNull,
+            item=lib.regoInputObjectItem, object=lib.regoInputObject, array=lib.regoInputArray,
+        )
+    return None if "missing" in _c_api else _c_api
+
+
+def _set_input(rego: Any, value: Any) -> None:
+    """Hand ``value`` (JSON-like) to the interpreter as its input document.
+
+    The same node-by-node construction as ``regopy.Input``, calling the C API directly: regopy's
+    per-node Python wrappers took as long as evaluating the default bundle on a 30 KB input.
+    Falls back to ``rego.set_input`` when the C entry points are not where regopy 1.5 has them.
+    """
+    api = _input_api()
+    if api is None:  # pragma: no cover - another regopy layout
+        rego.set_input(value)
+        return
+    lib = api["lib"]
+    handle = api["void_p"](lib.regoNewInput())
+    put_str, put_int, put_float = api["str"], api["int"], api["float"]
+    put_bool, put_null = api["bool"], api["null"]
+    put_item, put_object, put_array = api["item"], api["object"], api["array"]
+
+    def add(v: Any) -> None:
+        t = type(v)
+        if t is str:
+            put_str(handle, v.encode())
+        elif t is dict:
+            for key, item in v.items():
+                if type(key) is not str:
+                    raise ValueError(f"object key {key!r} is not a string")
+                put_str(handle, key.encode())
+                add(item)
+                put_item(handle)
+            put_object(handle, len(v))
+        elif t is list or t is tuple:
+            for item in v:
+                add(item)
+            put_array(handle, len(v))
+        elif t is bool:
+            put_bool(handle, 1 if v else 0)
+        elif t is int:
+            if _INT64[0] <= v <= _INT64[1]:
+                put_int(handle, v)
+            else:
+                put_float(handle, float(v))
+        elif t is float:
+            put_float(handle, v)
+        elif v is None:
+            put_null(handle)
+        else:
+            raise ValueError(f"cannot pass a {t.__name__} to the policy engine")
+
+    try:
+        add(value)
+        # Validate checks the node stack built above is one well-formed value.
+        if lib.regoInputValidate(handle) or lib.regoSetInput(rego._impl, handle):
+            raise ValueError("the policy engine refused the input document")
+    finally:
+        lib.regoFreeInput(handle)
+
+
+def _run_query(engine: tuple[Any, Any]) -> tuple[list[str], list[str]]:
+    """Run the compiled query on the input already set; raises ``_EvalError`` with the reason."""
     rego, compiled = engine
-    rego.set_input(input_doc)
     out = rego.query_bundle(compiled)
     if not out.ok():
         raise _EvalError(f"policy evaluation error: {_error_messages(out)}")
@@ -271,48 +365,87 @@ class _EvalError(Exception):
     pass
 
 
+class PendingDecision:
+    """A policy evaluation running on its worker thread; ``result()`` waits for its decision.
+
+    Lets a caller overlap the engine's work (C++, outside the GIL) with its own, as
+    ``tools.validator.validate`` does with the plan checks. The time bound counts from the start.
+    """
+
+    def __init__(self, bundle: PolicyBundle, input_doc: dict[str, Any], timeout_s: float) -> None:
+        self._bundle = bundle
+        self._timeout_s = timeout_s
+        self._box: dict[str, Any] = {}
+        self._decision: PolicyDecision | None = None
+        self._worker: threading.Thread | None = None
+        self._deadline = time.monotonic() + timeout_s
+        if bundle.forbidden:
+            self._decision = self._denied(
+                "policy bundle refused: non-deterministic built-ins are not allowed: "
+                + ", ".join(bundle.forbidden)
+            )
+            return
+        try:
+            self._engine = _acquire(bundle)
+        except _CompileError as exc:
+            self._decision = self._denied(f"policy bundle does not compile: {exc}")
+            return
+        except Exception as exc:
+            self._decision = self._denied(f"policy engine unavailable: {type(exc).__name__}: {exc}")
+            return
+        box, engine = self._box, self._engine
+        try:
+            # On the caller's thread: building the input is Python work (it holds the GIL),
+            # the query that follows is C++ work that releases it.
+            _set_input(engine[0], input_doc)
+        except Exception as exc:
+            self._decision = self._denied(
+                f"policy evaluation error: the input document: {type(exc).__name__}: {exc}")
+            return
+
+        def work() -> None:
+            try:
+                box["result"] = _run_query(engine)
+            except _EvalError as exc:
+                box["error"] = str(exc)
+            except Exception as exc:
+                box["error"] = f"policy evaluation error: {type(exc).__name__}: {exc}"
+
+        self._worker = threading.Thread(target=work, name="jitplan-policy", daemon=True)
+        self._worker.start()
+
+    def _denied(self, reason: str) -> PolicyDecision:
+        return PolicyDecision(allowed=False, deny=[reason], escalate=[],
+                              bundle_sha256=self._bundle.sha256, error=reason)
+
+    def result(self) -> PolicyDecision:
+        """The decision: a deny with the reason unless the bundle answered cleanly in time."""
+        if self._decision is not None:
+            return self._decision
+        assert self._worker is not None
+        self._worker.join(max(0.0, self._deadline - time.monotonic()))
+        if self._worker.is_alive():
+            # The worker keeps its interpreter; it is never returned to the pool.
+            self._decision = self._denied(f"policy evaluation timed out after {self._timeout_s:g} s")
+        elif "error" in self._box:
+            self._decision = self._denied(str(self._box["error"]))
+        else:
+            _release(self._bundle, self._engine)
+            deny, escalate = self._box["result"]
+            self._decision = PolicyDecision(allowed=not deny, deny=deny, escalate=escalate,
+                                            bundle_sha256=self._bundle.sha256)
+        return self._decision
+
+
+def start_policy_evaluation(
+    bundle: PolicyBundle, input_doc: dict[str, Any], timeout_s: float = 2.0
+) -> PendingDecision:
+    """Start evaluating ``bundle`` on ``input_doc``; ``.result()`` gives the decision."""
+    return PendingDecision(bundle, input_doc, timeout_s)
+
+
 def evaluate_policy(
     bundle: PolicyBundle, input_doc: dict[str, Any], timeout_s: float = 2.0
 ) -> PolicyDecision:
     """Evaluate ``bundle`` on ``input_doc`` within ``timeout_s``; anything but a clean answer denies."""
-
-    def denied(reason: str) -> PolicyDecision:
-        return PolicyDecision(
-            allowed=False, deny=[reason], escalate=[], bundle_sha256=bundle.sha256, error=reason
-        )
-
-    if bundle.forbidden:
-        return denied(
-            "policy bundle refused: non-deterministic built-ins are not allowed: "
-            + ", ".join(bundle.forbidden)
-        )
-    try:
-        rego = _acquire(bundle)
-    except _CompileError as exc:
-        return denied(f"policy bundle does not compile: {exc}")
-    except Exception as exc:
-        return denied(f"policy engine unavailable: {type(exc).__name__}: {exc}")
-
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = _run_query(rego, input_doc)
-        except _EvalError as exc:
-            box["error"] = str(exc)
-        except Exception as exc:
-            box["error"] = f"policy evaluation error: {type(exc).__name__}: {exc}"
-
-    worker = threading.Thread(target=work, name="jitplan-policy", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        # The worker keeps its interpreter; it is never returned to the pool.
-        return denied(f"policy evaluation timed out after {timeout_s:g} s")
-    if "error" in box:
-        return denied(str(box["error"]))
-    _release(bundle, rego)
-    deny, escalate = box["result"]
-    return PolicyDecision(
-        allowed=not deny, deny=deny, escalate=escalate, bundle_sha256=bundle.sha256
-    )
+    return PendingDecision(bundle, input_doc, timeout_s).result()

@@ -29,7 +29,12 @@ from contracts.signals import SignalStatus
 from contracts.state import DeploymentState
 from contracts.validation import ValidationReport, Violation
 from tools.catalog_store import CatalogStore
-from tools.policy import PolicyBundle, evaluate_policy, policy_input
+from tools.policy import (
+    PendingDecision,
+    PolicyBundle,
+    policy_input,
+    start_policy_evaluation,
+)
 from tools.validation_scope import parse_plan, scope_violations, step_structure_violations
 from tools.validation_steps import StepChecker
 
@@ -106,8 +111,20 @@ def validate(
 ) -> ValidationReport:
     """Check ``plan`` against everything it must satisfy; never raises on a bad plan."""
     store, catalog_digest = catalog_context(catalog)
+    pending: PendingDecision | None = None
+
+    def start_policy(parsed: Plan) -> PendingDecision | None:
+        # The policy engine runs on its own thread (its C++ work releases the GIL) while the
+        # plan is checked here. A plan over the step cap is rejected without asking it.
+        if policy is None or len(parsed.steps) > max_steps:
+            return None
+        doc = policy_input(request or PolicyRequest(), catalog, [], signals, parsed, state,
+                           store=store)
+        return start_policy_evaluation(policy, doc, timeout_s=timeout_s)
+
     if isinstance(plan, Plan):
         parsed: Plan | None = plan
+        pending = start_policy(plan)
         violations = scope_violations(plan.model_dump(mode="json"), max_steps)
         if len(plan.steps) > max_steps and not any(v.code == "too_many_steps" for v in violations):
             violations.append(Violation(
@@ -117,19 +134,20 @@ def validate(
         plan_digest = plan.digest()
     elif isinstance(plan, dict):
         parsed, violations = parse_plan(plan, max_steps)
+        if parsed is not None:
+            pending = start_policy(parsed)
         plan_digest = parsed.digest() if parsed is not None else sha256_hex(canonical_json(plan))
     else:
         parsed, plan_digest = None, sha256_hex(repr(type(plan)))
         violations = [Violation(code="schema",
                                 message=f"plan must be a JSON object, got {type(plan).__name__}")]
     decision: PolicyDecision | None = None
+    inputs = _inputs(plan_digest, catalog_digest, list(signals), state, policy)
     if parsed is not None:
         violations.extend(step_structure_violations(parsed))
         violations.extend(StepChecker(store, list(signals), state).run(parsed))
-        if policy is not None:
-            doc = policy_input(request or PolicyRequest(), catalog, [], signals, parsed, state,
-                               store=store)
-            decision = evaluate_policy(policy, doc, timeout_s=timeout_s)
+        if pending is not None:
+            decision = pending.result()
             for reason in decision.deny:
                 m = _STEP_REASON.match(reason)
                 step = m.group(1) if m and parsed.step(m.group(1)) is not None else None
@@ -141,5 +159,5 @@ def validate(
         violations=violations,
         escalate=list(decision.escalate) if decision is not None else [],
         policy=decision,
-        inputs=_inputs(plan_digest, catalog_digest, list(signals), state, policy),
+        inputs=inputs,
     )

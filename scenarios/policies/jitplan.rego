@@ -5,9 +5,10 @@
 # Deterministic: no time, http, rand, uuid, net or opa.runtime built-ins (the loader refuses them).
 # The input document is described in README.md next to this file.
 #
-# Written for rego-cpp's performance profile: per-feature facts are computed once as rules keyed
-# by "id@version" (rules are memoized), rules join on those keys instead of iterating whole
-# objects, and no set holds whole objects.
+# Written for rego-cpp's cost model (README.md, "Writing rules for rego-cpp"): each rule body
+# iterates one collection; per-feature facts are computed once, keyed by "id@version", as small
+# arrays; sets are combined with built-ins (&, -, array.slice) rather than joined row by row;
+# the plan's steps are indexed once, into `acts`.
 # rego-cpp quirks: no `some k, v in` inside comprehensions; start a comprehension body on the
 # `|` line; sprintf's %s quotes strings computed by other built-ins, so use concat for those.
 package jitplan
@@ -20,123 +21,140 @@ switching_on := {"enable", "canary", "promote"}
 
 toggling := {"enable", "canary", "promote", "disable", "rollback"}
 
-risk_level := {"low": 0, "medium": 1, "high": 2, "critical": 3}
-
 has_plan if is_object(input.plan)
 
-# ---- what the request activates -----------------------------------------------------------
+plan_steps := input.plan.steps if has_plan else := []
 
-spec_by_key := {k: f | some f in input.features; k := concat("@", [f.id, f.version])}
+state := input.state if is_object(input.state) else := {}
+
+# ---- the listed features ------------------------------------------------------------------
+
+# Spec key "id@version" -> [id, version, risk tier, USD per request, daily budget USD].
+spec_facts := {k: [f.id, f.version, f.risk.tier, f.cost.per_request_usd, f.cost.daily_budget_usd] | some f in input.features; k := concat("@", [f.id, f.version])}
+
+# ---- what the request activates -----------------------------------------------------------
 
 # The steps judged for activation: the plan's, or without a plan one synthetic "activate" step
 # per listed feature (the `jitplan policy eval` question).
 act_steps := input.plan.steps if has_plan else := [{"id": "request", "action": "enable", "feature": f.id, "version": f.version} | some f in input.features]
 
 # One row per activation: [step index, spec key, feature id, action, canary weight, step id].
-# A step acts on the version it names, or on every listed version of its feature.
+# A step acts on the version it names, or on every listed version of its feature. Rows for
+# versions not in input.features are kept (a per-row check costs more than it saves) but every
+# rule reaches them through `act_keys` or `spec_facts`, which hold only listed versions.
 acts := array.concat(
-	[[i, k, s.feature, s.action, object.get(s, ["params", "weight"], null), s.id] | s := act_steps[i]; s.action in activating; is_string(s.version); k := concat("@", [s.feature, s.version]); spec_by_key[k]],
+	[[i, concat("@", [s.feature, s.version]), s.feature, s.action, object.get(s, ["params", "weight"], null), s.id] | s := act_steps[i]; s.action in activating; is_string(s.version)],
 	[[s.i, k, s.feature, s.action, object.get(s, ["params", "weight"], null), s.id] | some s in unversioned_acts; some f in input.features; f.id == s.feature; k := concat("@", [f.id, f.version])],
 )
 
 # Activating steps naming no version, with their index (kept apart: the join is costly).
 unversioned_acts := [object.union(s, {"i": i}) | s := act_steps[i]; s.action in activating; not is_string(s.version)]
 
+act_keys := {a[1] | some a in acts} & object.keys(spec_facts)
+
+act_features := {spec_facts[k][0] | some k in act_keys}
+
 # ---- role and region (data sovereignty) ---------------------------------------------------
 
-deny contains msg if {
-	some f in input.features
-	count(f.governance.roles) > 0
-	not input.request.role in f.governance.roles
-	msg := concat("", ["role \"", input.request.role, "\" is not allowed to change ", f.id, " (allowed roles: ", concat(", ", f.governance.roles), ")"])
-}
+# [feature id, allowed roles] of each listed feature the requester's role may not change.
+role_refusals := [[f.id, f.governance.roles] | some f in input.features; count(f.governance.roles) > 0; not input.request.role in f.governance.roles]
 
 deny contains msg if {
-	some f in input.features
-	count(f.governance.regions) > 0
-	not input.request.region in f.governance.regions
-	msg := concat("", ["region \"", input.request.region, "\" is not allowed for ", f.id, " (data sovereignty; allowed regions: ", concat(", ", f.governance.regions), ")"])
+	some r in role_refusals
+	msg := concat("", ["role \"", input.request.role, "\" is not allowed to change ", r[0], " (allowed roles: ", concat(", ", r[1]), ")"])
+}
+
+# [feature id, allowed regions] of each listed feature not allowed in the request's region.
+region_refusals := [[f.id, f.governance.regions] | some f in input.features; count(f.governance.regions) > 0; not input.request.region in f.governance.regions]
+
+deny contains msg if {
+	some r in region_refusals
+	msg := concat("", ["region \"", input.request.region, "\" is not allowed for ", r[0], " (data sovereignty; allowed regions: ", concat(", ", r[1]), ")"])
 }
 
 # ---- PII only behind an active redaction dependency ---------------------------------------
 
 # Spec key -> ids of its redaction dependencies, for specs handling pii (a redactor itself
 # needs none).
-pii_redactors[k] := {d.id | some d in f.depends_on; contains(d.id, "redact")} if {
-	some f in input.features
-	"pii" in f.risk.data_classes
-	not contains(f.id, "redact")
-	k := concat("@", [f.id, f.version])
-}
+pii_redactors := {k: deps | some f in input.features; "pii" in f.risk.data_classes; not contains(f.id, "redact"); k := concat("@", [f.id, f.version]); deps := {d.id | some d in f.depends_on; contains(d.id, "redact")}}
+
+# Activated pii specs that declare no redactor.
+unredacted_keys := act_keys & {k | deps := pii_redactors[k]; count(deps) == 0}
 
 deny contains msg if {
-	some a in acts
-	count(pii_redactors[a[1]]) == 0
-	msg := sprintf("%s handles pii but declares no redaction dependency (a depends_on id containing 'redact')", [a[2]])
+	some k in unredacted_keys
+	msg := sprintf("%s handles pii but declares no redaction dependency (a depends_on id containing 'redact')", [spec_facts[k][0]])
 }
+
+redactor_ids := {d | deps := pii_redactors[_]; some d in deps}
+
+# Redactor id -> the plan's on/off steps for it, as [step index, switches on]; only redactors
+# the plan switches.
+redactor_toggles := {d: toggles | some d in redactor_ids; toggles := [[j, t.action in switching_on] | t := plan_steps[j]; t.feature == d; t.action in toggling]; count(toggles) > 0}
+
+# Redactors the plan never switches that are active in the deployed state: on throughout.
+redactors_on := {d | some d in redactor_ids; not redactor_toggles[d]; state[d].enabled == true}
+
+# Activated pii specs none of whose redactors is simply on: judged step by step.
+pii_suspect_keys := act_keys & {k | deps := pii_redactors[k]; count(deps) > 0; count(deps & redactors_on) == 0}
+
+pii_suspect_acts := [a | some a in acts; a[1] in pii_suspect_keys]
+
+# [feature id, redactor ids] of each pii activation with none of its redactors on at its step.
+unredacted_acts := [[a[2], deps] | some a in pii_suspect_acts; deps := pii_redactors[a[1]]; count([d | some d in deps; active_before(a[0], object.get(redactor_toggles, d, []), object.get(state, [d, "enabled"], false))]) == 0]
 
 deny contains msg if {
-	some a in acts
-	deps := pii_redactors[a[1]]
-	count(deps) > 0
-	not any_active_before(deps, a[0])
-	msg := concat("", [a[2], " handles pii but its redaction dependency (", concat(", ", sort(deps)), ") is neither active nor enabled earlier in the plan"])
+	some r in unredacted_acts
+	msg := concat("", [r[0], " handles pii but its redaction dependency (", concat(", ", sort(r[1])), ") is neither active nor enabled earlier in the plan"])
 }
 
-# Redactor id -> the plan's on/off steps for it, as [step index, switches on].
-redactor_toggles[d] := [[j, t.action in switching_on] | t := input.plan.steps[j]; t.feature == d; t.action in toggling] if {
-	has_plan
-	some k, _ in pii_redactors
-	some d in pii_redactors[k]
-}
-
-any_active_before(deps, i) if {
-	some d in deps
-	active_before(d, i)
-}
-
-# The last earlier on/off step for d decides; with none, the deployed state decides.
-active_before(d, i) if {
-	earlier := [t | some t in object.get(redactor_toggles, d, []); t[0] < i]
+# Whether a redactor is on just before step i, given its on/off steps in the plan and whether
+# it is enabled in the deployed state: the last earlier on/off step decides; with none, the
+# deployed state does. (Functions take rule values as arguments: rego-cpp re-evaluates a rule
+# referenced inside a function at every call.)
+active_before(i, toggles, deployed) if {
+	earlier := [t | some t in toggles; t[0] < i]
 	count(earlier) > 0
 	earlier[count(earlier) - 1][1] == true
 }
 
-active_before(d, i) if {
-	count([t | some t in object.get(redactor_toggles, d, []); t[0] < i]) == 0
-	input.state[d].enabled == true
+active_before(i, toggles, deployed) if {
+	count([t | some t in toggles; t[0] < i]) == 0
+	deployed == true
 }
 
 # ---- risk tier -> human approval ----------------------------------------------------------
 
-escalate contains msg if {
-	some f in input.features
-	risk_level[f.risk.tier] >= 2
-	msg := sprintf("%s@%s is %s risk: a human must approve", [f.id, f.version, f.risk.tier])
-}
+high_risk := [[f.id, f.version, f.risk.tier] | some f in input.features; f.risk.tier in {"high", "critical"}]
 
 escalate contains msg if {
-	some f in input.features
-	f.governance.human_approval == true
-	msg := sprintf("%s@%s requires human approval (governance.human_approval)", [f.id, f.version])
+	some r in high_risk
+	msg := sprintf("%s@%s is %s risk: a human must approve", r)
+}
+
+approval_required := [[f.id, f.version] | some f in input.features; f.governance.human_approval == true]
+
+escalate contains msg if {
+	some r in approval_required
+	msg := sprintf("%s@%s requires human approval (governance.human_approval)", r)
 }
 
 # ---- budget ceilings ----------------------------------------------------------------------
 
-# Feature id -> highest usable (not quarantined) demand (rpm) / observed cost per request.
-demand_rpm[fid] := max([v.value | some v in input.signals; v.feature == fid; v.kind == "demand"; v.quarantined == false]) if {
-	some s in input.signals
-	s.kind == "demand"
-	s.quarantined == false
-	fid := s.feature
-}
+# Usable (not quarantined) [feature id, value] rows of one signal kind, sorted: a feature's
+# highest value is the last row of its run, found with array.slice rather than a rescan.
+usable_demand := sort([[s.feature, s.value] | some s in input.signals; s.kind == "demand"; s.quarantined == false])
 
-observed_cost[fid] := max([v.value | some v in input.signals; v.feature == fid; v.kind == "cost"; v.quarantined == false]) if {
-	some s in input.signals
-	s.kind == "cost"
-	s.quarantined == false
-	fid := s.feature
-}
+usable_cost := sort([[s.feature, s.value] | some s in input.signals; s.kind == "cost"; s.quarantined == false])
+
+demand_features := [r[0] | some r in usable_demand]
+
+cost_features := [r[0] | some r in usable_cost]
+
+# Feature id -> highest usable demand (rpm) / observed cost per request.
+demand_rpm := {r[0]: r[1] | r := usable_demand[j]; not r[0] in array.slice(demand_features, j + 1, j + 2)}
+
+observed_cost := {r[0]: r[1] | r := usable_cost[j]; not r[0] in array.slice(cost_features, j + 1, j + 2)}
 
 # Share of the feature's traffic a step sends to the version: the canary weight, else all.
 share(a) := a[4] / 100 if {
@@ -144,68 +162,59 @@ share(a) := a[4] / 100 if {
 	is_number(a[4])
 } else := 1
 
-deny contains msg if {
-	some a in acts
-	demand := demand_rpm[a[2]]
-	f := spec_by_key[a[1]]
-	cost := max([f.cost.per_request_usd, object.get(observed_cost, a[2], 0)])
-	projected := ((demand * 1440) * cost) * share(a)
-	projected > f.cost.daily_budget_usd
-	msg := sprintf("%s@%s projected daily cost %.2f USD (%v rpm x 1440 min x %v USD/request x %v%% of traffic) exceeds its daily budget of %v USD", [f.id, f.version, projected, demand, cost, share(a) * 100, f.cost.daily_budget_usd])
-}
+# Activated spec key -> [USD/day at all of the feature's traffic, demand rpm, USD/request,
+# daily budget], for features with a usable demand signal. The per-request cost is the larger of
+# the envelope and the observed cost.
+full_traffic_cost := {k: [((demand * 1440) * cost), demand, cost, facts[4]] | some k in act_keys; facts := spec_facts[k]; demand := demand_rpm[facts[0]]; cost := max([facts[3], object.get(observed_cost, facts[0], 0)])}
+
+# [spec key, projected USD/day, demand rpm, USD/request, traffic share, daily budget] of each
+# activation projected over its version's daily budget.
+over_budget := [[a[1], c[0] * sh, c[1], c[2], sh, c[3]] | some a in acts; c := full_traffic_cost[a[1]]; sh := share(a); c[0] * sh > c[3]]
 
 deny contains msg if {
-	has_plan
-	some s in input.plan.steps
-	s.action == "set_budget"
-	is_number(s.params.usd_per_day)
-	some f in input.features
-	f.id == s.feature
-	s.params.usd_per_day > f.cost.daily_budget_usd
-	msg := sprintf("step %s sets %s budget to %v USD/day, above its catalog ceiling of %v USD/day", [s.id, f.id, s.params.usd_per_day, f.cost.daily_budget_usd])
+	some r in over_budget
+	msg := concat("", [r[0], sprintf(" projected daily cost %.2f USD (%v rpm x 1440 min x %v USD/request x %v%% of traffic) exceeds its daily budget of %v USD", [r[1], r[2], r[3], r[4] * 100, r[5]])])
+}
+
+budget_steps := [s | some s in plan_steps; s.action == "set_budget"; is_number(s.params.usd_per_day)]
+
+deny contains msg if {
+	some s in budget_steps
+	ceilings := [f.cost.daily_budget_usd | some f in input.features; f.id == s.feature]
+	count(ceilings) > 0
+	s.params.usd_per_day > min(ceilings)
+	msg := sprintf("step %s sets %s budget to %v USD/day, above its catalog ceiling of %v USD/day", [s.id, s.feature, s.params.usd_per_day, min(ceilings)])
 }
 
 # ---- no activation on quarantined signals -------------------------------------------------
 
-# Feature id -> one reason per quarantined signal of that feature.
-quarantine_reasons[fid] := [concat("", [s.name, " is quarantined (", concat("; ", s.reasons), ")"]) | some s in input.signals; s.feature == fid; s.quarantined == true] if {
-	some q in input.signals
-	q.quarantined == true
-	fid := q.feature
-}
+quarantined_signals := [s | some s in input.signals; s.quarantined == true; s.feature in act_features]
 
 deny contains msg if {
-	some a in acts
-	some reason in quarantine_reasons[a[2]]
-	msg := concat("", [a[2], " cannot be activated: its signal ", reason])
+	some s in quarantined_signals
+	msg := concat("", [s.feature, " cannot be activated: its signal ", s.name, " is quarantined (", concat("; ", s.reasons), ")"])
 }
 
 # ---- no full rollout without a canary first for medium+ risk ------------------------------
 
-full_rollout(a) if a[3] in {"enable", "promote"}
+# [feature id, step index] of every partial (0 < weight < 100) canary, sorted: a feature's
+# first partial canary is the first row of its run.
+partial_canaries := sort([[s.feature, i] | s := plan_steps[i]; s.action == "canary"; s.params.weight > 0; s.params.weight < 100])
 
-full_rollout(a) if {
-	a[3] == "canary"
-	a[4] >= 100
-}
+partial_canary_features := [r[0] | some r in partial_canaries]
 
-# [step index, feature id] of every partial (0 < weight < 100) canary step.
-partial_canaries := [[i, s.feature] | s := input.plan.steps[i]; s.action == "canary"; s.params.weight > 0; s.params.weight < 100] if has_plan else := []
+first_partial_canary := {r[0]: r[1] | r := partial_canaries[j]; not r[0] in array.slice(partial_canary_features, j - 1, j)}
 
-partial_canary_before(fid, i) if {
-	some p in partial_canaries
-	p[1] == fid
-	p[0] < i
-}
+# Activations of a medium+ risk version that send it all traffic (enable, promote, or a canary
+# at weight 100).
+full_rollouts := [a | some a in acts; object.get({"enable": 100, "promote": 100, "canary": a[4]}, a[3], 0) >= 100; spec_facts[a[1]][2] != "low"]
 
-partial_canary_before(fid, _) if input.state[fid].canary_weight > 0
+# [step id, feature id, risk tier] of each such activation with no partial canary before it
+# (in the plan, or already running in the deployed state).
+uncanaried := [[a[5], a[2], spec_facts[a[1]][2]] | some a in full_rollouts; object.get(first_partial_canary, a[2], a[0]) >= a[0]; not state[a[2]].canary_weight > 0]
 
 deny contains msg if {
 	has_plan
-	some a in acts
-	full_rollout(a)
-	tier := spec_by_key[a[1]].risk.tier
-	risk_level[tier] >= 1
-	not partial_canary_before(a[2], a[0])
-	msg := sprintf("step %s rolls %s (%s risk) out to 100%% without a canary step first", [a[5], a[2], tier])
+	some r in uncanaried
+	msg := sprintf("step %s rolls %s (%s risk) out to 100%% without a canary step first", r)
 }
