@@ -45,6 +45,8 @@ FEATURE_FIELDS: tuple[str, ...] = (
 """FeatureSpec fields carried in the policy input (the policy-relevant view of a spec)."""
 STEP_FIELDS: tuple[str, ...] = ("id", "action", "feature", "version", "params", "depends_on")
 """Step fields carried in the policy input (tolerances, compensations and rationale are not)."""
+_RESTORING = frozenset({"rollback", "disable"})
+"""Compensation actions that only return a feature towards its deployed state."""
 SIGNAL_FIELDS: tuple[str, ...] = ("name", "kind", "feature", "value", "unit", "observed_at")
 
 
@@ -86,6 +88,9 @@ def touched_features(
     """The catalog specs a plan's steps (and their compensations) act on, by key.
 
     A step without a version touches the serving version (from ``state``), else the newest.
+    A compensation that rolls back or disables its own step's feature touches nothing new: it
+    returns to the deployed state, and its step already put that feature in front of the
+    policy. (Listing the serving spec for every such undo doubled the input of a typical plan.)
     """
     lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
     found: dict[str, FeatureSpec] = {}
@@ -105,8 +110,10 @@ def touched_features(
         if step.action in ("noop", "escalate"):
             continue  # changes nothing, so needs no rights over the feature
         add(step.feature, step.version)
-        if step.compensation is not None:
-            add(step.compensation.feature, step.compensation.version)
+        undo = step.compensation
+        if undo is not None and not (undo.feature == step.feature
+                                     and undo.action in _RESTORING):
+            add(undo.feature, undo.version)
     return [found[k] for k in sorted(found)]
 
 

@@ -29,8 +29,13 @@ state := input.state if is_object(input.state) else := {}
 
 # ---- the listed features ------------------------------------------------------------------
 
-# Spec key "id@version" -> [id, version, risk tier, USD per request, daily budget USD].
-spec_facts := {k: [f.id, f.version, f.risk.tier, f.cost.per_request_usd, f.cost.daily_budget_usd] | some f in input.features; k := concat("@", [f.id, f.version])}
+# Their keys, "id@version".
+spec_keys := {concat("@", [f.id, f.version]) | some f in input.features}
+
+# Key -> risk tier, of the medium+ risk ones.
+medium_plus_risk := {k: f.risk.tier | some f in input.features; f.risk.tier != "low"; k := concat("@", [f.id, f.version])}
+
+medium_plus_keys := object.keys(medium_plus_risk)
 
 # ---- what the request activates -----------------------------------------------------------
 
@@ -40,8 +45,8 @@ act_steps := input.plan.steps if has_plan else := [{"id": "request", "action": "
 
 # One row per activation: [step index, spec key, feature id, action, canary weight, step id].
 # A step acts on the version it names, or on every listed version of its feature. Rows for
-# versions not in input.features are kept (a per-row check costs more than it saves) but every
-# rule reaches them through `act_keys` or `spec_facts`, which hold only listed versions.
+# versions not in input.features are kept (a per-row check costs more than it saves); rules
+# reach them through `act_keys` or per-spec facts, which hold only listed versions.
 acts := array.concat(
 	[[i, concat("@", [s.feature, s.version]), s.feature, s.action, object.get(s, ["params", "weight"], null), s.id] | s := act_steps[i]; s.action in activating; is_string(s.version)],
 	[[s.i, k, s.feature, s.action, object.get(s, ["params", "weight"], null), s.id] | some s in unversioned_acts; some f in input.features; f.id == s.feature; k := concat("@", [f.id, f.version])],
@@ -50,9 +55,10 @@ acts := array.concat(
 # Activating steps naming no version, with their index (kept apart: the join is costly).
 unversioned_acts := [object.union(s, {"i": i}) | s := act_steps[i]; s.action in activating; not is_string(s.version)]
 
-act_keys := {a[1] | some a in acts} & object.keys(spec_facts)
+act_keys := {a[1] | some a in acts} & spec_keys
 
-act_features := {spec_facts[k][0] | some k in act_keys}
+# Features activated, whether or not the version is listed (quarantine blocks any activation).
+act_features := {a[2] | some a in acts}
 
 # ---- role and region (data sovereignty) ---------------------------------------------------
 
@@ -83,7 +89,7 @@ unredacted_keys := act_keys & {k | deps := pii_redactors[k]; count(deps) == 0}
 
 deny contains msg if {
 	some k in unredacted_keys
-	msg := sprintf("%s handles pii but declares no redaction dependency (a depends_on id containing 'redact')", [spec_facts[k][0]])
+	msg := sprintf("%s handles pii but declares no redaction dependency (a depends_on id containing 'redact')", [split(k, "@")[0]])
 }
 
 redactor_ids := {d | deps := pii_redactors[_]; some d in deps}
@@ -156,20 +162,24 @@ demand_rpm := {r[0]: r[1] | r := usable_demand[j]; not r[0] in array.slice(deman
 
 observed_cost := {r[0]: r[1] | r := usable_cost[j]; not r[0] in array.slice(cost_features, j + 1, j + 2)}
 
-# Share of the feature's traffic a step sends to the version: the canary weight, else all.
-share(a) := a[4] / 100 if {
+# Share of the feature's traffic a step sends to the version: the canary weight (at most all
+# of it), else all.
+share(a) := min([a[4], 100]) / 100 if {
 	a[3] == "canary"
 	is_number(a[4])
 } else := 1
 
 # Activated spec key -> [USD/day at all of the feature's traffic, demand rpm, USD/request,
-# daily budget], for features with a usable demand signal. The per-request cost is the larger of
-# the envelope and the observed cost.
-full_traffic_cost := {k: [((demand * 1440) * cost), demand, cost, facts[4]] | some k in act_keys; facts := spec_facts[k]; demand := demand_rpm[facts[0]]; cost := max([facts[3], object.get(observed_cost, facts[0], 0)])}
+# daily budget] for specs over their budget at full traffic (no share of the traffic costs
+# more, so only their activations need a closer look). The per-request cost is the larger of the
+# envelope and the observed cost.
+over_budget_at_full := {k: [full, demand, cost, f.cost.daily_budget_usd] | some f in input.features; k := concat("@", [f.id, f.version]); k in act_keys; demand := demand_rpm[f.id]; cost := max([f.cost.per_request_usd, object.get(observed_cost, f.id, 0)]); full := (demand * 1440) * cost; full > f.cost.daily_budget_usd}
+
+over_budget_keys := object.keys(over_budget_at_full)
 
 # [spec key, projected USD/day, demand rpm, USD/request, traffic share, daily budget] of each
 # activation projected over its version's daily budget.
-over_budget := [[a[1], c[0] * sh, c[1], c[2], sh, c[3]] | some a in acts; c := full_traffic_cost[a[1]]; sh := share(a); c[0] * sh > c[3]]
+over_budget := [[a[1], c[0] * sh, c[1], c[2], sh, c[3]] | some a in acts; a[1] in over_budget_keys; c := over_budget_at_full[a[1]]; sh := share(a); c[0] * sh > c[3]]
 
 deny contains msg if {
 	some r in over_budget
@@ -207,11 +217,11 @@ first_partial_canary := {r[0]: r[1] | r := partial_canaries[j]; not r[0] in arra
 
 # Activations of a medium+ risk version that send it all traffic (enable, promote, or a canary
 # at weight 100).
-full_rollouts := [a | some a in acts; object.get({"enable": 100, "promote": 100, "canary": a[4]}, a[3], 0) >= 100; spec_facts[a[1]][2] != "low"]
+full_rollouts := array.concat([a | some a in acts; a[3] in {"enable", "promote"}; a[1] in medium_plus_keys], [a | some a in acts; a[3] == "canary"; a[4] >= 100; a[1] in medium_plus_keys])
 
 # [step id, feature id, risk tier] of each such activation with no partial canary before it
 # (in the plan, or already running in the deployed state).
-uncanaried := [[a[5], a[2], spec_facts[a[1]][2]] | some a in full_rollouts; object.get(first_partial_canary, a[2], a[0]) >= a[0]; not state[a[2]].canary_weight > 0]
+uncanaried := [[a[5], a[2], medium_plus_risk[a[1]]] | some a in full_rollouts; object.get(first_partial_canary, a[2], a[0]) >= a[0]; not state[a[2]].canary_weight > 0]
 
 deny contains msg if {
 	has_plan

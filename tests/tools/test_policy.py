@@ -237,7 +237,22 @@ def test_touched_features_resolve_versions_from_steps_state_and_catalog(
         {"id": "e", "action": "enable", "feature": "no-such-feature"},
     ]})
     keys = [f.key for f in touched_features(plan, catalog, state)]
-    # rollback without a version touches the serving 1.1.0
+    # a's rollback of its own feature returns to the deployed state: nothing new is touched
+    assert keys == ["answer-synthesizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]
+
+
+def test_touched_features_include_compensations_that_activate_or_reach_other_features(
+    catalog: Catalog, state: DeploymentState
+) -> None:
+    plan = Plan.from_data({"id": "p", "goal": "g", "steps": [
+        # an undo that activates a version (the serving one, resolved from the state)
+        {"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+         "compensation": {"id": "a-undo", "action": "promote", "feature": "ticket-summarizer"}},
+        # an undo acting on another feature needs rights over that feature too
+        {"id": "b", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0",
+         "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter"}},
+    ]})
+    keys = [f.key for f in touched_features(plan, catalog, state)]
     assert keys == ["answer-synthesizer@1.0.0", "ticket-summarizer@1.1.0",
                     "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]
 
