@@ -147,24 +147,36 @@ escalate contains msg if {
 
 # ---- budget ceilings ----------------------------------------------------------------------
 
-# Usable (not quarantined) [feature id, value] rows of one signal kind, sorted: a feature's
-# highest value is the last row of its run, found with array.slice rather than a rescan.
-usable_demand := sort([[s.feature, s.value] | some s in input.signals; s.kind == "demand"; s.quarantined == false])
+# Usable (not quarantined) [feature id, value] rows of one signal kind.
+usable_demand := [[s.feature, s.value] | some s in input.signals; s.kind == "demand"; s.quarantined == false; is_number(s.value)]
 
-usable_cost := sort([[s.feature, s.value] | some s in input.signals; s.kind == "cost"; s.quarantined == false])
-
-demand_features := [r[0] | some r in usable_demand]
-
-cost_features := [r[0] | some r in usable_cost]
+usable_cost := [[s.feature, s.value] | some s in input.signals; s.kind == "cost"; s.quarantined == false; is_number(s.value)]
 
 # Feature id -> highest usable demand (rpm) / observed cost per request.
-demand_rpm := {r[0]: r[1] | r := usable_demand[j]; not r[0] in array.slice(demand_features, j + 1, j + 2)}
+demand_rpm := highest_by_key(usable_demand)
 
-observed_cost := {r[0]: r[1] | r := usable_cost[j]; not r[0] in array.slice(cost_features, j + 1, j + 2)}
+observed_cost := highest_by_key(usable_cost)
+
+# rego-cpp's max, min and sort compare numbers as text (max([2.5, 10]) is 2.5, sort([3, 20]) is
+# [20, 3]) and order null above numbers, so numbers are only compared with < and >, after
+# is_number.
+larger(a, b) := a if {
+	a >= b
+} else := b
+
+smaller(a, b) := a if {
+	a <= b
+} else := b
+
+# [[key, number], ...] -> {key: its highest number}. With one row per key (the usual case) that
+# is the rows themselves; otherwise each row is compared with the rows of its key.
+highest_by_key(rows) := {r[0]: r[1] | some r in rows} if {
+	count(rows) == count({r[0] | some r in rows})
+} else := {r[0]: r[1] | some r in rows; count([o | some o in rows; o[0] == r[0]; o[1] > r[1]]) == 0}
 
 # Share of the feature's traffic a step sends to the version: the canary weight (at most all
 # of it), else all.
-share(a) := min([a[4], 100]) / 100 if {
+share(a) := smaller(a[4], 100) / 100 if {
 	a[3] == "canary"
 	is_number(a[4])
 } else := 1
@@ -173,7 +185,7 @@ share(a) := min([a[4], 100]) / 100 if {
 # daily budget] for specs over their budget at full traffic (no share of the traffic costs
 # more, so only their activations need a closer look). The per-request cost is the larger of the
 # envelope and the observed cost.
-over_budget_at_full := {k: [full, demand, cost, f.cost.daily_budget_usd] | some f in input.features; k := concat("@", [f.id, f.version]); k in act_keys; demand := demand_rpm[f.id]; cost := max([f.cost.per_request_usd, object.get(observed_cost, f.id, 0)]); full := (demand * 1440) * cost; full > f.cost.daily_budget_usd}
+over_budget_at_full := {k: [full, demand, cost, f.cost.daily_budget_usd] | some f in input.features; k := concat("@", [f.id, f.version]); k in act_keys; demand := demand_rpm[f.id]; cost := larger(f.cost.per_request_usd, object.get(observed_cost, f.id, 0)); full := (demand * 1440) * cost; full > f.cost.daily_budget_usd}
 
 over_budget_keys := object.keys(over_budget_at_full)
 
@@ -191,9 +203,10 @@ budget_steps := [s | some s in plan_steps; s.action == "set_budget"; is_number(s
 deny contains msg if {
 	some s in budget_steps
 	ceilings := [f.cost.daily_budget_usd | some f in input.features; f.id == s.feature]
-	count(ceilings) > 0
-	s.params.usd_per_day > min(ceilings)
-	msg := sprintf("step %s sets %s budget to %v USD/day, above its catalog ceiling of %v USD/day", [s.id, s.feature, s.params.usd_per_day, min(ceilings)])
+	some ceiling in ceilings
+	s.params.usd_per_day > ceiling
+	count([c | some c in ceilings; c < ceiling]) == 0
+	msg := sprintf("step %s sets %s budget to %v USD/day, above its catalog ceiling of %v USD/day", [s.id, s.feature, s.params.usd_per_day, ceiling])
 }
 
 # ---- no activation on quarantined signals -------------------------------------------------
@@ -207,21 +220,29 @@ deny contains msg if {
 
 # ---- no full rollout without a canary first for medium+ risk ------------------------------
 
-# [feature id, step index] of every partial (0 < weight < 100) canary, sorted: a feature's
-# first partial canary is the first row of its run.
-partial_canaries := sort([[s.feature, i] | s := plan_steps[i]; s.action == "canary"; s.params.weight > 0; s.params.weight < 100])
+# Per plan step: its feature when it is a partial (0 < weight < 100) canary, else "" (so
+# "a partial canary of f before step i" is `f in array.slice(partial_canary_at, 0, i)`).
+partial_canary_at := [partial_canary_feature(s) | some s in plan_steps]
 
-partial_canary_features := [r[0] | some r in partial_canaries]
-
-first_partial_canary := {r[0]: r[1] | r := partial_canaries[j]; not r[0] in array.slice(partial_canary_features, j - 1, j)}
+partial_canary_feature(s) := s.feature if {
+	s.action == "canary"
+	is_number(s.params.weight)
+	s.params.weight > 0
+	s.params.weight < 100
+} else := ""
 
 # Activations of a medium+ risk version that send it all traffic (enable, promote, or a canary
 # at weight 100).
-full_rollouts := array.concat([a | some a in acts; a[3] in {"enable", "promote"}; a[1] in medium_plus_keys], [a | some a in acts; a[3] == "canary"; a[4] >= 100; a[1] in medium_plus_keys])
+full_rollouts := array.concat([a | some a in acts; a[3] in {"enable", "promote"}; a[1] in medium_plus_keys], [a | some a in acts; a[3] == "canary"; is_number(a[4]); a[4] >= 100; a[1] in medium_plus_keys])
 
 # [step id, feature id, risk tier] of each such activation with no partial canary before it
 # (in the plan, or already running in the deployed state).
-uncanaried := [[a[5], a[2], medium_plus_risk[a[1]]] | some a in full_rollouts; object.get(first_partial_canary, a[2], a[0]) >= a[0]; not state[a[2]].canary_weight > 0]
+uncanaried := [[a[5], a[2], medium_plus_risk[a[1]]] | some a in full_rollouts; not a[2] in array.slice(partial_canary_at, 0, a[0]); not canary_running(a[2])]
+
+canary_running(fid) if {
+	is_number(state[fid].canary_weight)
+	state[fid].canary_weight > 0
+}
 
 deny contains msg if {
 	has_plan
