@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +21,10 @@ from tools.policy import (
     evaluate_policy,
     forbidden_builtins,
     policy_input,
+    start_policy_evaluation,
     touched_features,
 )
+from tools.policy import _set_input as set_input
 from tools.signal_check import check_signals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,9 +169,94 @@ def test_timeout_denies() -> None:
     assert decision.error == "policy evaluation timed out after 0.05 s"
 
 
+EXIT_PROBE = """
+import sys
+from tools.policy import PolicyBundle, evaluate_policy
+slow = PolicyBundle.from_sources([("p.rego", "package jitplan\\nimport rego.v1\\n"
+    "deny contains x if { some a in numbers.range(1, 600); some b in numbers.range(1, 600); "
+    "a * b == -1; x := \\"n\\" }\\nescalate := set()\\n")])
+for rnd in range(3):
+    assert evaluate_policy(slow, {}, timeout_s=0.05).error  # abandons a worker mid-query
+    for i in range(30):
+        b = PolicyBundle.from_sources([("p.rego", "package jitplan\\nimport rego.v1\\n"
+            f"deny contains \\"x{i}\\" if {{ input.x > {i} }}\\nescalate := set()\\n")])
+        assert [evaluate_policy(b, {"x": j}).allowed for j in range(3)] == [j <= i for j in range(3)]
+print("done")
+"""
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_a_process_with_abandoned_evaluations_still_exits(run: int) -> None:
+    # Building an interpreter's input on another thread than its query made rego-cpp's
+    # allocator spin in its exit handlers whenever a timed-out worker was still running (4 runs
+    # of 6 hung); the input is now built on the worker.
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
+
+
 def test_non_json_input_denies_instead_of_raising() -> None:
     decision = evaluate_policy(ALLOW_ALL, {"x": object()})
     assert not decision.allowed and decision.error
+
+
+def engine_view(doc: Any, *, reference: bool = False) -> str:
+    """What the engine holds as its input: after our conversion, or after rego-cpp's own JSON
+    parser (the reference)."""
+    from regopy import Interpreter
+
+    rego = Interpreter()
+    if reference:
+        rego.set_input_term(json.dumps(doc, ensure_ascii=False))
+    else:
+        set_input(rego, doc)
+    return str(rego.query("x := input"))
+
+
+AWKWARD = 'say "hi" \\ back\\slash\n\ttab \x01 naïve — 東京 ✓'
+
+
+def test_the_input_reaches_the_engine_as_its_json_parser_would_build_it() -> None:
+    # We build the input through rego-cpp's C API directly (regopy's wrappers were too slow,
+    # and pass strings raw, which rego-cpp mishandles); the engine must end up holding exactly
+    # what its own JSON parser gives it.
+    doc = {
+        "s": "plain", "awkward": AWKWARD, "e": "", AWKWARD: "key",
+        "t": True, "f": False, "n": None, "i": -42, "z": 0, "big": 2**62, "x": 0.1, "neg": -2.5,
+        "l": [1, "two", [3.0, None], {"k": []}], "o": {"nested": {"deep": [True]}}, "empty": {},
+    }
+    ours = engine_view(doc)
+    assert ours == engine_view(doc, reference=True)
+    assert json.loads(ours)["bindings"]["x"] == doc
+
+
+def test_input_strings_equal_policy_literals_and_come_back_unchanged() -> None:
+    literal = json.dumps(AWKWARD, ensure_ascii=False)  # the same text as a Rego string literal
+    bundle = bundle_of(f"deny := {{input.s}}\nescalate contains \"same\" if input.s == {literal}")
+    decision = evaluate_policy(bundle, {"s": AWKWARD})
+    assert decision.error is None, decision.error
+    assert decision.deny == [AWKWARD] and decision.escalate == ["same"]
+
+
+def test_input_edge_values_become_json_values() -> None:
+    # tuples are arrays; integers past int64 become floats (JSON has one number type)
+    assert engine_view({"t": (1, 2), "huge": 2**70}) == engine_view({"t": [1, 2],
+                                                                     "huge": float(2**70)})
+
+
+def test_an_input_object_key_that_is_not_a_string_denies() -> None:
+    decision = evaluate_policy(ALLOW_ALL, {"x": {1: "one"}})
+    assert not decision.allowed and decision.error is not None
+    assert "object key 1 is not a string" in decision.error
+
+
+def test_started_evaluations_can_be_collected_in_any_order() -> None:
+    bundle = bundle_of('deny contains sprintf("x=%v", [input.x]) if { input.x > 2 }\nescalate := set()')
+    pending = [start_policy_evaluation(bundle, {"x": i}) for i in range(6)]
+    decisions = [p.result() for p in reversed(pending)][::-1]
+    assert [d.deny for d in decisions] == [[], [], [], ["x=3"], ["x=4"], ["x=5"]]
+    assert decisions[4] is pending[4].result()  # result() is stable
 
 
 def test_pooled_interpreters_give_identical_decisions() -> None:
