@@ -390,3 +390,30 @@ def test_tolerances_on_non_mutating_steps_are_still_checked() -> None:
             "tolerances": [{"metric": "vibes", "comparator": "<", "threshold": 0.0}]}]}
         report = validate(doc, cat, [], None, None)
         assert "unknown_metric" in report.codes(), (action, report.codes())
+
+
+def test_a_plan_over_the_step_cap_is_rejected_without_asking_the_policy(
+    catalog: Catalog, state: DeploymentState, bundle: PolicyBundle
+) -> None:
+    report = validate(good_plan(), catalog, [], state, bundle, max_steps=2)
+    assert "too_many_steps" in report.codes()
+    assert report.policy is None  # a hostile plan does not get to cost a policy evaluation
+    assert validate(good_plan(), catalog, [], state, bundle).policy is not None
+
+
+def test_hostile_text_in_a_quarantine_reason_reaches_the_policy_verdict_intact(
+    catalog: Catalog, state: DeploymentState, bundle: PolicyBundle
+) -> None:
+    # a unit with quotes, backslashes and a newline ends up inside the policy's deny reason;
+    # rego-cpp must still produce a readable verdict (not an evaluation error)
+    hostile = 'r"p\\m\n'
+    statuses = [SignalStatus(
+        signal=Signal(name="ticket-summarizer.demand", kind="demand", feature="ticket-summarizer",
+                      value=5.0, unit=hostile, observed_at=NOW, lineage=["gw"]),
+        ok=False, reasons=[f"unit {hostile!r} does not match the contract's 'rpm'"])]
+    report = validate(good_plan(), catalog, statuses, state, bundle)
+    assert report.policy is not None and report.policy.error is None
+    denies = [v.message for v in report.violations if v.code == "policy_deny"]
+    assert denies == [f"policy denies: ticket-summarizer cannot be activated: its signal "
+                      f"ticket-summarizer.demand is quarantined (unit {hostile!r} does not match "
+                      "the contract's 'rpm')"]
