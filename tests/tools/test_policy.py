@@ -315,36 +315,30 @@ def test_policy_input_carries_the_policy_view_of_a_plan(catalog: Catalog,
     assert doc["state"]["answer-synthesizer"]["enabled"] is False
 
 
-def test_touched_features_resolve_versions_from_steps_state_and_catalog(
-    catalog: Catalog, state: DeploymentState
-) -> None:
-    plan = Plan.from_data({"id": "p", "goal": "g", "steps": [
-        {"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
-         "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer"}},
-        {"id": "b", "action": "disable", "feature": "tone-rewriter"},
-        {"id": "c", "action": "enable", "feature": "answer-synthesizer"},
-        {"id": "d", "action": "noop"},
-        {"id": "e", "action": "enable", "feature": "no-such-feature"},
-    ]})
-    keys = [f.key for f in touched_features(plan, catalog, state)]
-    # a's rollback of its own feature returns to the deployed state: nothing new is touched
-    assert keys == ["answer-synthesizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]
+TOUCHED = {
+    "versions from steps, state and catalog; an undo of its own feature touches nothing new": (
+        [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer"}},
+         {"id": "b", "action": "disable", "feature": "tone-rewriter"},
+         {"id": "c", "action": "enable", "feature": "answer-synthesizer"},
+         {"id": "d", "action": "noop"},
+         {"id": "e", "action": "enable", "feature": "no-such-feature"}],
+        ["answer-synthesizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]),
+    "an undo that activates (the serving version) or acts on another feature is touched": (
+        [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "compensation": {"id": "a-undo", "action": "promote", "feature": "ticket-summarizer"}},
+         {"id": "b", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0",
+          "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter"}}],
+        ["answer-synthesizer@1.0.0", "ticket-summarizer@1.1.0", "ticket-summarizer@1.2.0",
+         "tone-rewriter@1.0.0"]),
+}
 
 
-def test_touched_features_include_compensations_that_activate_or_reach_other_features(
-    catalog: Catalog, state: DeploymentState
-) -> None:
-    plan = Plan.from_data({"id": "p", "goal": "g", "steps": [
-        # an undo that activates a version (the serving one, resolved from the state)
-        {"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
-         "compensation": {"id": "a-undo", "action": "promote", "feature": "ticket-summarizer"}},
-        # an undo acting on another feature needs rights over that feature too
-        {"id": "b", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0",
-         "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter"}},
-    ]})
-    keys = [f.key for f in touched_features(plan, catalog, state)]
-    assert keys == ["answer-synthesizer@1.0.0", "ticket-summarizer@1.1.0",
-                    "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]
+@pytest.mark.parametrize("name", list(TOUCHED))
+def test_touched_features(name: str, catalog: Catalog, state: DeploymentState) -> None:
+    steps, expected = TOUCHED[name]
+    plan = Plan.from_data({"id": "p", "goal": "g", "steps": steps})
+    assert [f.key for f in touched_features(plan, catalog, state)] == expected
 
 
 def test_decisions_on_the_world_are_deterministic(catalog: Catalog, state: DeploymentState) -> None:
