@@ -88,8 +88,8 @@ def touched_features(
     """The catalog specs a plan's steps (and their compensations) act on, by key.
 
     A step without a version touches the serving version (from ``state``), else the newest.
-    A compensation that rolls back or disables its own step's feature touches nothing new: it
-    returns to the deployed state, and its step already put that feature in front of the
+    A compensation that rolls back or disables its own step's feature, naming no version or the
+    serving one, touches nothing new: it returns to the deployed state, and its step already put that feature in front of the
     policy. (Listing the serving spec for every such undo doubled the input of a typical plan.)
     """
     lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
@@ -111,8 +111,10 @@ def touched_features(
             continue  # changes nothing, so needs no rights over the feature
         add(step.feature, step.version)
         undo = step.compensation
+        serving = state.get(step.feature).version if state is not None and step.feature else None
         if undo is not None and not (undo.feature == step.feature
-                                     and undo.action in _RESTORING):
+                                     and undo.action in _RESTORING
+                                     and undo.version in (None, serving)):
             add(undo.feature, undo.version)
     return [found[k] for k in sorted(found)]
 

@@ -33,7 +33,7 @@ state := input.state if is_object(input.state) else := {}
 spec_keys := {concat("@", [f.id, f.version]) | some f in input.features}
 
 # Key -> risk tier, of the medium+ risk ones.
-medium_plus_risk := {k: f.risk.tier | some f in input.features; f.risk.tier != "low"; k := concat("@", [f.id, f.version])}
+medium_plus_risk := {k: f.risk.tier | some f in input.features; f.risk.tier in {"medium", "high", "critical"}; k := concat("@", [f.id, f.version])}
 
 medium_plus_keys := object.keys(medium_plus_risk)
 
@@ -232,8 +232,8 @@ partial_canary_feature(s) := s.feature if {
 } else := ""
 
 # Activations of a medium+ risk version that send it all traffic (enable, promote, or a canary
-# at weight 100).
-full_rollouts := array.concat([a | some a in acts; a[3] in {"enable", "promote"}; a[1] in medium_plus_keys], [a | some a in acts; a[3] == "canary"; is_number(a[4]); a[4] >= 100; a[1] in medium_plus_keys])
+# at weight 100, or with no numeric weight: an unknown share is judged as all of it).
+full_rollouts := array.concat([a | some a in acts; a[3] in {"enable", "promote"}; a[1] in medium_plus_keys], array.concat([a | some a in acts; a[3] == "canary"; is_number(a[4]); a[4] >= 100; a[1] in medium_plus_keys], [a | some a in acts; a[3] == "canary"; not is_number(a[4]); a[1] in medium_plus_keys]))
 
 # [step id, feature id, risk tier] of each such activation with no partial canary before it
 # (in the plan, or already running in the deployed state).

@@ -331,6 +331,14 @@ TOUCHED = {
           "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter"}}],
         ["answer-synthesizer@1.0.0", "ticket-summarizer@1.1.0", "ticket-summarizer@1.2.0",
          "tone-rewriter@1.0.0"]),
+    "a rollback naming a version other than the serving one puts that version before the policy": (
+        [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer",
+                           "version": "1.0.0"}},
+         {"id": "b", "action": "canary", "feature": "tone-rewriter", "version": "1.0.0",
+          "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter",
+                           "version": "1.0.0"}}],
+        ["ticket-summarizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]),
 }
 
 
