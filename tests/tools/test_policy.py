@@ -24,7 +24,7 @@ from tools.policy import (
     start_policy_evaluation,
     touched_features,
 )
-from tools.policy import _set_input as set_input
+from tools.rego_input import set_input
 from tools.signal_check import check_signals
 
 ROOT = Path(__file__).resolve().parents[2]
