@@ -6,7 +6,7 @@ Names are exported lazily (PEP 562) so that ``jitplan --help`` imports none of L
 
 from __future__ import annotations
 
-from contracts.lazy import lazy_exports
+from jitplan.contracts.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "build_graph": "graph",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 __all__ = ["approval_problem", "latest_approval"]
 
-from contracts.audit import AuditRecord
-from contracts.plan import Plan
-from tools.audit import AuditLog
+from jitplan.contracts.audit import AuditRecord
+from jitplan.contracts.plan import Plan
+from jitplan.tools.audit import AuditLog
 
 
 def latest_approval(plan: Plan, audit: AuditLog) -> AuditRecord | None:

@@ -40,7 +40,7 @@ class ChatSession:
 
     def handle(self, line: str) -> bool:
         """Handle one input line; False means the session is over."""
-        from contracts.errors import UserError
+        from jitplan.contracts.errors import UserError
 
         text = line.strip()
         if not text:
@@ -92,10 +92,10 @@ class ChatSession:
         return True
 
     def _plan(self, request: str) -> None:
-        from agent.commands.plan import check_request
-        from agent.nodes.common import load_inputs
-        from agent.runtime import run_cycle
-        from contracts.agent import PlanRequest
+        from jitplan.agent.commands.plan import check_request
+        from jitplan.agent.nodes.common import load_inputs
+        from jitplan.agent.runtime import run_cycle
+        from jitplan.contracts.agent import PlanRequest
 
         req = PlanRequest(**{**self.base, "request": request})
         check_request(req)
@@ -109,7 +109,7 @@ class ChatSession:
             self.say("rejected; /refine the request to try again")
 
     def _decide(self, text: str) -> None:
-        from agent.runtime import approve_cycle
+        from jitplan.agent.runtime import approve_cycle
 
         approve = text.startswith("/approve")
         comment = text.split(maxsplit=1)[1] if " " in text else ""

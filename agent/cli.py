@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="jitplan 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"agent.commands.{name}").register(sub)
+        importlib.import_module(f"jitplan.agent.commands.{name}").register(sub)
     return parser
 
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    from contracts.errors import JitplanError, UserError
+    from jitplan.contracts.errors import JitplanError, UserError
 
     try:
         code = func(args)

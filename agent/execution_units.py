@@ -7,9 +7,9 @@ __all__ = ["Unit", "effective_action", "plan_units"]
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.errors import UserError
-from contracts.plan import Plan, Step
-from contracts.state import DeploymentState
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.plan import Plan, Step
+from jitplan.contracts.state import DeploymentState
 
 
 @dataclass(frozen=True)

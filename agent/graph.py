@@ -15,7 +15,7 @@ __all__ = ["NODES", "build_graph", "mermaid"]
 
 from typing import Any
 
-from agent.state import CycleState
+from jitplan.agent.state import CycleState
 
 NODES: tuple[str, ...] = (
     "perceive", "triage", "govern", "plan", "validate", "simulate", "decide", "execute", "record",
@@ -46,11 +46,11 @@ def build_graph(checkpointer: Any = None) -> Any:
     """Compile the planning graph (with ``checkpointer`` for HITL and crash-resume)."""
     from langgraph.graph import END, START, StateGraph
 
-    from agent.nodes.check import simulate, validate
-    from agent.nodes.decide import decide, execute, record
-    from agent.nodes.govern import govern
-    from agent.nodes.perceive import perceive, triage
-    from agent.nodes.plan import plan
+    from jitplan.agent.nodes.check import simulate, validate
+    from jitplan.agent.nodes.decide import decide, execute, record
+    from jitplan.agent.nodes.govern import govern
+    from jitplan.agent.nodes.perceive import perceive, triage
+    from jitplan.agent.nodes.plan import plan
 
     g: Any = StateGraph(CycleState)
     g.add_node("perceive", perceive)

@@ -47,10 +47,10 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from agent.approval import approval_problem, latest_approval
-from agent.execution_units import Unit, effective_action, plan_units
-from contracts.errors import RunError, UserError
-from contracts.execution import (
+from jitplan.agent.approval import approval_problem, latest_approval
+from jitplan.agent.execution_units import Unit, effective_action, plan_units
+from jitplan.contracts.errors import RunError, UserError
+from jitplan.contracts.execution import (
     ExecutionResult,
     ExecutionStatus,
     GateVerdict,
@@ -58,14 +58,20 @@ from contracts.execution import (
     RunJournal,
     StepOutcome,
 )
-from contracts.home import jitplan_home
-from contracts.plan import Plan
-from contracts.signals import SignalSnapshot
-from tools.audit import AuditLog
-from tools.flags import FlagStore, StepError, apply_action, atomic_write_bytes, restore_feature
-from tools.gate import GateConfig, Observations, evaluate_gate
-from tools.signal_source import SignalSource, StaticSource
-from tools.telemetry import span
+from jitplan.contracts.home import jitplan_home
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.signals import SignalSnapshot
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.flags import (
+    FlagStore,
+    StepError,
+    apply_action,
+    atomic_write_bytes,
+    restore_feature,
+)
+from jitplan.tools.gate import GateConfig, Observations, evaluate_gate
+from jitplan.tools.signal_source import SignalSource, StaticSource
+from jitplan.tools.telemetry import span
 
 MAX_COMPENSATION_ATTEMPTS = 3
 _CRASH_ENV = "JITPLAN_CRASH_AT"  # the same fault-injection switch as the graph nodes

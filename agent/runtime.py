@@ -14,7 +14,7 @@ CHECKPOINT_ENV = "JITPLAN_CHECKPOINT_URL"
 
 def checkpoint_target(url: str | None = None) -> str:
     """Where checkpoints go: a postgres URL, or a SQLite file path."""
-    from contracts.home import jitplan_home
+    from jitplan.contracts.home import jitplan_home
 
     url = url or os.environ.get(CHECKPOINT_ENV) or None
     if url is None:
@@ -51,7 +51,7 @@ def _postgres_saver(saver_cls: Any, url: str) -> Iterator[Any]:
     from psycopg import Connection  # type: ignore[import-not-found]
     from psycopg.rows import dict_row  # type: ignore[import-not-found]
 
-    from contracts.errors import RunError, UserError
+    from jitplan.contracts.errors import RunError, UserError
 
     try:
         conn = Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
@@ -83,7 +83,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
         try:
             from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[import-not-found]
         except ImportError:
-            from contracts.errors import UserError
+            from jitplan.contracts.errors import UserError
 
             raise UserError(
                 "a postgres checkpoint URL needs the postgres extra: pip install 'jitplan[postgres]'",
@@ -120,7 +120,7 @@ _GRAPHS: dict[int, Any] = {}
 
 def _graph(saver: Any) -> Any:
     """The compiled graph for ``saver`` (compiling costs ~25 ms; done once per saver)."""
-    from agent.graph import build_graph
+    from jitplan.agent.graph import build_graph
 
     graph = _GRAPHS.get(id(saver))
     if graph is None or graph.checkpointer is not saver:
@@ -142,8 +142,8 @@ def _config(thread_id: str) -> dict[str, Any]:
 
 def result_of(graph: Any, thread_id: str) -> Any:
     """The ``CycleResult`` of a thread from its latest checkpoint."""
-    from contracts.agent import CycleResult
-    from contracts.plan import Plan
+    from jitplan.contracts.agent import CycleResult
+    from jitplan.contracts.plan import Plan
 
     snap = graph.get_state(_config(thread_id))
     v: dict[str, Any] = dict(snap.values or {})
@@ -216,7 +216,7 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
 
 def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     """Continue an unfinished cycle (e.g. after a crash) from its last checkpoint."""
-    from contracts.errors import UserError
+    from jitplan.contracts.errors import UserError
 
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
@@ -239,7 +239,7 @@ def approve_cycle(
     """
     from langgraph.types import Command
 
-    from contracts.errors import UserError
+    from jitplan.contracts.errors import UserError
 
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)

@@ -13,7 +13,7 @@ __all__ = ["graph", "make_graph"]
 
 from typing import Any
 
-from agent.graph import build_graph
+from jitplan.agent.graph import build_graph
 
 
 def make_graph() -> Any:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 _WRITER = r"""
 import sys, time
 sys.path.insert(0, sys.argv[3])
-from tools.audit import AuditLog
+from jitplan.tools.audit import AuditLog
 log = AuditLog.open(sys.argv[1])
 for i in range(int(sys.argv[2])):
     log.append("bench", {"i": i, "pid": sys.argv[4]}, thread_id=sys.argv[4], key=f"{sys.argv[4]}:{i}")
@@ -44,10 +44,10 @@ def main() -> int:
 
     import numpy as np
 
-    from contracts.state import DeploymentState, FeatureState
-    from tools.audit import AuditLog
-    from tools.flags import FlagStore
-    from tools.gate import GateConfig, compare_metric
+    from jitplan.contracts.state import DeploymentState, FeatureState
+    from jitplan.tools.audit import AuditLog
+    from jitplan.tools.flags import FlagStore
+    from jitplan.tools.gate import GateConfig, compare_metric
 
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     _, _, target = _world(tmp, args.features)
 
-    from agent.runtime import new_thread_id, run_cycle
-    from contracts.agent import PlanRequest
+    from jitplan.agent.runtime import new_thread_id, run_cycle
+    from jitplan.contracts.agent import PlanRequest
 
     def req(signals: str) -> PlanRequest:
         return PlanRequest(

@@ -81,8 +81,8 @@ def ciw_model(n: int, seed: int = 1) -> tuple[float, float]:
 
 
 def engine(name: str, n: int, seed: int = 1) -> tuple[float, float, int]:
-    import simulator
-    from contracts.scenario import Latency, Scenario, Service, Traffic
+    from jitplan import simulator
+    from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic
 
     sc = Scenario(
         name="mm10",
@@ -101,7 +101,7 @@ def engine(name: str, n: int, seed: int = 1) -> tuple[float, float, int]:
 DAY_CHILD = """
 import json, resource, time, sys
 sys.path.insert(0, {root!r})
-import simulator
+from jitplan import simulator
 simulator.run({mm10!r})  # load the compiled kernel (start-up excluded)
 t0 = time.perf_counter()
 res = simulator.run({day!r})
@@ -133,7 +133,7 @@ def main() -> int:
     ap.add_argument("--strict", action="store_true")
     args = ap.parse_args()
 
-    import simulator
+    from jitplan import simulator
 
     wq = simulator.mmc_wait_mean(LAM, MU, C)
     engine("fast", 50_000)  # compile / load the numba kernel: start-up excluded

@@ -23,13 +23,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scenarios")]
 
 from generate_catalog import generate_catalog  # noqa: E402
 
-from contracts.catalog import Catalog, FeatureSpec  # noqa: E402
-from contracts.plan import Plan  # noqa: E402
-from contracts.policy import PolicyRequest  # noqa: E402
-from contracts.signals import Signal, SignalStatus  # noqa: E402
-from contracts.state import DeploymentState, FeatureState  # noqa: E402
-from tools.policy import PolicyBundle, evaluate_policy, policy_input  # noqa: E402
-from tools.validator import validate  # noqa: E402
+from jitplan.contracts.catalog import Catalog, FeatureSpec  # noqa: E402
+from jitplan.contracts.plan import Plan  # noqa: E402
+from jitplan.contracts.policy import PolicyRequest  # noqa: E402
+from jitplan.contracts.signals import Signal, SignalStatus  # noqa: E402
+from jitplan.contracts.state import DeploymentState, FeatureState  # noqa: E402
+from jitplan.tools.policy import PolicyBundle, evaluate_policy, policy_input  # noqa: E402
+from jitplan.tools.validator import validate  # noqa: E402
 
 TARGET_MS = 50.0
 

@@ -23,9 +23,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "scenarios")]
 
 from bench_validate import world  # noqa: E402
 
-from contracts.policy import PolicyRequest  # noqa: E402
-from tools.policy import PolicyBundle, policy_input  # noqa: E402
-from tools.rego_input import set_input  # noqa: E402
+from jitplan.contracts.policy import PolicyRequest  # noqa: E402
+from jitplan.tools.policy import PolicyBundle, policy_input  # noqa: E402
+from jitplan.tools.rego_input import set_input  # noqa: E402
 
 _RULE = re.compile(r"^([a-z_][a-z0-9_]*)\s*(?::=|contains\b|\[)", re.M)
 

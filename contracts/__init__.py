@@ -5,7 +5,7 @@ Names are exported lazily (PEP 562) so that importing one contract does not impo
 
 from __future__ import annotations
 
-from contracts.lazy import lazy_exports
+from jitplan.contracts.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # errors and loading

@@ -24,8 +24,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.digest import model_digest
-from contracts.loading import FromFile
+from jitplan.contracts.digest import model_digest
+from jitplan.contracts.loading import FromFile
 
 FeatureKind = Literal["prompt", "reasoning", "adapter", "pipeline"]
 RiskTier = Literal["low", "medium", "high", "critical"]

@@ -41,7 +41,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.signals import Signal
+from jitplan.contracts.signals import Signal
 
 Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
 _RANK: dict[str, int] = {"pass": 0, "marginal": 1, "inconclusive": 2, "fail": 3}

@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ValidationError
 
-from contracts.errors import FieldProblem, InputError, UserError
+from jitplan.contracts.errors import FieldProblem, InputError, UserError
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 """Largest input file accepted by default (5 MiB); override with ``JITPLAN_MAX_INPUT_BYTES``."""

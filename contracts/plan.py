@@ -25,8 +25,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator
 
-from contracts.digest import model_digest, model_json
-from contracts.loading import FromFile
+from jitplan.contracts.digest import model_digest, model_json
+from jitplan.contracts.loading import FromFile
 
 Action = Literal[
     "enable",

@@ -34,8 +34,8 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from contracts.loading import FromFile
-from contracts.plan import Plan
+from jitplan.contracts.loading import FromFile
+from jitplan.contracts.plan import Plan
 
 MAX_SIM_REQUESTS = 2_000_000_000
 """Cap on simulated requests per replication (bounded work)."""

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from contracts.digest import model_digest
-from contracts.loading import FromFile
+from jitplan.contracts.digest import model_digest
+from jitplan.contracts.loading import FromFile
 
 SignalKind = Literal["demand", "drift", "data_quality", "latency", "cost", "error_rate", "risk"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contracts.digest import model_digest
-from contracts.errors import UserError
-from contracts.loading import format_validation_error
+from jitplan.contracts.digest import model_digest
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.loading import format_validation_error
 
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
 OFF = "off"

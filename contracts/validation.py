@@ -10,7 +10,7 @@ __all__ = ["VIOLATION_CODES", "ValidationReport", "Violation"]
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.policy import PolicyDecision
+from jitplan.contracts.policy import PolicyDecision
 
 VIOLATION_CODES: tuple[str, ...] = (
     "schema",

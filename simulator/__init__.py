@@ -28,10 +28,10 @@ __all__ = [
     "write_outputs",
 ]
 
-from contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
-from simulator.erlang import erlang_c, mm1_sojourn_quantile, mmc_utilization, mmc_wait_mean
-from simulator.histogram import REL_ERROR as PERCENTILE_REL_ERROR
-from simulator.output import summary_table, write_outputs
-from simulator.replication import ENGINES
-from simulator.result import METRIC_NAMES, ReplicationResult, SimResult
-from simulator.runner import estimated_requests, load_scenario, run
+from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
+from jitplan.simulator.erlang import erlang_c, mm1_sojourn_quantile, mmc_utilization, mmc_wait_mean
+from jitplan.simulator.histogram import REL_ERROR as PERCENTILE_REL_ERROR
+from jitplan.simulator.output import summary_table, write_outputs
+from jitplan.simulator.replication import ENGINES
+from jitplan.simulator.result import METRIC_NAMES, ReplicationResult, SimResult
+from jitplan.simulator.runner import estimated_requests, load_scenario, run

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from contracts.errors import UserError
-from contracts.scenario import Traffic
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.scenario import Traffic
 
 _EMPTY = np.empty(0, dtype=np.float64)
 

@@ -25,11 +25,11 @@ from typing import Any
 
 import simpy
 
-from contracts.errors import UserError
-from contracts.plan import Plan, Step
-from contracts.scenario import DataQualityDrop, Fault
-from simulator.stats import Recorder, window_metrics
-from simulator.world import World
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.plan import Plan, Step
+from jitplan.contracts.scenario import DataQualityDrop, Fault
+from jitplan.simulator.stats import Recorder, window_metrics
+from jitplan.simulator.world import World
 
 MIN_GATE_SAMPLES = 20
 """A gate that saw fewer requests than this is inconclusive (never a pass)."""

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator import layout as L
-from simulator.arrivals import ArrivalStream
-from simulator.clock import Late
-from simulator.records import record_batch
-from simulator.stats import Chunk, Recorder
-from simulator.variates import UnitVariates
-from simulator.world import World
+from jitplan.simulator import layout as L
+from jitplan.simulator.arrivals import ArrivalStream
+from jitplan.simulator.clock import Late
+from jitplan.simulator.records import record_batch
+from jitplan.simulator.stats import Chunk, Recorder
+from jitplan.simulator.variates import UnitVariates
+from jitplan.simulator.world import World
 
 FLUSH_TICKS = 64
 

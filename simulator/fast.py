@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator import kernel as K
-from simulator.arrivals import ArrivalStream
-from simulator.clock import Late
-from simulator.stats import Chunk, Recorder
-from simulator.variates import UnitVariates
-from simulator.world import World
+from jitplan.simulator import kernel as K
+from jitplan.simulator.arrivals import ArrivalStream
+from jitplan.simulator.clock import Late
+from jitplan.simulator.stats import Chunk, Recorder
+from jitplan.simulator.variates import UnitVariates
+from jitplan.simulator.world import World
 
 TARGET_CHUNK_REQUESTS = 1 << 18
 MAX_CHUNK_TICKS = 512

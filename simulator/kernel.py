@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from simulator.layout import (
+from jitplan.simulator.layout import (
     F_BUSY,
     F_COST,
     F_ERR,
@@ -48,7 +48,7 @@ from simulator.layout import (
     P_USD_OUT,
     P_USD_REQ,
 )
-from simulator.records import bin_of, draw_service, quality_at, record_one
+from jitplan.simulator.records import bin_of, draw_service, quality_at, record_one
 
 LINEAR_MAX = 16
 """Up to this many servers the free times are scanned linearly; above, kept as a 4-ary min-heap."""

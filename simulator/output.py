@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from simulator.result import METRIC_NAMES, SimResult
+from jitplan.simulator.result import METRIC_NAMES, SimResult
 
 
 def _fmt(x: float) -> str:

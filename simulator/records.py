@@ -11,8 +11,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
-from simulator.layout import (
+from jitplan.simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
+from jitplan.simulator.layout import (
     F_BUSY,
     F_COST,
     F_ERR,

@@ -10,18 +10,18 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from contracts.plan import Plan
-from contracts.scenario import Scenario
-from simulator import layout as L
-from simulator.arrivals import ArrivalStream
-from simulator.control import PlanRun, dq_process, fault_process
-from simulator.exact import ExactPlane
-from simulator.fast import FastPlane
-from simulator.histogram import percentile
-from simulator.result import ReplicationResult
-from simulator.stats import Recorder, window_metrics
-from simulator.variates import UnitVariates
-from simulator.world import World
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import Scenario
+from jitplan.simulator import layout as L
+from jitplan.simulator.arrivals import ArrivalStream
+from jitplan.simulator.control import PlanRun, dq_process, fault_process
+from jitplan.simulator.exact import ExactPlane
+from jitplan.simulator.fast import FastPlane
+from jitplan.simulator.histogram import percentile
+from jitplan.simulator.result import ReplicationResult
+from jitplan.simulator.stats import Recorder, window_metrics
+from jitplan.simulator.variates import UnitVariates
+from jitplan.simulator.world import World
 
 ENGINES = ("fast", "exact")
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.control import GateResult
-from simulator.stats import SERIES_COLUMNS
-from simulator.world import Event
+from jitplan.simulator.control import GateResult
+from jitplan.simulator.stats import SERIES_COLUMNS
+from jitplan.simulator.world import Event
 
 METRIC_NAMES: tuple[str, ...] = (
     "requests",

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from contracts.errors import UserError
-from contracts.plan import Plan
-from contracts.scenario import MAX_SIM_REQUESTS, Scenario
-from simulator.replication import ENGINES, run_replication
-from simulator.result import ReplicationResult, SimResult
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import MAX_SIM_REQUESTS, Scenario
+from jitplan.simulator.replication import ENGINES, run_replication
+from jitplan.simulator.result import ReplicationResult, SimResult
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

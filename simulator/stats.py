@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator import layout as L
-from simulator.histogram import NBINS, percentile, percentile_rows
+from jitplan.simulator import layout as L
+from jitplan.simulator.histogram import NBINS, percentile, percentile_rows
 
 SERIES_COLUMNS: tuple[str, ...] = (
     "t_s",

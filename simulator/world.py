@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from contracts.scenario import Fault, Scenario
-from simulator import layout as L
+from jitplan.contracts.scenario import Fault, Scenario
+from jitplan.simulator import layout as L
 
 
 @dataclass(frozen=True)

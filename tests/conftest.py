@@ -64,7 +64,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """Run ``jitplan`` in-process: ``cli("catalog", "validate", path)`` -> CliResult."""
-    from agent.cli import main
+    from jitplan.agent.cli import main
 
     def run(*argv: str | os.PathLike[str]) -> CliResult:
         capsys.readouterr()

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["contracts", "simulator", "tools", "agent"]
+PACKAGES = ["jitplan.contracts", "jitplan.simulator", "jitplan.tools", "jitplan.agent"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -17,7 +17,7 @@ def test_public_names_resolve(name: str) -> None:
         assert getattr(pkg, attr) is not None, f"{name}.{attr}"
 
 
-@pytest.mark.parametrize("name", ["contracts", "tools", "agent"])
+@pytest.mark.parametrize("name", ["jitplan.contracts", "jitplan.tools", "jitplan.agent"])
 def test_unknown_name_is_an_attribute_error(name: str) -> None:
     pkg = importlib.import_module(name)
     with pytest.raises(AttributeError):

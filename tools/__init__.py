@@ -7,7 +7,7 @@ Names are exported lazily (PEP 562): importing ``tools`` costs nothing until a n
 
 from __future__ import annotations
 
-from contracts.lazy import lazy_exports
+from jitplan.contracts.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "check_catalog": "catalog_check",

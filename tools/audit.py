@@ -40,9 +40,9 @@ from typing import Any, Protocol
 
 from pydantic import ConfigDict, Field
 
-from contracts.audit import GENESIS_HASH, AuditRecord, canonical_json, sha256_hex
-from contracts.errors import UserError
-from contracts.loading import FromFile, read_text
+from jitplan.contracts.audit import GENESIS_HASH, AuditRecord, canonical_json, sha256_hex
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.loading import FromFile, read_text
 
 MAX_KIND = 64
 MAX_THREAD = 200
@@ -306,13 +306,13 @@ class AuditLog:
         if url is None:
             url = os.environ.get("JITPLAN_AUDIT_URL") or None
         if url is not None and url.startswith(("postgresql://", "postgres://")):
-            from tools.audit_postgres import PostgresAuditBackend
+            from jitplan.tools.audit_postgres import PostgresAuditBackend
 
             return cls(PostgresAuditBackend(url))
-        from tools.audit_sqlite import SqliteAuditBackend
+        from jitplan.tools.audit_sqlite import SqliteAuditBackend
 
         if url is None:
-            from contracts.home import jitplan_home
+            from jitplan.contracts.home import jitplan_home
 
             path = jitplan_home() / "audit.db"
         else:

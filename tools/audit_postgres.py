@@ -18,8 +18,8 @@ import importlib
 import re
 from typing import Any
 
-from contracts.errors import RunError, UserError
-from tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
+from jitplan.contracts.errors import RunError, UserError
+from jitplan.tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
 SCHEMA = audit_schema("jitplan_audit", "BIGINT")
 _COLS = AUDIT_COLUMNS

@@ -13,8 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from contracts.errors import RunError, UserError
-from tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
+from jitplan.contracts.errors import RunError, UserError
+from jitplan.tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
 SCHEMA = audit_schema("audit", "INTEGER")
 _COLS = AUDIT_COLUMNS

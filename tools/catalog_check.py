@@ -8,9 +8,9 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
-from contracts.catalog import Catalog
-from contracts.errors import FieldProblem
-from tools.depgraph import DependencyGraph
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.errors import FieldProblem
+from jitplan.tools.depgraph import DependencyGraph
 
 
 def _schema_problem(schema: object) -> str | None:

@@ -10,7 +10,7 @@ __all__ = ["CatalogStore"]
 
 from collections.abc import Iterable
 
-from contracts.catalog import RISK_ORDER, Catalog, FeatureSpec
+from jitplan.contracts.catalog import RISK_ORDER, Catalog, FeatureSpec
 
 
 class CatalogStore:

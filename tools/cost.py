@@ -12,7 +12,7 @@ __all__ = ["MINUTES_PER_DAY", "CostEstimate", "estimate_cost"]
 
 from dataclasses import dataclass
 
-from contracts.catalog import FeatureSpec
+from jitplan.contracts.catalog import FeatureSpec
 
 MINUTES_PER_DAY = 1440
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import networkx as nx
 
-    from contracts.catalog import Catalog, FeatureSpec
+    from jitplan.contracts.catalog import Catalog, FeatureSpec
 
 
 class DependencyGraph:

@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.errors import UserError
-from contracts.loading import read_text
-from contracts.state import DeploymentState
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.loading import read_text
+from jitplan.contracts.state import DeploymentState
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -219,7 +219,7 @@ def apply_action(
     """The state after one action (pure and idempotent: applying it twice changes nothing)."""
     from pydantic import ValidationError
 
-    from contracts.state import FeatureState
+    from jitplan.contracts.state import FeatureState
 
     params = params or {}
     if action in ("noop", "escalate"):
@@ -282,7 +282,7 @@ def apply_action(
 
 def restore_feature(state: DeploymentState, feature: str, before: dict[str, object] | None) -> DeploymentState:
     """``state`` with one feature put back exactly as ``before`` (absent when None)."""
-    from contracts.state import FeatureState
+    from jitplan.contracts.state import FeatureState
 
     features = dict(state.features)
     if before is None:

@@ -35,7 +35,7 @@ from statistics import median
 
 import numpy as np
 
-from contracts.execution import (
+from jitplan.contracts.execution import (
     HIGHER_IS_WORSE,
     GateVerdict,
     MetricComparison,
@@ -45,8 +45,8 @@ from contracts.execution import (
     signal_metric,
     worst,
 )
-from contracts.plan import Step, Tolerance
-from contracts.signals import Signal
+from jitplan.contracts.plan import Step, Tolerance
+from jitplan.contracts.signals import Signal
 
 CANARY_ACTIONS = frozenset({"canary"})
 SHADOW_ACTIONS = frozenset({"shadow"})

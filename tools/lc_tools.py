@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-    from contracts.catalog import Catalog
-    from contracts.policy import PolicyRequest
-    from contracts.signals import SignalStatus
-    from contracts.state import DeploymentState
-    from tools.policy import PolicyBundle
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.policy import PolicyRequest
+    from jitplan.contracts.signals import SignalStatus
+    from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.policy import PolicyBundle
 
 TOOL_NAMES: tuple[str, ...] = (
     "search_catalog", "get_feature", "dependency_graph", "estimate_cost", "read_signals",
@@ -78,7 +78,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def dependency_graph(feature_id: str) -> Any:
         """Transitive dependencies of a feature (dependencies first) and admitted versions."""
-        from tools.depgraph import DependencyGraph
+        from jitplan.tools.depgraph import DependencyGraph
 
         spec = cat.get(feature_id)
         if spec is None:
@@ -91,7 +91,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def estimate_cost(feature_id: str, demand_rpm: float) -> Any:
         """Estimated cost of serving a feature at a demand (requests per minute)."""
-        from tools.cost import estimate_cost as estimate
+        from jitplan.tools.cost import estimate_cost as estimate
 
         spec = cat.get(feature_id)
         if spec is None:
@@ -109,7 +109,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def check_policy(feature_ids: list[str]) -> Any:
         """Evaluate the policy bundle for activating these features (as the requester)."""
-        from tools.policy import evaluate_policy, policy_input
+        from jitplan.tools.policy import evaluate_policy, policy_input
 
         if ctx.policy is None:
             return {"note": "no policy bundle configured"}
@@ -119,7 +119,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def validate_plan(plan: str) -> Any:
         """Validate a draft plan (a JSON object as a string); returns ok and violations."""
-        from tools.validator import validate
+        from jitplan.tools.validator import validate
 
         rep = validate(_plan_arg(plan), cat, list(ctx.signals), ctx.state, ctx.policy, ctx.request)
         return {"ok": rep.ok, "violations": [v.model_dump(mode="json") for v in rep.violations],
@@ -127,8 +127,8 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def simulate_plan(plan: str) -> Any:
         """Simulate a draft plan against the scenario matrix (few replications)."""
-        from contracts.plan import Plan
-        from tools.simulate_plan import simulate_plan as simulate
+        from jitplan.contracts.plan import Plan
+        from jitplan.tools.simulate_plan import simulate_plan as simulate
 
         p = Plan.model_validate(_plan_arg(plan))
         serving = {s.feature: ctx.state.get(s.feature).version for s in p.steps if s.feature}
@@ -150,7 +150,7 @@ def run_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
         return _json({"error": f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}"})
     if not isinstance(args, dict):
         return _json({"error": "tool arguments must be an object"})
-    from tools.telemetry import span
+    from jitplan.tools.telemetry import span
 
     with span(f"jitplan.tool.{name}", attrs={"gen_ai.operation.name": "execute_tool",
                                              "gen_ai.tool.name": name}) as sp:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contracts.signals import SignalStatus
+from jitplan.contracts.signals import SignalStatus
 
 _BUCKET_S = 300
 
@@ -64,7 +64,7 @@ class PlanCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         if path is None:
-            from contracts.home import jitplan_home
+            from jitplan.contracts.home import jitplan_home
 
             path = jitplan_home() / "plan_cache.db"
         self.path = Path(path)

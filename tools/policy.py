@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.errors import UserError
-from contracts.loading import read_text
-from contracts.policy import PolicyDecision
-from tools.policy_input import (
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.loading import read_text
+from jitplan.contracts.policy import PolicyDecision
+from jitplan.tools.policy_input import (
     FEATURE_FIELDS,
     SIGNAL_FIELDS,
     STEP_FIELDS,
@@ -54,7 +54,7 @@ from tools.policy_input import (
     signal_docs,
     touched_features,
 )
-from tools.rego_input import set_input
+from jitplan.tools.rego_input import set_input
 
 FORBIDDEN_BUILTINS: tuple[str, ...] = (
     "time.*",

@@ -32,12 +32,12 @@ __all__ = [
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.catalog import Catalog, FeatureSpec
-from contracts.plan import Plan
-from contracts.policy import PolicyRequest
-from contracts.signals import SignalStatus
-from contracts.state import DeploymentState
-from tools.catalog_store import CatalogStore
+from jitplan.contracts.catalog import Catalog, FeatureSpec
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import SignalStatus
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.catalog_store import CatalogStore
 
 FEATURE_FIELDS: tuple[str, ...] = (
     "id", "version", "kind", "cost", "risk", "governance", "slo", "depends_on",

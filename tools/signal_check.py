@@ -11,8 +11,8 @@ __all__ = ["check_signal", "check_signals", "quarantined"]
 
 from datetime import datetime
 
-from contracts.catalog import Catalog
-from contracts.signals import ContractSet, Signal, SignalSnapshot, SignalStatus
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.signals import ContractSet, Signal, SignalSnapshot, SignalStatus
 
 
 def check_signal(

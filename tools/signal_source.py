@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from contracts.errors import UserError
-from contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -51,7 +51,7 @@ class SignalSource(Protocol):
 def _quarantine(snapshot: SignalSnapshot, contracts: ContractSet | None) -> tuple[frozenset[int], tuple[str, ...]]:
     if contracts is None:
         return frozenset(), ()
-    from tools.signal_check import check_signals
+    from jitplan.tools.signal_check import check_signals
 
     statuses = check_signals(snapshot, contracts)
     bad = [i for i, st in enumerate(statuses) if not st.ok]

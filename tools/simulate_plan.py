@@ -39,9 +39,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contracts.catalog import Catalog, FeatureSpec
-from contracts.plan import MUTATING_ACTIONS, Plan
-from contracts.scenario import (
+from jitplan.contracts.catalog import Catalog, FeatureSpec
+from jitplan.contracts.plan import MUTATING_ACTIONS, Plan
+from jitplan.contracts.scenario import (
     Drift,
     Fault,
     Latency,
@@ -51,7 +51,7 @@ from contracts.scenario import (
     Traffic,
     VersionProfile,
 )
-from contracts.signals import SignalStatus
+from jitplan.contracts.signals import SignalStatus
 
 MAX_REQUESTS_PER_REPLICATION = 20_000
 MIN_GATE_REQUESTS = 200
@@ -212,7 +212,7 @@ def simulate_plan(
 
     ``scenarios`` maps ``"<feature>:<row>"`` to its aggregated metrics and verdict.
     """
-    import simulator
+    from jitplan import simulator
 
     features: list[str] = []
     for s in plan.steps:

@@ -136,7 +136,7 @@ def _home(home: Path | None) -> Path:
     if home is not None:
         home.mkdir(parents=True, exist_ok=True)
         return home
-    from contracts.home import jitplan_home
+    from jitplan.contracts.home import jitplan_home
 
     return jitplan_home()
 

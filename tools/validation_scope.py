@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.plan import ACTIONS, MAX_PLAN_STEPS, Plan
-from contracts.validation import Violation
+from jitplan.contracts.plan import ACTIONS, MAX_PLAN_STEPS, Plan
+from jitplan.contracts.validation import Violation
 
 PATH_TRAVERSAL = re.compile(r"(?<![^\s\\/'\"=:(\[,;])\.\.(?:[\\/]|$)|\x00")
 """A ``..`` path segment (``../x``, ``a/../b``, ``..\\x``, ``see ../x``) or a NUL byte."""

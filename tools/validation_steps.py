@@ -16,13 +16,13 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from contracts.catalog import FeatureSpec
-from contracts.plan import METRICS, Plan, Step, Tolerance
-from contracts.signals import SignalStatus
-from contracts.state import DeploymentState
-from contracts.validation import Violation
-from tools.catalog_store import CatalogStore
-from tools.cost import estimate_cost
+from jitplan.contracts.catalog import FeatureSpec
+from jitplan.contracts.plan import METRICS, Plan, Step, Tolerance
+from jitplan.contracts.signals import SignalStatus
+from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.validation import Violation
+from jitplan.tools.catalog_store import CatalogStore
+from jitplan.tools.cost import estimate_cost
 
 COMPENSATIONS: dict[str, frozenset[str]] = {
     "enable": frozenset({"disable", "rollback"}),

@@ -21,22 +21,22 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from contracts.audit import canonical_json, sha256_hex
-from contracts.catalog import Catalog
-from contracts.plan import MAX_PLAN_STEPS, Plan
-from contracts.policy import PolicyDecision, PolicyRequest
-from contracts.signals import SignalStatus
-from contracts.state import DeploymentState
-from contracts.validation import ValidationReport, Violation
-from tools.catalog_store import CatalogStore
-from tools.policy import (
+from jitplan.contracts.audit import canonical_json, sha256_hex
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.plan import MAX_PLAN_STEPS, Plan
+from jitplan.contracts.policy import PolicyDecision, PolicyRequest
+from jitplan.contracts.signals import SignalStatus
+from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.validation import ValidationReport, Violation
+from jitplan.tools.catalog_store import CatalogStore
+from jitplan.tools.policy import (
     PendingDecision,
     PolicyBundle,
     policy_input,
     start_policy_evaluation,
 )
-from tools.validation_scope import parse_plan, scope_violations, step_structure_violations
-from tools.validation_steps import StepChecker
+from jitplan.tools.validation_scope import parse_plan, scope_violations, step_structure_violations
+from jitplan.tools.validation_steps import StepChecker
 
 _STEP_REASON = re.compile(r"^step (\S+) ")
 

@@ -53,7 +53,7 @@ class _Printable:
 def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha: str) -> dict[str, str | None]:
     from pathlib import Path
 
-    from contracts.catalog import Catalog
+    from jitplan.contracts.catalog import Catalog
 
     cur: dict[str, str | None] = {"state_sha256": state_sha, "catalog_sha256": None, "policy_sha256": None}
     if inputs.get("catalog_sha256"):
@@ -63,23 +63,33 @@ def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha:
     if inputs.get("policy_sha256"):
         pdir = args.policy or inputs.get("policy_dir")
         if pdir and Path(pdir).is_dir():
-            from tools.policy import PolicyBundle
+            from jitplan.tools.policy import PolicyBundle
 
             cur["policy_sha256"] = PolicyBundle.load(pdir).sha256
     return cur
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.commands._output import dump_json
-    from agent.orchestrator import apply_plan, approval_problem, journal_path, latest_approval
-    from contracts.errors import UserError
-    from contracts.execution import RunJournal
-    from contracts.plan import Plan
-    from contracts.signals import ContractSet
-    from tools.audit import AuditLog
-    from tools.flags import FlagStore
-    from tools.gate import GateConfig
-    from tools.signal_source import FolderSource, SignalSource, SnapshotFileSource, StaticSource
+    from jitplan.agent.commands._output import dump_json
+    from jitplan.agent.orchestrator import (
+        apply_plan,
+        approval_problem,
+        journal_path,
+        latest_approval,
+    )
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.execution import RunJournal
+    from jitplan.contracts.plan import Plan
+    from jitplan.contracts.signals import ContractSet
+    from jitplan.tools.audit import AuditLog
+    from jitplan.tools.flags import FlagStore
+    from jitplan.tools.gate import GateConfig
+    from jitplan.tools.signal_source import (
+        FolderSource,
+        SignalSource,
+        SnapshotFileSource,
+        StaticSource,
+    )
 
     plan = Plan.from_file(args.plan)
     store = FlagStore(args.state)

@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.commands.plan import emit, write_plan
-    from agent.runtime import approve_cycle
+    from jitplan.agent.commands.plan import emit, write_plan
+    from jitplan.agent.runtime import approve_cycle
 
     result = approve_cycle(args.thread_id, approve=not args.reject, role=args.role,
                            comment=args.comment[:2000])

@@ -51,8 +51,8 @@ def _open(args: argparse.Namespace) -> Any:
     """The audit log named by ``--audit``; an explicit SQLite path must exist (no silent new log)."""
     from pathlib import Path
 
-    from contracts.errors import UserError
-    from tools.audit import AuditLog
+    from jitplan.contracts.errors import UserError
+    from jitplan.tools.audit import AuditLog
 
     url = args.audit
     if url and not url.startswith(("postgresql://", "postgres://")):
@@ -63,8 +63,8 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from agent.commands._output import dump_json
-    from tools.audit import AuditHead, load_hmac_key
+    from jitplan.agent.commands._output import dump_json
+    from jitplan.tools.audit import AuditHead, load_hmac_key
 
     head = AuditHead.from_file(args.head) if args.head else None
     key = load_hmac_key(args.key_file)
@@ -79,7 +79,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from agent.commands._output import dump_json
+    from jitplan.agent.commands._output import dump_json
 
     with _open(args) as log:
         records = [r for r in log.records(args.thread) if args.kind is None or r.kind == args.kind]
@@ -112,7 +112,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.output:
         from pathlib import Path
 
-        from tools.flags import atomic_write_bytes
+        from jitplan.tools.flags import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), lines.encode())
     else:
@@ -123,7 +123,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_head(args: argparse.Namespace) -> int:
     import json
 
-    from tools.audit import load_hmac_key
+    from jitplan.tools.audit import load_hmac_key
 
     key = load_hmac_key(args.key_file)
     with _open(args) as log:
@@ -132,7 +132,7 @@ def run_head(args: argparse.Namespace) -> int:
     if args.output:
         from pathlib import Path
 
-        from tools.flags import atomic_write_bytes
+        from jitplan.tools.flags import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), text.encode())
     sys.stdout.write(text)

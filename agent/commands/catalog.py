@@ -22,10 +22,10 @@ def register(sub: Any) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from agent.commands._output import dump_json, problem_rows
-    from contracts.catalog import Catalog
-    from contracts.errors import UserError
-    from tools.catalog_check import check_catalog
+    from jitplan.agent.commands._output import dump_json, problem_rows
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.errors import UserError
+    from jitplan.tools.catalog_check import check_catalog
 
     source = args.catalog
     rows: list[dict[str, str]]

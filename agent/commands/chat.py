@@ -29,7 +29,7 @@ def _empty_signals() -> str:
     import json
     from datetime import UTC, datetime
 
-    from contracts.home import jitplan_home
+    from jitplan.contracts.home import jitplan_home
 
     path = jitplan_home() / "chat-empty-signals.json"
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -38,8 +38,8 @@ def _empty_signals() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.chat import HELP, ChatSession
-    from agent.commands.plan import render
+    from jitplan.agent.chat import HELP, ChatSession
+    from jitplan.agent.commands.plan import render
 
     base: dict[str, Any] = {
         "catalog": args.catalog, "signals": args.signals or _empty_signals(),
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         "role": args.role, "region": args.region, "model": args.model,
         "replications": args.replications,
     }
-    from agent.nodes.common import load_inputs
-    from contracts.agent import PlanRequest
+    from jitplan.agent.nodes.common import load_inputs
+    from jitplan.contracts.agent import PlanRequest
 
     load_inputs(PlanRequest(**base).model_dump(mode="json"))  # bad input fails before the prompt
     tty = sys.stdin.isatty()

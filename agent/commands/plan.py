@@ -68,10 +68,10 @@ def build_request(args: argparse.Namespace) -> Any:
     """The ``PlanRequest`` of the parsed args, with every input loaded once to fail early."""
     from pydantic import ValidationError
 
-    from agent.nodes.common import load_inputs
-    from contracts.agent import PlanRequest
-    from contracts.errors import UserError
-    from contracts.loading import format_validation_error
+    from jitplan.agent.nodes.common import load_inputs
+    from jitplan.contracts.agent import PlanRequest
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.loading import format_validation_error
 
     for flag in ("catalog", "signals"):
         if not getattr(args, flag):
@@ -93,15 +93,15 @@ def build_request(args: argparse.Namespace) -> Any:
 
 def check_request(req: Any) -> None:
     """Fail early on a request the chosen planner cannot work with, or a bad model spec."""
-    from contracts.errors import UserError
+    from jitplan.contracts.errors import UserError
 
     model = req.model or ""
     if model.startswith("scripted:"):
-        from agent.planners.scripted import load_script
+        from jitplan.agent.planners.scripted import load_script
 
         load_script(model.removeprefix("scripted:"))
     elif not model and req.request.strip():
-        from agent.planners.requests import EXAMPLES, parse_request
+        from jitplan.agent.planners.requests import EXAMPLES, parse_request
 
         if parse_request(req.request) is None:
             raise UserError(
@@ -124,7 +124,7 @@ def render(result: Any, *, out: Any = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from agent.commands._output import clean
+    from jitplan.agent.commands._output import clean
 
     console = Console(file=out or sys.stdout, soft_wrap=False, width=140 if not sys.stdout.isatty() else None)
     plan = result.plan or {}
@@ -189,7 +189,7 @@ def render(result: Any, *, out: Any = None) -> None:
 
 def emit(result: Any, as_json: bool) -> int:
     if as_json:
-        from agent.commands._output import dump_json
+        from jitplan.agent.commands._output import dump_json
 
         dump_json(result.model_dump(mode="json"))
     else:
@@ -198,7 +198,7 @@ def emit(result: Any, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.runtime import resume_cycle, run_cycle
+    from jitplan.agent.runtime import resume_cycle, run_cycle
 
     if args.resume:
         result = resume_cycle(args.resume)

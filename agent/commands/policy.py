@@ -13,7 +13,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from agent.commands.validate import add_context_args
+    from jitplan.agent.commands.validate import add_context_args
 
     p = sub.add_parser("policy", help="evaluate policy-as-code (Rego) decisions")
     psub = p.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
@@ -32,10 +32,10 @@ def register(sub: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from agent.commands._output import clean, dump_json
-    from agent.commands.validate import load_context
-    from contracts.errors import UserError
-    from tools.policy import evaluate_policy, policy_input
+    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.agent.commands.validate import load_context
+    from jitplan.contracts.errors import UserError
+    from jitplan.tools.policy import evaluate_policy, policy_input
 
     ctx = load_context(args, policy_required=True)
     catalog = ctx["catalog"]

@@ -91,11 +91,11 @@ def build_report(thread_id: str, spans: list[dict[str, Any]], records: list[Any]
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from agent.commands._output import clean, dump_json
-    from contracts.errors import UserError
-    from contracts.home import jitplan_home
-    from tools.audit import AuditLog
-    from tools.telemetry import read_spans
+    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.home import jitplan_home
+    from jitplan.tools.audit import AuditLog
+    from jitplan.tools.telemetry import read_spans
 
     traces = Path(args.traces) if args.traces else jitplan_home() / "traces.jsonl"
     if args.traces and not traces.exists():

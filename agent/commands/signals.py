@@ -28,7 +28,7 @@ def parse_now(text: str | None) -> Any:
     """``--now`` as an aware datetime (UserError when malformed)."""
     from datetime import datetime
 
-    from contracts.errors import UserError
+    from jitplan.contracts.errors import UserError
 
     if text is None:
         return None
@@ -42,10 +42,10 @@ def parse_now(text: str | None) -> Any:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from agent.commands._output import clean, dump_json
-    from contracts.catalog import Catalog
-    from contracts.signals import ContractSet, SignalSnapshot
-    from tools.signal_check import check_signals
+    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.signals import ContractSet, SignalSnapshot
+    from jitplan.tools.signal_check import check_signals
 
     now = parse_now(args.now)
     snapshot = SignalSnapshot.from_file(args.signals)

@@ -36,10 +36,10 @@ def register(sub: Any) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from contracts.errors import UserError
-    from contracts.plan import Plan
-    from simulator import load_scenario, run
-    from simulator.output import ProgressBar, summary_table, write_outputs
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.plan import Plan
+    from jitplan.simulator import load_scenario, run
+    from jitplan.simulator.output import ProgressBar, summary_table, write_outputs
 
     if args.replications is not None and args.replications < 1:
         raise UserError("must be at least 1", source="--replications")

@@ -48,14 +48,14 @@ def register(sub: Any) -> None:
 
 def load_context(args: argparse.Namespace, *, policy_required: bool = False) -> dict[str, Any]:
     """Catalog, checked signals, state, policy bundle and request from the shared options."""
-    from contracts.catalog import Catalog
-    from contracts.errors import UserError
-    from contracts.loading import load_document
-    from contracts.policy import PolicyRequest
-    from contracts.signals import ContractSet, SignalSnapshot
-    from contracts.state import DeploymentState
-    from tools.policy import PolicyBundle
-    from tools.signal_check import check_signals
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.loading import load_document
+    from jitplan.contracts.policy import PolicyRequest
+    from jitplan.contracts.signals import ContractSet, SignalSnapshot
+    from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.policy import PolicyBundle
+    from jitplan.tools.signal_check import check_signals
 
     catalog = Catalog.from_file(args.catalog)
     signals = []
@@ -85,7 +85,7 @@ def load_context(args: argparse.Namespace, *, policy_required: bool = False) -> 
     except ValueError as exc:
         from pydantic import ValidationError
 
-        from contracts.loading import format_validation_error
+        from jitplan.contracts.loading import format_validation_error
 
         if isinstance(exc, ValidationError):
             raise format_validation_error(exc, "--as/--region/--purpose") from None
@@ -95,9 +95,9 @@ def load_context(args: argparse.Namespace, *, policy_required: bool = False) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.commands._output import clean, dump_json
-    from contracts.loading import load_document
-    from tools.validator import validate
+    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.contracts.loading import load_document
+    from jitplan.tools.validator import validate
 
     doc = load_document(args.plan)
     ctx = load_context(args)

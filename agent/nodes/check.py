@@ -11,11 +11,11 @@ __all__ = ["after_failure", "simulate", "validate"]
 
 from typing import TYPE_CHECKING, Any
 
-from agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
-from agent.nodes.plan import FALLBACK_N
+from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+from jitplan.agent.nodes.plan import FALLBACK_N
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
+    from jitplan.agent.state import CycleState
 
 
 def after_failure(state: CycleState, violations: list[dict[str, Any]], what: str) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def after_failure(state: CycleState, violations: list[dict[str, Any]], what: str
 
 def validate(state: CycleState) -> dict[str, Any]:
     """Run the deterministic validator on the draft (schema problems are violations too)."""
-    from tools.validator import validate as run_validator
+    from jitplan.tools.validator import validate as run_validator
 
     with node_span("validate", state):
         cin = inputs_of(state)
@@ -75,8 +75,8 @@ def validate(state: CycleState) -> dict[str, Any]:
 
 def simulate(state: CycleState) -> dict[str, Any]:
     """Replay the plan through the scenario matrix; breached tolerances fail the plan."""
-    from contracts.plan import Plan
-    from tools.simulate_plan import simulate_plan
+    from jitplan.contracts.plan import Plan
+    from jitplan.tools.simulate_plan import simulate_plan
 
     with node_span("simulate", state):
         cin = inputs_of(state)

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
-    from contracts.agent import PlanRequest
-    from contracts.catalog import Catalog
-    from contracts.policy import PolicyRequest
-    from contracts.signals import ContractSet, SignalSnapshot, SignalStatus
-    from contracts.state import DeploymentState
-    from tools.policy import PolicyBundle
+    from jitplan.agent.state import CycleState
+    from jitplan.contracts.agent import PlanRequest
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.policy import PolicyRequest
+    from jitplan.contracts.signals import ContractSet, SignalSnapshot, SignalStatus
+    from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.policy import PolicyBundle
 
 CRASH_ENV = "JITPLAN_CRASH_AT"
 """Test-only fault injection: ``JITPLAN_CRASH_AT=<node>`` SIGKILLs the process inside that node
@@ -55,7 +55,7 @@ class CycleInputs:
 
     @property
     def policy_request(self) -> PolicyRequest:
-        from contracts.policy import PolicyRequest
+        from jitplan.contracts.policy import PolicyRequest
 
         return PolicyRequest(role=self.request.role, region=self.request.region,
                              purpose=self.request.request[:500])
@@ -109,11 +109,11 @@ def _stamp(path: str | None) -> list[Any]:
 
 def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
     """Load (or reuse, when no file changed) the inputs named by a ``PlanRequest`` dict."""
-    from contracts.agent import PlanRequest
-    from contracts.catalog import Catalog
-    from contracts.loading import format_validation_error, load_document
-    from contracts.signals import ContractSet, SignalSnapshot
-    from contracts.state import DeploymentState
+    from jitplan.contracts.agent import PlanRequest
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.loading import format_validation_error, load_document
+    from jitplan.contracts.signals import ContractSet, SignalSnapshot
+    from jitplan.contracts.state import DeploymentState
 
     try:
         req = PlanRequest.model_validate(inputs)
@@ -137,12 +137,12 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
              if req.state else DeploymentState())
     policy = None
     if req.policy:
-        from tools.policy import PolicyBundle
+        from jitplan.tools.policy import PolicyBundle
 
         policy = PolicyBundle.load(req.policy)
     now = None
     if req.now:
-        from contracts.errors import UserError
+        from jitplan.contracts.errors import UserError
 
         try:
             now = datetime.fromisoformat(req.now.replace("Z", "+00:00"))
@@ -165,7 +165,7 @@ def inputs_of(state: CycleState) -> CycleInputs:
 
 def statuses_of(state: CycleState) -> list[SignalStatus]:
     """The checked signals stored by perceive, as contracts again."""
-    from contracts.signals import SignalStatus
+    from jitplan.contracts.signals import SignalStatus
 
     return [SignalStatus.model_validate(s) for s in state.get("signals", [])]
 
@@ -175,7 +175,7 @@ _LOGS: dict[tuple[int, str, str], Any] = {}
 
 def audit_log() -> Any:
     """One open audit log per (thread, JITPLAN_HOME, JITPLAN_AUDIT_URL): opening costs ~15 ms."""
-    from tools.audit import AuditLog
+    from jitplan.tools.audit import AuditLog
 
     key = (threading.get_ident(), os.environ.get("JITPLAN_HOME", ""), os.environ.get("JITPLAN_AUDIT_URL", ""))
     with _LOCK:
@@ -207,7 +207,7 @@ def maybe_crash(node: str) -> None:
 @contextlib.contextmanager
 def node_span(node: str, state: CycleState) -> Iterator[Any]:
     """A telemetry span around one node run (``jitplan.node.<name>``)."""
-    from tools.telemetry import setup_telemetry, span
+    from jitplan.tools.telemetry import setup_telemetry, span
 
     setup_telemetry()
     plan = state.get("plan")

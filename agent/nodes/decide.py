@@ -6,11 +6,11 @@ __all__ = ["decide", "escalation_reasons", "execute", "record"]
 
 from typing import TYPE_CHECKING, Any
 
-from agent.nodes.common import CycleInputs, audit, inputs_of, maybe_crash, node_span
+from jitplan.agent.nodes.common import CycleInputs, audit, inputs_of, maybe_crash, node_span
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
-    from contracts.plan import Plan
+    from jitplan.agent.state import CycleState
+    from jitplan.contracts.plan import Plan
 
 
 def escalation_reasons(plan: Plan, cin: CycleInputs, state: CycleState) -> tuple[list[str], list[str]]:
@@ -49,7 +49,7 @@ def decide(state: CycleState) -> dict[str, Any]:
     """Noop, reject (failed checks or policy), escalate to a human (interrupt), or auto-approve."""
     from langgraph.types import interrupt
 
-    from contracts.plan import Plan
+    from jitplan.contracts.plan import Plan
 
     with node_span("decide", state):
         cin = inputs_of(state)
@@ -103,19 +103,19 @@ def decide(state: CycleState) -> dict[str, Any]:
 
 def execute(state: CycleState) -> dict[str, Any]:
     """Apply an approved plan to the flag store through the orchestrator (``--apply``)."""
-    from agent.orchestrator import apply_plan
-    from contracts.plan import Plan
-    from tools.flags import FlagStore
+    from jitplan.agent.orchestrator import apply_plan
+    from jitplan.contracts.plan import Plan
+    from jitplan.tools.flags import FlagStore
 
     with node_span("execute", state):
         cin = inputs_of(state)
         if not cin.request.state:
-            from contracts.errors import UserError
+            from jitplan.contracts.errors import UserError
 
             raise UserError("--apply needs --state FLAGS (the flag store to change)", source="--state")
         plan = Plan.model_validate(state.get("plan"))
-        from agent.nodes.common import audit_log
-        from tools.signal_source import SnapshotFileSource
+        from jitplan.agent.nodes.common import audit_log
+        from jitplan.tools.signal_source import SnapshotFileSource
 
         log = audit_log()
         tid = state["thread_id"]
@@ -136,14 +136,14 @@ def execute(state: CycleState) -> dict[str, Any]:
 
 def record(state: CycleState) -> dict[str, Any]:
     """Append the cycle's outcome record; cache plans that survived every check."""
-    from tools.plan_cache import PlanCache
+    from jitplan.tools.plan_cache import PlanCache
 
     with node_span("record", state):
         decision = state.get("decision")
         raw = state.get("plan")
         plan_sha = None
         if raw is not None:
-            from contracts.plan import Plan
+            from jitplan.contracts.plan import Plan
 
             try:
                 plan_sha = Plan.model_validate(raw).digest()

@@ -6,18 +6,18 @@ __all__ = ["govern"]
 
 from typing import TYPE_CHECKING, Any
 
-from agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
-    from contracts.catalog import FeatureSpec
+    from jitplan.agent.state import CycleState
+    from jitplan.contracts.catalog import FeatureSpec
 
 
 def govern(state: CycleState) -> dict[str, Any]:
     """Deterministic policy check of the request; only an evaluation error stops the cycle here."""
-    from agent.planners.findings import serving_spec
-    from agent.planners.requests import parse_request
-    from tools.policy import evaluate_policy, policy_input
+    from jitplan.agent.planners.findings import serving_spec
+    from jitplan.agent.planners.requests import parse_request
+    from jitplan.tools.policy import evaluate_policy, policy_input
 
     with node_span("govern", state):
         cin = inputs_of(state)

@@ -6,15 +6,15 @@ __all__ = ["perceive", "triage"]
 
 from typing import TYPE_CHECKING, Any
 
-from agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
+    from jitplan.agent.state import CycleState
 
 
 def perceive(state: CycleState) -> dict[str, Any]:
     """Check every signal against its contract; quarantined ones are kept and reported."""
-    from tools.signal_check import check_signals
+    from jitplan.tools.signal_check import check_signals
 
     with node_span("perceive", state):
         cin = inputs_of(state)
@@ -47,10 +47,10 @@ def triage(state: CycleState) -> dict[str, Any]:
 
     Otherwise compute the plan-cache key and go the slow path.
     """
-    from agent.planners.base import PlanningContext
-    from agent.planners.findings import analyze
-    from agent.planners.offline import build_offline_plan
-    from tools.plan_cache import cache_key
+    from jitplan.agent.planners.base import PlanningContext
+    from jitplan.agent.planners.findings import analyze
+    from jitplan.agent.planners.offline import build_offline_plan
+    from jitplan.tools.plan_cache import cache_key
 
     with node_span("triage", state):
         cin = inputs_of(state)

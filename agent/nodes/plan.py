@@ -6,10 +6,10 @@ __all__ = ["plan"]
 
 from typing import TYPE_CHECKING, Any
 
-from agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
 
 if TYPE_CHECKING:
-    from agent.state import CycleState
+    from jitplan.agent.state import CycleState
 
 FALLBACK_N = 1000
 """Audit ``n`` offset for drafts of the offline fallback (keeps keys unique per draft)."""
@@ -17,10 +17,10 @@ FALLBACK_N = 1000
 
 def plan(state: CycleState) -> dict[str, Any]:
     """Draft a plan; revisions see the previous violations; the fallback uses the offline rules."""
-    from agent.planners.base import PlanningContext
-    from agent.planners.factory import make_planner
-    from agent.planners.findings import Finding, analyze
-    from tools.plan_cache import PlanCache
+    from jitplan.agent.planners.base import PlanningContext
+    from jitplan.agent.planners.factory import make_planner
+    from jitplan.agent.planners.findings import Finding, analyze
+    from jitplan.tools.plan_cache import PlanCache
 
     with node_span("plan", state) as sp:
         cin = inputs_of(state)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from agent.planners.findings import Finding
-    from contracts.catalog import Catalog
-    from contracts.signals import SignalStatus
-    from contracts.state import DeploymentState
+    from jitplan.agent.planners.findings import Finding
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.signals import SignalStatus
+    from jitplan.contracts.state import DeploymentState
 
 
 @dataclass(frozen=True)

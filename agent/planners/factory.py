@@ -8,8 +8,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.nodes.common import CycleInputs
-    from agent.planners.base import Planner
+    from jitplan.agent.nodes.common import CycleInputs
+    from jitplan.agent.planners.base import Planner
 
 
 def _chat_model(model: str) -> Any:
@@ -32,13 +32,13 @@ def _chat_model(model: str) -> Any:
 
 def make_planner(model: str | None, *, cin: CycleInputs, llm_totals: dict[str, Any]) -> Planner:
     """The planner for one draft; LLM planners resume their per-cycle call budget."""
-    from agent.planners.offline import OfflinePlanner
+    from jitplan.agent.planners.offline import OfflinePlanner
 
     if not model or model == "offline":
         return OfflinePlanner()
-    from agent.planners.llm import LlmPlanner
-    from tools.lc_tools import ToolContext
-    from tools.signal_check import check_signals
+    from jitplan.agent.planners.llm import LlmPlanner
+    from jitplan.tools.lc_tools import ToolContext
+    from jitplan.tools.signal_check import check_signals
 
     statuses = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
     ctx = ToolContext(cin.catalog, tuple(statuses), cin.state, cin.policy, cin.policy_request,
@@ -52,7 +52,7 @@ def make_planner(model: str | None, *, cin: CycleInputs, llm_totals: dict[str, A
         "used_tool_calls": int(llm_totals.get("tool_calls", 0)),
     }
     if model.startswith("scripted:"):
-        from agent.planners.scripted import ScriptedChatModel
+        from jitplan.agent.planners.scripted import ScriptedChatModel
 
         path = model.removeprefix("scripted:")
         return LlmPlanner(ScriptedChatModel.from_file(path, start=used), name=model, **common)

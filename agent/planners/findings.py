@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from contracts.catalog import Catalog, FeatureSpec
-    from contracts.signals import SignalStatus
-    from contracts.state import DeploymentState
+    from jitplan.contracts.catalog import Catalog, FeatureSpec
+    from jitplan.contracts.signals import SignalStatus
+    from jitplan.contracts.state import DeploymentState
 
 FindingKind = Literal["demand", "drift", "cost", "latency", "error_rate"]
 

@@ -13,8 +13,8 @@ __all__ = ["LlmPlanner"]
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from agent.planners.base import LlmUsage, PlanDraft, PlanningContext
-from agent.planners.prompting import (
+from jitplan.agent.planners.base import LlmUsage, PlanDraft, PlanningContext
+from jitplan.agent.planners.prompting import (
     PROMPT_VERSION,
     fence,
     load_prompt,
@@ -25,7 +25,7 @@ from agent.planners.prompting import (
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
-    from tools.lc_tools import ToolContext
+    from jitplan.tools.lc_tools import ToolContext
 
 
 def _cost(model: str, resp: Any, tin: int, tout: int) -> float:
@@ -66,8 +66,8 @@ class LlmPlanner:
     def draft(self, ctx: PlanningContext) -> PlanDraft:
         from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-        from tools.lc_tools import make_tools, run_tool
-        from tools.telemetry import record_llm_call, span
+        from jitplan.tools.lc_tools import make_tools, run_tool
+        from jitplan.tools.telemetry import record_llm_call, span
 
         bound = self.model.bind_tools(make_tools(self.tools))
         messages: list[BaseMessage] = [SystemMessage(load_prompt()), HumanMessage(user_prompt(ctx))]
@@ -89,7 +89,7 @@ class LlmPlanner:
                 try:
                     resp = bound.invoke(messages)
                 except Exception as exc:
-                    from contracts.errors import JitplanError
+                    from jitplan.contracts.errors import JitplanError
 
                     if isinstance(exc, JitplanError):
                         raise

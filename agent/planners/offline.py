@@ -25,15 +25,15 @@ import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from agent.planners.base import PlanDraft, PlanningContext
-from agent.planners.findings import Finding, serving_spec
-from agent.planners.requests import Intent, parse_request
-from agent.planners.steps import StepBuilder, slo_tolerances
+from jitplan.agent.planners.base import PlanDraft, PlanningContext
+from jitplan.agent.planners.findings import Finding, serving_spec
+from jitplan.agent.planners.requests import Intent, parse_request
+from jitplan.agent.planners.steps import StepBuilder, slo_tolerances
 
 if TYPE_CHECKING:
-    from contracts.catalog import Catalog, FeatureSpec
-    from contracts.state import DeploymentState
-    from tools.depgraph import DependencyGraph
+    from jitplan.contracts.catalog import Catalog, FeatureSpec
+    from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.depgraph import DependencyGraph
 
 COST_FALLBACK_RATIO = 2.0
 """Cost over this multiple of the envelope means fall back / disable instead of a budget cap."""
@@ -65,7 +65,7 @@ class _Rules:
 
     @functools.cached_property
     def graph(self) -> DependencyGraph:
-        from tools.depgraph import DependencyGraph
+        from jitplan.tools.depgraph import DependencyGraph
 
         return DependencyGraph(self.catalog)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.planners.base import PlanningContext
+    from jitplan.agent.planners.base import PlanningContext
 
 PROMPT_VERSION = "planner.v1"
 _PROMPTS = Path(__file__).resolve().parent.parent / "prompts"

@@ -29,8 +29,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from contracts.errors import RunError
-from contracts.loading import FromFile
+from jitplan.contracts.errors import RunError
+from jitplan.contracts.loading import FromFile
 
 
 class ScriptExhausted(RunError):

@@ -7,7 +7,7 @@ __all__ = ["StepBuilder", "slo_tolerances"]
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from contracts.catalog import FeatureSpec
+    from jitplan.contracts.catalog import FeatureSpec
 
 
 def slo_tolerances(spec: FeatureSpec, *, window_s: float = 300.0) -> list[dict[str, Any]]:

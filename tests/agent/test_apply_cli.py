@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import Catalog
-from contracts.plan import Plan
-from contracts.state import DeploymentState
-from tools.audit import AuditLog
-from tools.flags import FlagStore
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.flags import FlagStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500}]
@@ -43,7 +43,7 @@ def ws(tmp_path: Path, world: Path) -> dict[str, Path]:
 
 
 def approve(ws: dict[str, Path], decision: str = "approved", **override: Any) -> None:
-    from tools.policy import PolicyBundle
+    from jitplan.tools.policy import PolicyBundle
 
     plan = Plan.from_file(ws["plan"])
     inputs = {

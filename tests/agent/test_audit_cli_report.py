@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tools.audit import AuditLog
-from tools.telemetry import record_llm_call, span
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.telemetry import record_llm_call, span
 
 
 def _cycle(thread: str) -> None:
@@ -70,7 +70,7 @@ def test_export_round_trips_through_verify(cli: Any, fmt: str) -> None:
 def test_one_real_cycle_has_one_span_per_node_and_a_report(cli: Any, world: Path, tmp_path: Path, _isolated_home: Path) -> None:
     import shutil
 
-    from tools.telemetry import read_spans
+    from jitplan.tools.telemetry import read_spans
 
     flags = tmp_path / "flags.json"
     shutil.copyfile(world / "flags.json", flags)

@@ -62,8 +62,8 @@ def test_chat_bad_input_fails_before_the_prompt(cli: Any, tmp_path: Path) -> Non
 def test_studio_graph_compiles_without_a_checkpointer() -> None:
     conf = json.loads((ROOT / "langgraph.json").read_text())
     module, _, attr = conf["graphs"]["jitplan"].partition(":")
-    assert module == "./agent/studio.py" and attr == "graph"
-    from agent.studio import graph
+    assert module == "./jitplan/agent/studio.py" and attr == "graph"
+    from jitplan.agent.studio import graph
 
     assert graph.checkpointer is None
     assert {"perceive", "plan", "decide", "record"} <= set(graph.get_graph().nodes)

@@ -22,11 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from agent.nodes.common import CRASH_ENV
-from agent.runtime import approve_cycle, resume_cycle, run_cycle
-from contracts.agent import PlanRequest
-from contracts.errors import UserError
-from tools.audit import AuditLog
+from jitplan.agent.nodes.common import CRASH_ENV
+from jitplan.agent.runtime import approve_cycle, resume_cycle, run_cycle
+from jitplan.contracts.agent import PlanRequest
+from jitplan.contracts.errors import UserError
+from jitplan.tools.audit import AuditLog
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -59,7 +59,7 @@ def _request() -> PlanRequest:
 def _jitplan(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``jitplan ARGV`` in a fresh process whose JITPLAN_HOME is ``home`` (an empty directory)."""
     full_env = {**os.environ, "JITPLAN_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", **env}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *argv], cwd=ROOT, env=full_env,
+    return subprocess.run([sys.executable, "-m", "jitplan.agent.cli", *argv], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=180)
 
 
@@ -159,7 +159,7 @@ def test_killed_cycle_and_killed_approval_resume_from_postgres_with_each_record_
 _OPENER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
-from agent.runtime import checkpointer
+from jitplan.agent.runtime import checkpointer
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.002)
 with checkpointer() as saver:

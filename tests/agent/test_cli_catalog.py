@@ -37,7 +37,7 @@ def test_sample_catalog_is_valid(cli, world: Path) -> None:
 
 
 def test_sample_catalog_covers_every_kind_and_tier(world: Path) -> None:
-    from contracts.catalog import Catalog
+    from jitplan.contracts.catalog import Catalog
 
     cat = Catalog.from_file(world / "catalog.yaml")
     assert {f.kind for f in cat.features} == {"prompt", "reasoning", "adapter", "pipeline"}
@@ -158,7 +158,7 @@ def test_no_traceback_from_the_real_process(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("catalog: [\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "catalog", "validate", str(path)],
+        [sys.executable, "-m", "jitplan.agent.cli", "catalog", "validate", str(path)],
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from agent.nodes.common import CRASH_ENV
-from agent.runtime import resume_cycle, run_cycle
-from contracts.agent import PlanRequest
-from tools.audit import opened
+from jitplan.agent.nodes.common import CRASH_ENV
+from jitplan.agent.runtime import resume_cycle, run_cycle
+from jitplan.contracts.agent import PlanRequest
+from jitplan.tools.audit import opened
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -25,7 +25,7 @@ NODES = ("perceive", "govern", "plan", "validate", "simulate", "decide", "execut
 
 
 def _argv(flags: Path, thread_id: str) -> list[str]:
-    return [sys.executable, "-m", "agent.cli", "plan",
+    return [sys.executable, "-m", "jitplan.agent.cli", "plan",
             "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / "cost-overrun.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(flags),
             "--policy", str(ROOT / "scenarios" / "policies"), "--replications", "2",

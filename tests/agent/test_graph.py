@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from agent.graph import mermaid
-from agent.runtime import approve_cycle, resume_cycle, run_cycle
-from contracts.agent import PlanRequest
-from contracts.catalog import Catalog
-from contracts.errors import UserError
-from contracts.loading import load_document
-from contracts.state import DeploymentState
-from tools.audit import opened
-from tools.policy import PolicyBundle
+from jitplan.agent.graph import mermaid
+from jitplan.agent.runtime import approve_cycle, resume_cycle, run_cycle
+from jitplan.contracts.agent import PlanRequest
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.loading import load_document
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.audit import opened
+from jitplan.tools.policy import PolicyBundle
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"

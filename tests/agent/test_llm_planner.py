@@ -9,22 +9,22 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.planners.base import PlanningContext
-from agent.planners.findings import analyze
-from agent.planners.llm import LlmPlanner
-from agent.planners.prompting import fence, parse_plan_text
-from agent.planners.scripted import ScriptedChatModel, ScriptExhausted
-from agent.runtime import run_cycle
-from contracts.agent import PlanRequest
-from contracts.catalog import Catalog
-from contracts.loading import load_document
-from contracts.plan import Plan
-from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.audit import opened
-from tools.lc_tools import ToolContext
-from tools.signal_check import check_signals
+from jitplan.agent.planners.base import PlanningContext
+from jitplan.agent.planners.findings import analyze
+from jitplan.agent.planners.llm import LlmPlanner
+from jitplan.agent.planners.prompting import fence, parse_plan_text
+from jitplan.agent.planners.scripted import ScriptedChatModel, ScriptExhausted
+from jitplan.agent.runtime import run_cycle
+from jitplan.contracts.agent import PlanRequest
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.loading import load_document
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.audit import opened
+from jitplan.tools.lc_tools import ToolContext
+from jitplan.tools.signal_check import check_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -185,7 +185,7 @@ def test_running_out_of_script_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_tools_and_bad_arguments_come_back_as_errors() -> None:
     cat = Catalog.from_file(WORLD / "catalog.yaml")
-    from tools.lc_tools import run_tool
+    from jitplan.tools.lc_tools import run_tool
 
     _, _, ctx = _planner("tools_then_plan.yaml", cat)
     tc = ToolContext(cat, ctx.statuses, ctx.state, None, PolicyRequest())
@@ -214,7 +214,7 @@ def test_a_failing_model_call_becomes_a_reason_not_a_crash() -> None:
 
 
 def test_llm_cycle_traces_tool_calls_llm_calls_and_the_plan_id(_isolated_home: Path) -> None:
-    from tools.telemetry import read_spans, setup_telemetry
+    from jitplan.tools.telemetry import read_spans, setup_telemetry
 
     setup_telemetry()
     res = run_cycle(_req("demand-rise", "tools_then_plan.yaml"))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import run_cycle
-from contracts.agent import PlanRequest
+from jitplan.agent.runtime import run_cycle
+from jitplan.contracts.agent import PlanRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"

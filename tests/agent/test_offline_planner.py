@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.planners.base import PlanningContext
-from agent.planners.findings import analyze
-from agent.planners.offline import build_offline_plan
-from agent.planners.requests import parse_request
-from contracts.catalog import Catalog
-from contracts.loading import load_document
-from contracts.plan import Plan
-from contracts.signals import ContractSet, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.signal_check import check_signals
-from tools.validator import validate
+from jitplan.agent.planners.base import PlanningContext
+from jitplan.agent.planners.findings import analyze
+from jitplan.agent.planners.offline import build_offline_plan
+from jitplan.agent.planners.requests import parse_request
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.loading import load_document
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.signal_check import check_signals
+from jitplan.tools.validator import validate
 
 WORLD = Path(__file__).resolve().parents[2] / "scenarios" / "world"
 

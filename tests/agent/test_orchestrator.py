@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.orchestrator import apply_plan, plan_units
-from contracts.plan import Plan
-from contracts.signals import Signal, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.audit import AuditLog
-from tools.flags import FlagStore
-from tools.signal_source import SignalReading, StaticSource
+from jitplan.agent.orchestrator import apply_plan, plan_units
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.signals import Signal, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.flags import FlagStore
+from jitplan.tools.signal_source import SignalReading, StaticSource
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FEATURES = ["ticket-summarizer", "reply-drafter", "answer-synthesizer", "sentiment-tagger"]
@@ -197,7 +197,7 @@ def test_abort_compensates_a_paused_run(flags: Path) -> None:
 def test_external_change_during_a_paused_run_is_a_conflict(flags: Path) -> None:
     run(four_step_plan(), flags, Scripted(snapshot(), SignalSnapshot(observed_at=T0, signals=[])))
     store = FlagStore(flags)
-    from tools.flags import apply_action
+    from jitplan.tools.flags import apply_action
 
     store.write(apply_action(store.read(), "disable", "tone-rewriter"))
     touched = flags.read_bytes()
@@ -304,7 +304,7 @@ def test_refresh_prompt_goes_shadow_then_canary_and_records_quality(flags: Path)
 
 
 def test_unreadable_signals_mid_run_pause_instead_of_passing(flags: Path) -> None:
-    from contracts.errors import UserError
+    from jitplan.contracts.errors import UserError
 
     class Broken:
         def latest(self) -> SignalReading:
@@ -353,7 +353,7 @@ def test_a_second_concurrent_apply_on_the_same_flags_is_refused(flags: Path) -> 
     import fcntl
     import os
 
-    from contracts.errors import RunError
+    from jitplan.contracts.errors import RunError
 
     fd = os.open(flags.with_name(f".{flags.name}.jitplan.lock"), os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)  # as if another apply were running

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.orchestrator import apply_plan, plan_units
-from contracts.plan import Plan
-from contracts.signals import SignalSnapshot
-from tools.audit import AuditLog
-from tools.flags import FlagStore
-from tools.signal_source import SnapshotFileSource
+from jitplan.agent.orchestrator import apply_plan, plan_units
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.signals import SignalSnapshot
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.flags import FlagStore
+from jitplan.tools.signal_source import SnapshotFileSource
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = [{"metric": "error_rate", "comparator": "<", "threshold": 0.05}]
@@ -37,11 +37,11 @@ FEATURES = ["ticket-summarizer", "reply-drafter", "pii-redactor", "answer-synthe
 _RUNNER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from agent.orchestrator import apply_plan
-from contracts.plan import Plan
-from tools.audit import AuditLog
-from tools.flags import FlagStore
-from tools.signal_source import SnapshotFileSource
+from jitplan.agent.orchestrator import apply_plan
+from jitplan.contracts.plan import Plan
+from jitplan.tools.audit import AuditLog
+from jitplan.tools.flags import FlagStore
+from jitplan.tools.signal_source import SnapshotFileSource
 plan = Plan.from_file(sys.argv[2])
 with AuditLog.open() as audit:
     apply_plan(plan, FlagStore(sys.argv[3]), signals=SnapshotFileSource(sys.argv[4]), audit=audit, thread_id="t")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from contracts.signals import Signal, SignalStatus
-from tools.plan_cache import PlanCache, bucket_value, cache_key
+from jitplan.contracts.signals import Signal, SignalStatus
+from jitplan.tools.plan_cache import PlanCache, bucket_value, cache_key
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 

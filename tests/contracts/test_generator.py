@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from contracts.catalog import Catalog
-from tools.catalog_check import check_catalog
+from jitplan.contracts.catalog import Catalog
+from jitplan.tools.catalog_check import check_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.errors import InputError, UserError
-from contracts.plan import MAX_PLAN_STEPS, Plan
+from jitplan.contracts.errors import InputError, UserError
+from jitplan.contracts.plan import MAX_PLAN_STEPS, Plan
 
 
 def plan_doc(**step: object) -> dict[str, object]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.errors import UserError
-from contracts.state import DeploymentState, FeatureState
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.state import DeploymentState, FeatureState
 
 
 def test_sample_flags_file_reads(world: Path) -> None:

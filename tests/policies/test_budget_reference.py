@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import Catalog
-from tools.policy import PolicyBundle, evaluate_policy
+from jitplan.contracts.catalog import Catalog
+from jitplan.tools.policy import PolicyBundle, evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIVATING = ("enable", "canary", "promote", "shadow", "pin_version", "refresh_prompt")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.catalog import Catalog
-from tools.policy import PolicyBundle, evaluate_policy, forbidden_builtins
+from jitplan.contracts.catalog import Catalog
+from jitplan.tools.policy import PolicyBundle, evaluate_policy, forbidden_builtins
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_DIR = ROOT / "scenarios" / "policies"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from contracts.plan import Plan
-from contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "scenarios" / "sim"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.plan import Plan
+from jitplan.contracts.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "scenarios" / "sim"
@@ -54,7 +54,7 @@ def test_json_output_has_the_documented_fields(cli: Any, tmp_path: Path) -> None
 def test_plan_verdict_and_exit_code(cli: Any, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     scenario = SIM / "cost_explosion.yaml"
-    from simulator import load_scenario
+    from jitplan.simulator import load_scenario
 
     embedded = load_scenario(scenario).plan
     assert embedded is not None
@@ -145,7 +145,7 @@ def test_ray_backend_without_ray_is_a_clear_error(cli: Any, tmp_path: Path) -> N
 def test_progress_bar_writes_a_bar() -> None:
     import io
 
-    from simulator.output import ProgressBar
+    from jitplan.simulator.output import ProgressBar
 
     buf = io.StringIO()
     bar = ProgressBar("sim", stream=buf, min_interval_s=0.0)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-import simulator
-from contracts.plan import Plan
-from contracts.scenario import Scenario
+from jitplan import simulator
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import Scenario
 
 
 @pytest.mark.parametrize("engine", ["fast", "exact"])
@@ -49,8 +49,8 @@ def test_to_frame_has_one_row_per_replication(mmc: Callable[..., Scenario]) -> N
 
 
 def test_request_cap_is_a_clear_user_error() -> None:
-    from contracts.errors import UserError
-    from contracts.scenario import Traffic
+    from jitplan.contracts.errors import UserError
+    from jitplan.contracts.scenario import Traffic
 
     sc = Scenario(name="huge", duration_s=360 * 86400.0, traffic=Traffic(rate_rps=1_000_000))
     with pytest.raises(UserError, match="cap"):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-import simulator
-from contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
+from jitplan import simulator
+from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
 
 METRICS = (
     "wait_mean_s",

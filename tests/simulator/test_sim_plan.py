@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-import simulator
-from contracts.errors import UserError
-from contracts.plan import Plan
-from contracts.scenario import Scenario
+from jitplan import simulator
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import Scenario
 
 Build = Callable[..., Scenario]
 PlanBuild = Callable[..., Plan]

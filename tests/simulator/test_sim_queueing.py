@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
-import simulator
-from contracts.scenario import Latency, Scenario
-from simulator.histogram import REL_ERROR
+from jitplan import simulator
+from jitplan.contracts.scenario import Latency, Scenario
+from jitplan.simulator.histogram import REL_ERROR
 
 slow = pytest.mark.skipif(
     not os.environ.get("JITPLAN_SLOW_TESTS"), reason="slow: set JITPLAN_SLOW_TESTS=1"

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import simulator
-from contracts.scenario import Latency, Scenario, Service, Traffic
-from simulator.arrivals import ArrivalStream, load_trace
-from simulator.histogram import BINS_PER_DECADE, NBINS, REL_ERROR, percentile
+from jitplan import simulator
+from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic
+from jitplan.simulator.arrivals import ArrivalStream, load_trace
+from jitplan.simulator.histogram import BINS_PER_DECADE, NBINS, REL_ERROR, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "scenarios" / "sim"
@@ -204,7 +204,7 @@ def test_azure_trace_scenario_runs() -> None:
 def test_histogram_percentiles_are_within_the_documented_bound() -> None:
     rng = np.random.default_rng(0)
     x = rng.lognormal(0.0, 1.5, 200_000)
-    from simulator.records import bin_of
+    from jitplan.simulator.records import bin_of
 
     hist = np.zeros(NBINS, dtype=np.int64)
     for b in np.floor((np.log10(x) + 5) * BINS_PER_DECADE).astype(np.int64) + 1:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.audit import GENESIS_HASH, canonical_json, sha256_hex
-from tools.audit import AuditHead, AuditLog, record_hash
+from jitplan.contracts.audit import GENESIS_HASH, canonical_json, sha256_hex
+from jitplan.tools.audit import AuditHead, AuditLog, record_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,7 +178,7 @@ def test_not_a_database_is_a_user_error(tmp_path: Path, cli) -> None:  # type: i
 _WRITER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[3])
-from tools.audit import AuditLog
+from jitplan.tools.audit import AuditLog
 log = AuditLog.open(sys.argv[1])
 name = sys.argv[2]
 while not os.path.exists(sys.argv[1] + ".go"):

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from contracts.audit import canonical_json, sha256_hex
-from contracts.errors import UserError
-from tools.audit import AuditLog, record_hash
+from jitplan.contracts.audit import canonical_json, sha256_hex
+from jitplan.contracts.errors import UserError
+from jitplan.tools.audit import AuditLog, record_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("JITPLAN_TEST_POSTGRES_URL", "")
@@ -61,7 +61,7 @@ def _filled(url: str, n: int = 6) -> AuditLog:
 def test_open_by_url_or_env_selects_postgres_with_the_sqlite_schema(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tools.audit_postgres import PostgresAuditBackend
+    from jitplan.tools.audit_postgres import PostgresAuditBackend
 
     monkeypatch.setenv("JITPLAN_AUDIT_URL", pg_url)
     with AuditLog.open() as log:
@@ -169,7 +169,7 @@ def test_truncation_is_detected_against_a_saved_head(pg_url: str, cli: Any, tmp_
 _WRITER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[3])
-from tools.audit import AuditLog
+from jitplan.tools.audit import AuditLog
 log = AuditLog.open(sys.argv[1])
 name = sys.argv[2]
 while not os.path.exists(sys.argv[4]):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.catalog import Catalog
-from tools.catalog_store import CatalogStore
+from jitplan.contracts.catalog import Catalog
+from jitplan.tools.catalog_store import CatalogStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.catalog import FeatureSpec
-from tools.cost import MINUTES_PER_DAY, estimate_cost
+from jitplan.contracts.catalog import FeatureSpec
+from jitplan.tools.cost import MINUTES_PER_DAY, estimate_cost
 
 
 def spec(per_request: float = 0.001, daily: float = 100.0) -> FeatureSpec:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contracts.catalog import Catalog
-from tools.depgraph import DependencyGraph
+from jitplan.contracts.catalog import Catalog
+from jitplan.tools.depgraph import DependencyGraph
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts.errors import UserError
-from contracts.state import DeploymentState, FeatureState
-from tools.flags import (
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.state import DeploymentState, FeatureState
+from jitplan.tools.flags import (
     FlagStore,
     StepError,
     apply_action,

@@ -7,10 +7,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from contracts.execution import signal_cohort, signal_metric, worst
-from contracts.plan import Step
-from contracts.signals import Signal, SignalSnapshot
-from tools.gate import GateConfig, Observations, compare_metric, evaluate_gate, mann_whitney_u
+from jitplan.contracts.execution import signal_cohort, signal_metric, worst
+from jitplan.contracts.plan import Step
+from jitplan.contracts.signals import Signal, SignalSnapshot
+from jitplan.tools.gate import (
+    GateConfig,
+    Observations,
+    compare_metric,
+    evaluate_gate,
+    mann_whitney_u,
+)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -149,8 +155,8 @@ def test_signal_sources_folder_newest_and_quarantine(tmp_path, world) -> None:  
     import os
     import shutil
 
-    from contracts.signals import ContractSet
-    from tools.signal_source import FolderSource, SnapshotFileSource
+    from jitplan.contracts.signals import ContractSet
+    from jitplan.tools.signal_source import FolderSource, SnapshotFileSource
 
     d = tmp_path / "sig"
     d.mkdir()

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from contracts.catalog import Catalog
-from contracts.loading import load_document
-from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.lc_tools import TOOL_NAMES, ToolContext, make_tools, run_tool
-from tools.policy import PolicyBundle
-from tools.signal_check import check_signals
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.loading import load_document
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.lc_tools import TOOL_NAMES, ToolContext, make_tools, run_tool
+from jitplan.tools.policy import PolicyBundle
+from jitplan.tools.signal_check import check_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import Catalog
-from contracts.errors import UserError
-from contracts.plan import Plan
-from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.policy import (
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.errors import UserError
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.policy import (
     PolicyBundle,
     evaluate_policy,
     forbidden_builtins,
@@ -24,8 +24,8 @@ from tools.policy import (
     start_policy_evaluation,
     touched_features,
 )
-from tools.rego_input import set_input
-from tools.signal_check import check_signals
+from jitplan.tools.rego_input import set_input
+from jitplan.tools.signal_check import check_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -171,7 +171,7 @@ def test_timeout_denies() -> None:
 
 EXIT_PROBE = """
 import sys
-from tools.policy import PolicyBundle, evaluate_policy
+from jitplan.tools.policy import PolicyBundle, evaluate_policy
 slow = PolicyBundle.from_sources([("p.rego", "package jitplan\\nimport rego.v1\\n"
     "deny contains x if { some a in numbers.range(1, 600); some b in numbers.range(1, 600); "
     "a * b == -1; x := \\"n\\" }\\nescalate := set()\\n")])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.planners.steps import slo_tolerances
-from contracts.catalog import Catalog
-from contracts.plan import Plan
-from contracts.signals import ContractSet, SignalSnapshot
-from tools.signal_check import check_signals
-from tools.simulate_plan import (
+from jitplan.agent.planners.steps import slo_tolerances
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.tools.signal_check import check_signals
+from jitplan.tools.simulate_plan import (
     MAX_REQUESTS_PER_REPLICATION,
     build_scenarios,
     simulate_plan,
@@ -112,7 +112,7 @@ def test_sub_plan_keeps_one_feature_and_its_internal_dependencies() -> None:
 
 
 def test_measured_profiles_from_the_reference_scenario_calibrate_unobserved_versions() -> None:
-    from tools.simulate_plan import calibration, default_sim_dir
+    from jitplan.tools.simulate_plan import calibration, default_sim_dir
 
     sim_dir = default_sim_dir()
     assert sim_dir is not None and (sim_dir / "baseline.yaml").is_file()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.telemetry import read_spans, record_llm_call, setup_telemetry, span
+from jitplan.tools.telemetry import read_spans, record_llm_call, setup_telemetry, span
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_unreadable_lines_are_skipped(tmp_path: Path) -> None:
 def test_otlp_exporter_is_added_only_when_the_endpoint_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from tools import telemetry
+    from jitplan.tools import telemetry
 
     def batched() -> bool:
         provider = telemetry._State.provider

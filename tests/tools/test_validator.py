@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import Catalog
-from contracts.plan import MAX_PLAN_STEPS, Plan
-from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, Signal, SignalSnapshot, SignalStatus
-from contracts.state import DeploymentState
-from contracts.validation import VIOLATION_CODES
-from tools.policy import PolicyBundle
-from tools.signal_check import check_signals
-from tools.validator import validate
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.plan import MAX_PLAN_STEPS, Plan
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import ContractSet, Signal, SignalSnapshot, SignalStatus
+from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.validation import VIOLATION_CODES
+from jitplan.tools.policy import PolicyBundle
+from jitplan.tools.signal_check import check_signals
+from jitplan.tools.validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -379,8 +379,8 @@ def test_set_budget_on_a_feature_that_is_off_is_still_checked(catalog: Catalog,
 
 def test_tolerances_on_non_mutating_steps_are_still_checked() -> None:
     """Found by the property test: an escalate step carried a tolerance on metric 'vibes'."""
-    from contracts.catalog import Catalog
-    from tools.validator import validate
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.tools.validator import validate
 
     world = Path(__file__).resolve().parents[2] / "scenarios" / "world"
     cat = Catalog.from_file(world / "catalog.yaml")

@@ -20,14 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.catalog import Catalog
-from contracts.plan import ACTIONS, MAX_PLAN_STEPS, METRICS, MUTATING_ACTIONS, Plan
-from contracts.policy import PolicyRequest
-from contracts.signals import ContractSet, SignalSnapshot
-from contracts.state import DeploymentState
-from tools.policy import PolicyBundle, evaluate_policy, policy_input
-from tools.signal_check import check_signals
-from tools.validator import validate
+from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.plan import ACTIONS, MAX_PLAN_STEPS, METRICS, MUTATING_ACTIONS, Plan
+from jitplan.contracts.policy import PolicyRequest
+from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.contracts.state import DeploymentState
+from jitplan.tools.policy import PolicyBundle, evaluate_policy, policy_input
+from jitplan.tools.signal_check import check_signals
+from jitplan.tools.validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
