@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from jitplan.contracts.errors import RunError, UserError
-from jitplan.tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
+from jitplan.tools.audit_chain import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
 SCHEMA = audit_schema("jitplan_audit", "BIGINT")
 _COLS = AUDIT_COLUMNS

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jitplan.contracts.errors import RunError, UserError
-from jitplan.tools.audit import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
+from jitplan.tools.audit_chain import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
 
 SCHEMA = audit_schema("audit", "INTEGER")
 _COLS = AUDIT_COLUMNS
