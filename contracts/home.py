@@ -4,13 +4,14 @@ from __future__ import annotations
 
 __all__ = ["jitplan_home"]
 
-import os
 from pathlib import Path
+
+from jitplan.contracts.settings import get_settings
 
 
 def jitplan_home(create: bool = True) -> Path:
     """``$JITPLAN_HOME`` or ``./.jitplan``; created on first use."""
-    home = Path(os.environ.get("JITPLAN_HOME") or ".jitplan")
+    home = get_settings().home
     if create:
         home.mkdir(parents=True, exist_ok=True)
     return home

@@ -42,6 +42,7 @@ from pydantic import ConfigDict, Field
 from jitplan.contracts.audit import GENESIS_HASH, AuditRecord, canonical_json, sha256_hex
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.loading import FromFile, read_text
+from jitplan.contracts.settings import get_settings
 from jitplan.tools.audit_chain import (
     AuditBackend,
     StoredRow,
@@ -71,8 +72,8 @@ def load_hmac_key(key_file: str | os.PathLike[str] | None = None) -> bytes | Non
         if not text:
             raise UserError("key file is empty", source=str(key_file))
         return text.encode()
-    env = os.environ.get("JITPLAN_AUDIT_KEY")
-    return env.encode() if env else None
+    key = get_settings().audit_key
+    return key.get_secret_value().encode() if key else None
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class AuditLog:
         """``None`` -> SQLite at ``jitplan_home()/audit.db``; a path or ``sqlite:///path``;
         ``postgresql://...`` -> Postgres."""
         if url is None:
-            url = os.environ.get("JITPLAN_AUDIT_URL") or None
+            url = get_settings().audit_url
         if url is not None and url.startswith(("postgresql://", "postgres://")):
             from jitplan.tools.audit_postgres import PostgresAuditBackend
 

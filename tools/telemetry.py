@@ -56,6 +56,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span
 
+from jitplan.contracts.settings import get_settings
+
 ATTRIBUTE_NAMES: dict[str, str] = {
     "operation": "gen_ai.operation.name",
     "model": "gen_ai.request.model",
@@ -173,7 +175,7 @@ def setup_telemetry(home: Path | None = None) -> None:
 
 
 def _env_key() -> str:
-    return f"env:{os.environ.get('JITPLAN_HOME', '')}:{os.getcwd()}"
+    return f"env:{get_settings().home}:{os.getcwd()}"
 
 
 def _ensure() -> None:
