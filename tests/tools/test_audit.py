@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jitplan.contracts.audit import GENESIS_HASH, canonical_json, sha256_hex
-from jitplan.tools.audit import AuditHead, AuditLog, record_hash
+from jitplan.tools.audit import AuditHead, AuditLog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +41,16 @@ def test_chain_links_and_hashes(tmp_path: Path) -> None:
     assert recs[0].prev_hash == GENESIS_HASH
     for prev, cur in itertools.pairwise(recs):
         assert cur.prev_hash == prev.hash
-    r = recs[2]
-    assert r.payload_sha256 == sha256_hex(canonical_json(r.payload))
-    assert r.hash == record_hash(r.prev_hash, r.seq, r.ts, r.kind, r.thread_id, None, r.payload_sha256)
+    for r in recs:
+        # The documented link formula, recomputed with hashlib and json alone (not the
+        # implementation's own helpers): sha256(prev_hash + canonical_json({seq, ts, kind,
+        # thread_id, key, payload_sha256})), payload_sha256 = sha256(canonical_json(payload)).
+        text = json.dumps(r.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert r.payload_sha256 == hashlib.sha256(text.encode()).hexdigest()
+        fields = {"seq": r.seq, "ts": r.ts, "kind": r.kind, "thread_id": r.thread_id, "key": None,
+                  "payload_sha256": r.payload_sha256}
+        link = r.prev_hash + json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        assert r.hash == hashlib.sha256(link.encode()).hexdigest()
     assert [x.seq for x in log.records("t1")] == [2, 4, 6]
     report = log.verify()
     assert report.ok and report.count == 6 and not report.anchored
@@ -90,6 +98,22 @@ def test_tampering_is_detected_and_names_the_first_broken_record(
     assert not report.ok and report.first_broken_seq == broken and needle in report.message
     res = cli("audit", "verify", "--audit", db)
     assert res.code == 1 and f"record {broken}" in res.err
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("kind", "'approval'"), ("ts", "'2020-01-01T00:00:00.000000+00:00'"), ("thread_id", "'t9'"),
+     ("thread_id", "NULL"), ("key", "'forged-key'")],
+    ids=["kind", "ts", "thread_id", "thread_id-null", "key"],
+)
+def test_editing_record_metadata_is_detected(tmp_path: Path, column: str, value: str) -> None:
+    # Every field of the link is covered by the hash, not only the payload: relabelling a record
+    # (its kind, time, thread or idempotency key) must break the chain at that record.
+    db = tmp_path / "a.db"
+    _filled(db).close()
+    _sql(db, f"UPDATE audit SET {column} = {value} WHERE seq = 3")
+    report = AuditLog.open(str(db)).verify()
+    assert not report.ok and report.first_broken_seq == 3, (column, report.message)
 
 
 def test_edit_with_recomputed_payload_hash_is_still_detected(tmp_path: Path) -> None:
