@@ -26,6 +26,9 @@ _EXPORTS: dict[str, str] = {
     "Violation": "validation", "ValidationReport": "validation", "VIOLATION_CODES": "validation",
     # scenarios (simulator input)
     "Scenario": "scenario",
+    # evidence (measured version behaviour)
+    "EvidenceFile": "evidence", "EvidenceRecord": "evidence", "EvidenceSet": "evidence",
+    "load_evidence": "evidence",
     # planning cycle I/O
     "PlanRequest": "agent", "CycleResult": "agent", "Decision": "agent",
     # execution and audit

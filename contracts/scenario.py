@@ -70,7 +70,8 @@ class Latency(_Strict):
 
 
 class VersionProfile(_Strict):
-    """How one feature version behaves: latency, errors, tokens, cost and quality."""
+    """How one feature version behaves: latency, errors, tokens, cost, quality, and its
+    provider limits (``max_concurrency`` in flight, ``rpm_limit`` per fixed minute window)."""
 
     latency: Latency = Field(default_factory=Latency)
     error_rate: float = Field(default=0.0, ge=0, le=1)
@@ -82,6 +83,14 @@ class VersionProfile(_Strict):
     usd_per_1k_input_tokens: float = Field(default=0.0, ge=0, le=1000)
     usd_per_1k_output_tokens: float = Field(default=0.0, ge=0, le=1000)
     quality: float = Field(default=1.0, ge=0, le=1)
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=100_000,
+        description="provider limit on this version's requests in flight; beyond it they queue",
+    )
+    rpm_limit: float | None = Field(
+        default=None, gt=0, le=1e9,
+        description="provider requests per minute for this version; beyond it they are rejected",
+    )
 
 
 class Service(VersionProfile):

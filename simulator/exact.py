@@ -5,6 +5,8 @@ The slots are a counter plus a FIFO of wake-up events (a lean equivalent of
 
 Arrivals come from the same ``ArrivalStream`` as the fast engine. Each request is routed at
 arrival, waits for a slot (abandoning after ``timeout_s``), is served, may fail and retry.
+A version with a provider concurrency limit (``max_concurrency``) has its own slots, taken
+before a shared one; one with ``rpm_limit`` rejects requests beyond it in each minute.
 Outcomes are buffered and folded into the shared statistics (bucketed by completion time)
 every chunk and whenever a gate reads them.
 """
@@ -81,6 +83,10 @@ class ExactPlane:
         self._params: list[list[float]] = []
         self._win = -1.0
         self._win_count = 0.0
+        nv = len(world.keys)
+        self.vbusy = [0] * nv
+        self.vwaiting: list[deque[simpy.Event]] = [deque() for _ in range(nv)]
+        self.vwin = [(-1.0, 0.0)] * nv
         rate = max(stream.mean_rate(), 1e-9)
         self.chunk_s = max(self.tick_s, min(65536 / rate, 511 * self.tick_s))
         self.done: simpy.Event | None = None
@@ -220,7 +226,11 @@ class ExactPlane:
             p = (self._params if w.rev == self._rev else self._table())[v]
             wait = busy = cost = 0.0
             err = False
-            if p[L.P_OUTAGE] > 0 or (self._limited and self._rate_limited(ts)):
+            if (
+                p[L.P_OUTAGE] > 0
+                or (self._limited and self._rate_limited(ts))
+                or (p[L.P_RPM] > 0 and self._rpm_limited(v, ts, p[L.P_RPM]))
+            ):
                 lat, err = 0.0, True
             else:
                 kind = p[L.P_DIST]
@@ -232,7 +242,25 @@ class ExactPlane:
                     s = self._draw(p, v)
                 if tin:
                     s += p[L.P_SEC_IN] * tin + p[L.P_SEC_OUT] * tout
-                if self.busy < self.slots and not self.waiting:
+                mc = int(p[L.P_MAXC])
+                if mc > 0:  # the version's own slot first (provider concurrency limit)
+                    if self.vbusy[v] < mc and not self.vwaiting[v]:
+                        self.vbusy[v] += 1
+                    else:
+                        ev = env.event()
+                        self.vwaiting[v].append(ev)
+                        if timeout is None:
+                            yield ev
+                        else:
+                            yield ev | env.timeout(timeout)
+                            if not ev.triggered:
+                                ev.defused = True
+                                ev.fail(_Abandoned())
+                                wait = lat = timeout
+                                err = True
+                if err:
+                    pass
+                elif self.busy < self.slots and not self.waiting:
                     self.busy += 1
                 else:
                     ev = env.event()
@@ -240,12 +268,14 @@ class ExactPlane:
                     if timeout is None:
                         yield ev
                     else:
-                        yield ev | env.timeout(timeout)
+                        yield ev | env.timeout(max(timeout - (env.now - ts), 0.0))
                         if not ev.triggered:
                             ev.defused = True  # skipped by _release; failing it is harmless
                             ev.fail(_Abandoned())
                             wait = lat = timeout
                             err = True
+                            if mc > 0:
+                                self._vrelease(v)
                 if not err:
                     wait = env.now - ts
                     cost = (
@@ -255,12 +285,14 @@ class ExactPlane:
                     )
                     busy = s
                     if timeout is not None and wait + s > timeout:
-                        env.process(self._hold(s))
+                        env.process(self._hold(s, v if mc > 0 else -1))
                         yield env.timeout(timeout - wait)
                         lat, err = timeout, True
                     else:
                         yield env.timeout(s)
                         self._release()
+                        if mc > 0:
+                            self._vrelease(v)
                         lat = wait + s
                         err = p[L.P_ERR] > 0 and rand.random() < p[L.P_ERR]
             if counted:
@@ -297,9 +329,33 @@ class ExactPlane:
         if self.arrivals_done and self.inflight == 0 and not math.isfinite(self.end_s):
             self._finish()
 
-    def _hold(self, s: float) -> Generator[simpy.Event, Any, None]:
+    def _hold(self, s: float, v: int = -1) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(s)
         self._release()
+        if v >= 0:
+            self._vrelease(v)
+
+    def _vrelease(self, v: int) -> None:
+        """Free one of version ``v``'s own slots (FCFS hand-over, as ``_release``)."""
+        waiting = self.vwaiting[v]
+        while waiting:
+            ev = waiting.popleft()
+            if not ev.triggered:
+                ev.succeed()
+                return
+        self.vbusy[v] -= 1
+
+    def _rpm_limited(self, v: int, t: float, rpm: float) -> bool:
+        """Version ``v``'s provider quota: at most ``rpm`` admitted per fixed minute."""
+        win, count = self.vwin[v]
+        now_win = math.floor(t / 60.0)
+        if now_win != win:
+            win, count = now_win, 0.0
+        if count >= rpm:
+            self.vwin[v] = (win, count)
+            return True
+        self.vwin[v] = (win, count + 1.0)
+        return False
 
     def _release(self) -> None:
         """Free one slot: hand it to the longest-waiting live request (FCFS) or idle it."""
@@ -332,6 +388,8 @@ class ExactPlane:
         p = self._table()[v]
         s = self._draw(p, v) + p[L.P_SEC_IN] * tin + p[L.P_SEC_OUT] * tout
         err = p[L.P_OUTAGE] > 0 or self.rand.random() < p[L.P_ERR]
+        if p[L.P_RPM] > 0 and self._rpm_limited(v, t, p[L.P_RPM]):
+            err, s = True, 0.0  # shadow calls spend the provider's quota too
         cost = p[L.P_USD_REQ] + p[L.P_USD_IN] * tin / 1000.0 + p[L.P_USD_OUT] * tout / 1000.0
         q = 0.0 if err else self._quality(p, t)
         self.buf.append((t, v, s, 0.0, 0.0, 1.0 if err else 0.0, cost, q, 0.0, 1.0))

@@ -68,6 +68,7 @@ class FastPlane:
             ]
         )
         self.state = np.array([0.0, -1.0, 0.0, -1.0, -1.0])
+        self.vcap = world.capacity_state()
         rate = max(stream.mean_rate(), 1e-9)
         self.chunk_s = max(
             self.tick_s, min(TARGET_CHUNK_REQUESTS / rate, (MAX_CHUNK_TICKS - 1) * self.tick_s)
@@ -136,6 +137,7 @@ class FastPlane:
                 self.world.route,
                 self.cfg,
                 self.state,
+                self.vcap,
                 k0 * self.tick_s,
                 self.tick_s,
                 ch.tick_tot,

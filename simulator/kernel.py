@@ -36,10 +36,12 @@ from jitplan.simulator.layout import (
     P_DIST,
     P_ERR,
     P_LATMULT,
+    P_MAXC,
     P_OUTAGE,
     P_Q0,
     P_QSLOPE,
     P_QT0,
+    P_RPM,
     P_SEC_IN,
     P_SEC_OUT,
     P_TOK_IN,
@@ -127,6 +129,7 @@ def run_batch(
     route: NDArray[np.float64],
     cfg: NDArray[np.float64],
     state: NDArray[np.float64],
+    vcap: NDArray[np.float64],
     tick0: float,
     tick_s: float,
     tick_tot: NDArray[np.float64],
@@ -140,7 +143,10 @@ def run_batch(
     ``route`` = [baseline, canary, canary_weight%, shadow, shadow_weight%] (−1 = none);
     ``cfg`` = [timeout_s (inf = none), max_retries, backoff_s, limit_rps (inf = none),
     warmup_t, warmup_n, has_tokens]; ``state`` (in/out) = [arrival index, rate-limit window,
-    rate-limit count, first counted t, last counted t].
+    rate-limit count, first counted t, last counted t]; ``vcap`` (in/out) = per-version provider
+    limits' state [minute window, admitted in it, slot free times...] (``World.capacity_state``):
+    a version with ``P_RPM`` rejects requests beyond that many per minute, one with ``P_MAXC``
+    holds each request until one of its own slots is free as well as a shared server.
     """
     np.random.seed(seed)
     c = free.shape[0]
@@ -194,6 +200,16 @@ def run_batch(
                 s_err = (
                     params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
                 )
+                if params[shadow_v, P_RPM] > 0:  # shadow calls spend the provider's quota too
+                    win = math.floor(t / 60.0)
+                    if win != vcap[shadow_v, 0]:
+                        vcap[shadow_v, 0] = win
+                        vcap[shadow_v, 1] = 0.0
+                    if vcap[shadow_v, 1] >= params[shadow_v, P_RPM]:
+                        s_err = True
+                        ss = 0.0
+                    else:
+                        vcap[shadow_v, 1] += 1.0
                 s_cost = (
                     params[shadow_v, P_USD_REQ]
                     + params[shadow_v, P_USD_IN] * tin / 1000.0
@@ -236,6 +252,15 @@ def run_batch(
                     rejected = True
                 else:
                     state[2] += 1.0
+            if not rejected and params[v, P_RPM] > 0:
+                win = math.floor(t / 60.0)
+                if win != vcap[v, 0]:
+                    vcap[v, 0] = win
+                    vcap[v, 1] = 0.0
+                if vcap[v, 1] >= params[v, P_RPM]:
+                    rejected = True
+                else:
+                    vcap[v, 1] += 1.0
             if rejected:
                 lat = 0.0
                 err = True
@@ -266,6 +291,16 @@ def run_batch(
                             fm = free[j]
                             m = j
                 start = t if fm <= t else fm
+                mc = int(params[v, P_MAXC])
+                vm = 2
+                if mc > 0:  # the version's own slots (provider concurrency limit)
+                    vfm = vcap[v, 2]
+                    for j in range(3, 2 + mc):
+                        if vcap[v, j] < vfm:
+                            vfm = vcap[v, j]
+                            vm = j
+                    if vfm > start:
+                        start = vfm
                 wait = start - t
                 if wait > timeout:
                     lat = timeout  # abandoned the queue; never used a server
@@ -294,6 +329,8 @@ def run_batch(
                             free[hi] = mv
                             hi = mi
                         free[hi] = x
+                    if mc > 0:
+                        vcap[v, vm] = start + s
                     busy = s
                     lat = wait + s
                     cost = (

@@ -19,10 +19,12 @@ __all__ = [
     "P_DIST",
     "P_ERR",
     "P_LATMULT",
+    "P_MAXC",
     "P_OUTAGE",
     "P_Q0",
     "P_QSLOPE",
     "P_QT0",
+    "P_RPM",
     "P_SEC_IN",
     "P_SEC_OUT",
     "P_TOK_IN",
@@ -54,5 +56,9 @@ NFIELDS = 9
     P_QT0,
     P_TOK_IN,
     P_TOK_OUT,
-) = range(16)
-P_COLS = 16
+    P_MAXC,
+    P_RPM,
+) = range(18)
+P_COLS = 18
+"""``P_MAXC``: the version's own concurrency limit (0 = none); ``P_RPM``: its requests per
+minute (0 = none). Their mutable state (slot free times, minute window) is ``World.capacity_state``."""

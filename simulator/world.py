@@ -137,7 +137,18 @@ class World:
             p[v, L.P_QT0] = t0
             p[v, L.P_TOK_IN] = prof.input_tokens
             p[v, L.P_TOK_OUT] = prof.output_tokens
+            p[v, L.P_MAXC] = prof.max_concurrency or 0
+            p[v, L.P_RPM] = prof.rpm_limit or 0.0
         return p
+
+    def capacity_state(self) -> NDArray[np.float64]:
+        """Per-version provider-limit state: ``[minute window, admitted in it, slot free
+        times...]`` (one row per version, as many slot columns as the largest limit)."""
+        svc = self.scenario.service
+        width = max(1, *(svc.profile(k).max_concurrency or 0 for k in self.keys))
+        out = np.zeros((len(self.keys), 2 + width), dtype=np.float64)
+        out[:, 0] = -1.0
+        return out
 
     def rate_limit(self) -> float:
         """Admitted requests per second under active rate-limit faults (inf if none)."""
