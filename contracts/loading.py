@@ -1,21 +1,28 @@
 """Read YAML/JSON documents from disk and turn every problem into a ``UserError``.
 
-Files are untrusted: size is capped, encoding checked, the top level must be a mapping, and
-pydantic validation errors are rendered as ``file: field.path: what was expected``.
+Files are untrusted: size is capped, encoding checked, nesting depth bounded before the
+document is built (the JSON and YAML parsers recurse per level: 50,000 levels crashed them with
+``RecursionError``), the top level must be a mapping, and pydantic validation errors are
+rendered as ``file: field.path: what was expected``.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_NESTING",
     "FromFile",
+    "check_json_nesting",
+    "check_yaml_nesting",
     "format_validation_error",
     "load_document",
     "parse_document",
+    "parse_json",
 ]
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Self
 
@@ -71,22 +78,92 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
     return text
 
 
+MAX_NESTING = 100
+"""Deepest nesting of mappings and lists accepted in an input document (real ones use < 20)."""
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _too_deep(source: str, line: int | None) -> UserError:
+    where = f" (line {line})" if line is not None else ""
+    return UserError(
+        f"mappings and lists nested more than {MAX_NESTING} levels deep{where}; "
+        "such input is refused before it is read",
+        source=source,
+    )
+
+
+def check_json_nesting(text: str, source: str) -> None:
+    """Raise ``UserError`` when JSON ``text`` nests deeper than ``MAX_NESTING`` (a linear scan)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return  # cannot be deeper than the number of openers
+    depth = 0
+    bare = _JSON_STRING.sub('""', text)  # brackets inside strings do not nest
+    for m in _JSON_BRACKET.finditer(bare):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _too_deep(source, bare.count("\n", 0, m.start()) + 1)
+        else:
+            depth -= 1
+
+
+def check_yaml_nesting(text: str, source: str) -> None:
+    """Raise ``UserError`` when YAML ``text`` nests deeper than ``MAX_NESTING``.
+
+    Walks the parser's event stream (a state machine: no recursion), with libyaml when
+    available. libyaml refuses some deep documents with an error of its own, so an error there
+    is re-checked with the pure-Python parser; a syntax error is left for the real parse to
+    report with its line.
+    """
+    import yaml
+
+    loaders: list[Any] = [yaml.SafeLoader]
+    if getattr(yaml, "__with_libyaml__", False):
+        loaders.insert(0, yaml.CSafeLoader)
+    for loader in loaders:
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        mark = event.start_mark
+                        raise _too_deep(source, mark.line + 1 if mark is not None else None)
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+            return
+        except yaml.YAMLError:
+            continue
+
+
+def parse_json(text: str, source: str) -> Any:
+    """``json.loads`` with the nesting bound; malformed text is a ``UserError`` with its line."""
+    check_json_nesting(text, source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source
+        ) from None
+    except RecursionError:  # pragma: no cover - the scan above bounds the depth
+        raise _too_deep(source, None) from None
+
+
 def parse_document(text: str, source: str) -> dict[str, Any]:
     """Parse YAML (a superset of JSON) into a mapping; errors name the line."""
     import yaml
 
     stripped = text.lstrip()
     if source.endswith(".json") or stripped.startswith(("{", "[")):
-        try:
-            data: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                source=source,
-            ) from None
+        data: Any = parse_json(text, source)
     else:
+        check_yaml_nesting(text, source)
         try:
             data = yaml.safe_load(text)
+        except RecursionError:  # pragma: no cover - the scan above bounds the depth
+            raise _too_deep(source, None) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jitplan.contracts.errors import UserError
-from jitplan.contracts.loading import read_text
+from jitplan.contracts.loading import check_json_nesting, read_text
 from jitplan.contracts.state import DeploymentState
 
 
@@ -114,6 +114,7 @@ class FlagStore:
 
     def _parse(self, text: str) -> DeploymentState:
         src = str(self.path)
+        check_json_nesting(text, src)  # json.loads recurses per level
         try:
             doc: Any = json.loads(text)
         except json.JSONDecodeError as exc:
