@@ -36,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "apply",
     "audit",
     "report",
+    "evidence",
 )
 
 

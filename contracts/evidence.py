@@ -13,6 +13,7 @@ An evidence file is YAML or JSON, untrusted and size-capped like every other inp
         quality: 0.86             # mean eval score in [0, 1]
         cost_per_request_usd: 0.00045
         capacity: {max_concurrency: 64, rpm_limit: 3000}   # optional: provider limits
+        tokens: {input: 900, output: 120}                  # optional: mean tokens per request
 
 Every figure but ``feature``, ``version``, ``source``, ``observed_at`` and ``requests`` is
 optional: records about one version are merged (an offline eval gives quality, a load test
@@ -35,6 +36,7 @@ __all__ = [
     "EvidenceSet",
     "EvidenceSource",
     "LatencyQuantiles",
+    "TokenUsage",
     "load_evidence",
 ]
 
@@ -92,6 +94,13 @@ class Capacity(_Strict):
     rpm_limit: float | None = Field(default=None, gt=0, le=1e9)
 
 
+class TokenUsage(_Strict):
+    """Mean tokens per request (informational; a version's cost is ``cost_per_request_usd``)."""
+
+    input: float = Field(default=0.0, ge=0, le=10_000_000)
+    output: float = Field(default=0.0, ge=0, le=10_000_000)
+
+
 class EvidenceRecord(_Strict):
     """What was observed about one feature version, from one source, at one time."""
 
@@ -106,6 +115,7 @@ class EvidenceRecord(_Strict):
     quality: float | None = Field(default=None, ge=0, le=1)
     cost_per_request_usd: float | None = Field(default=None, ge=0, le=1000)
     capacity: Capacity | None = None
+    tokens: TokenUsage | None = None
 
     @field_validator("version", mode="before")
     @classmethod
