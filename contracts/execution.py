@@ -6,8 +6,10 @@ A ``Signal`` is one scalar observation. The gate reads a *metric* and, for canar
 *cohort* from each signal:
 
 - metric: the signal name after the ``<feature>.`` prefix, e.g. ``ticket-summarizer.latency_p95``
-  -> ``latency_p95_ms``; see ``signal_metric`` for the aliases (``errors`` -> ``error_rate``,
-  ``cost`` -> ``cost_per_request_usd`` or ``cost_usd_per_day`` by unit, ``quality``).
+  -> ``latency_p95_ms``, when it is one of the metrics of the signal's kind; otherwise the kind's
+  default metric (``contracts.signal_kinds``: latency -> ``latency_p95_ms``, error_rate ->
+  ``error_rate``, cost -> ``cost_per_request_usd``). See ``signal_metric`` for the aliases
+  (``errors`` -> ``error_rate``, ``quality``). Values are in the kind's canonical unit.
 - cohort: a trailing name segment ``.canary`` / ``.baseline`` / ``.shadow``
   (``ticket-summarizer.latency_p95.canary``) or a lineage entry ``cohort:canary``. Signals
   without a cohort are plain observations of the feature as a whole.
@@ -15,6 +17,14 @@ A ``Signal`` is one scalar observation. The gate reads a *metric* and, for canar
 Several signals with the same feature, metric and cohort are that cohort's *samples* (e.g. one
 per minute or per replica). A signal whose lineage contains ``errored`` is an errored
 measurement: it is counted but never used as a sample.
+
+Rate metrics (``RATE_METRICS``: error rates and other mostly-zero ratios) are judged on their
+mean rate, never a median (the median of mostly-zero samples is 0 whatever the canary does). A
+rate sample may carry the request count it was measured over as a lineage entry
+``requests:<n>``; when every sample of both cohorts does, the gate compares the pooled
+proportions (errors / requests) with a two-proportion test.
+
+Freshness: a stage is judged only on samples observed after it began (``GateVerdict.since``).
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ from __future__ import annotations
 __all__ = [
     "COHORTS",
     "HIGHER_IS_WORSE",
+    "RATE_METRICS",
     "ExecutionResult",
     "ExecutionStatus",
     "GateVerdict",
     "JournalEntry",
     "MetricComparison",
     "RunJournal",
+    "RunPhase",
     "StepOutcome",
     "StepStatus",
     "ToleranceCheck",
@@ -37,10 +49,13 @@ __all__ = [
     "worst",
 ]
 
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from jitplan.contracts.signal_kinds import get_kind, metric_directions
 from jitplan.contracts.signals import Signal
 
 Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
@@ -48,16 +63,25 @@ _RANK: dict[str, int] = {"pass": 0, "marginal": 1, "inconclusive": 2, "fail": 3}
 
 COHORTS: tuple[str, ...] = ("canary", "baseline", "shadow")
 
-HIGHER_IS_WORSE: dict[str, bool] = {
-    "latency_p95_ms": True,
-    "latency_p99_ms": True,
-    "latency_p50_ms": True,
-    "error_rate": True,
-    "quality": False,
-    "cost_per_request_usd": True,
-    "cost_usd_per_day": True,
-}
-"""Direction of harm for each tolerance metric."""
+class _MetricDirections(Mapping[str, bool]):
+    """Gate metric -> True when higher is worse, read from the signal-kind registry."""
+
+    def __getitem__(self, metric: str) -> bool:
+        return metric_directions()[metric]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(metric_directions())
+
+    def __len__(self) -> int:
+        return len(metric_directions())
+
+
+HIGHER_IS_WORSE: Mapping[str, bool] = _MetricDirections()
+"""Direction of harm for each tolerance metric (from ``contracts.signal_kinds``, so a
+registered kind's metric is included)."""
+
+RATE_METRICS: frozenset[str] = frozenset({"error_rate"})
+"""Metrics judged on their mean rate (and, with request counts, a two-proportion test)."""
 
 _ALIASES: dict[str, str] = {
     "latency_p95": "latency_p95_ms",
@@ -103,17 +127,11 @@ def signal_metric(signal: Signal) -> str | None:
     """The tolerance metric a signal measures (None when it measures none, e.g. demand)."""
     segs = [s for s in _segments(signal) if s not in COHORTS]
     base = segs[0] if segs else ""
-    if base in HIGHER_IS_WORSE:
-        return base
-    if base in _ALIASES:
-        return _ALIASES[base]
-    if signal.kind == "latency":
-        return "latency_p95_ms"
-    if signal.kind == "error_rate":
-        return "error_rate"
-    if signal.kind == "cost":
-        return "cost_usd_per_day" if "day" in signal.unit else "cost_per_request_usd"
-    return None
+    kind = get_kind(signal.kind)
+    if kind is None:
+        return None
+    named = base if base in kind.metrics else _ALIASES.get(base)
+    return named if named in kind.metrics else kind.metric
 
 
 class _Frozen(BaseModel):
@@ -133,7 +151,7 @@ class ToleranceCheck(_Frozen):
 
 
 class MetricComparison(_Frozen):
-    """Canary vs baseline for one metric: a one-sided Mann-Whitney U test plus effect size."""
+    """Canary vs baseline for one metric: a one-sided test plus the change of the means."""
 
     metric: str
     verdict: Verdict
@@ -142,13 +160,22 @@ class MetricComparison(_Frozen):
     baseline_n: int
     canary_errored: int = 0
     baseline_errored: int = 0
+    canary_mean: float | None = None
+    baseline_mean: float | None = None
     canary_median: float | None = None
+    """Shown for context only: a change is never measured on medians (they can be 0)."""
     baseline_median: float | None = None
     relative_change: float | None = None
-    """(canary - baseline) / |baseline| of the medians, signed so that > 0 means worse."""
+    """(canary - baseline) / |baseline| of the means, signed so that > 0 means worse; None when
+    the baseline mean is 0 and the canary's is not (an unbounded change)."""
+    test: str | None = None
+    """The test behind ``p_value``: Mann-Whitney (exact or asymptotic) or two-proportion."""
     u_statistic: float | None = None
+    """The test's statistic (U of the canary, or the odds ratio of the two-proportion test)."""
     z: float | None = None
     p_value: float | None = None
+    min_p_value: float | None = None
+    """The smallest p-value the rank test can reach at these cohort sizes."""
     tolerance: float
     confidence: float
 
@@ -162,6 +189,10 @@ class GateVerdict(_Frozen):
     signals_source: str = ""
     signals_sha256: str | None = None
     reason: str = ""
+    since: AwareDatetime | None = None
+    """Only samples observed at or after this time (the stage's start) were used."""
+    waited_s: float = 0.0
+    """How long the gate waited for fresh samples."""
 
 
 StepStatus = Literal[
@@ -207,7 +238,18 @@ class ExecutionResult(_Frozen):
         return 0 if self.status in ("applied", "dry_run") else 1
 
 
-JournalPhase = Literal["applying", "paused", "compensating", "applied", "compensated", "needs_operator"]
+class RunPhase(StrEnum):
+    """Where a run is: its journal's ``phase`` (stored as the lower-case string)."""
+
+    APPLYING = "applying"
+    PAUSED = "paused"
+    COMPENSATING = "compensating"
+    APPLIED = "applied"
+    COMPENSATED = "compensated"
+    NEEDS_OPERATOR = "needs_operator"
+
+
+JournalPhase = RunPhase
 
 
 class JournalEntry(_Frozen):
@@ -225,6 +267,8 @@ class JournalEntry(_Frozen):
     gated: bool = False
     """The gate after this unit passed (or was marginal)."""
     compensated: bool = False
+    applied_at: AwareDatetime | None = None
+    """When the unit's flags were written: its gate uses only samples observed from then on."""
 
 
 class RunJournal(_Frozen):
@@ -237,7 +281,9 @@ class RunJournal(_Frozen):
 
     plan_id: str
     plan_sha256: str
-    phase: JournalPhase
+    phase: RunPhase
+    attempt: int = Field(default=1, ge=1)
+    """1 for the first run of the plan on this flags file; ``apply --retry`` starts the next."""
     original_sha256: str
     """sha256 of the flags file bytes before the plan (kept in the flag store history)."""
     original_state_sha256: str

@@ -28,19 +28,88 @@ def _sig(name: str, value: float, *, kind: str = "latency", unit: str = "ms", fe
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_u_test_matches_scipy(seed: int) -> None:
+def test_large_cohorts_use_the_asymptotic_u_test(seed: int) -> None:
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(seed)
     x = np.round(rng.lognormal(0.1 * seed, 0.5, 23), 1).tolist()  # rounding makes ties
     y = np.round(rng.lognormal(0.0, 0.5, 31), 1).tolist()
-    u, _, p = mann_whitney_u(x, y)
+    r = mann_whitney_u(x, y)
     ref = stats.mannwhitneyu(x, y, alternative="greater", method="asymptotic", use_continuity=True)
-    assert u == pytest.approx(ref.statistic)
-    assert p == pytest.approx(ref.pvalue, rel=1e-9)
+    assert r.method == "mann-whitney asymptotic"
+    assert r.statistic == pytest.approx(ref.statistic) and r.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def _brute_force_p(x: list[float], y: list[float]) -> float:
+    """One-sided p of the rank sum of x over every split of the pooled ranks (ties: mid-ranks)."""
+    from itertools import combinations
+
+    from scipy.stats import rankdata
+
+    ranks = rankdata([*x, *y])
+    observed = ranks[: len(x)].sum()
+    sums = [ranks[list(c)].sum() for c in combinations(range(len(ranks)), len(x))]
+    return sum(s >= observed - 1e-9 for s in sums) / len(sums)
+
+
+@pytest.mark.parametrize(("x", "y"), [
+    ([10.0, 20.0, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0]),  # fully separated 4 vs 4: 1/70
+    ([3.1, 2.2, 5.0, 4.4, 1.9], [1.0, 2.0, 2.5, 0.4, 3.0, 1.1]),
+    ([1.0, 1.0, 2.0, 3.0, 3.0], [1.0, 2.0, 2.0, 0.0, 1.0]),  # ties across cohorts
+    ([0.0, 0.0, 0.0, 0.02, 0.05], [0.0, 0.0, 0.0, 0.0, 0.01]),  # mostly zero
+])
+def test_small_cohorts_get_exact_p_values(x: list[float], y: list[float]) -> None:
+    r = mann_whitney_u(x, y)
+    assert "exact" in r.method
+    assert r.p_value == pytest.approx(_brute_force_p(x, y), rel=1e-9)
 
 
 def test_all_equal_samples_give_no_evidence() -> None:
-    assert mann_whitney_u([1.0] * 6, [1.0] * 6)[2] == 1.0
+    assert mann_whitney_u([1.0] * 6, [1.0] * 6).p_value == 1.0
+
+
+def test_fully_separated_four_vs_four_is_a_regression_with_default_settings() -> None:
+    """Kayenta judges it High; the old gate (asymptotic only, min_samples 5) said inconclusive."""
+    c = compare_metric("latency_p95_ms", [10.0, 20.0, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0], GateConfig())
+    assert c.verdict == "fail" and c.p_value == pytest.approx(1 / 70) and c.test == "mann-whitney exact"
+
+
+def test_too_small_to_be_significant_is_inconclusive_not_pass() -> None:
+    c = compare_metric("latency_p95_ms", [10.0, 20.0, 30.0], [1.0, 2.0, 3.0], GateConfig(min_samples=2))
+    assert c.verdict == "inconclusive" and c.min_p_value == pytest.approx(0.05) and "no result can be significant" in c.reason
+
+
+def test_mostly_zero_error_rate_is_judged_on_means_not_medians() -> None:
+    """64 of 210 canary samples non-zero vs 17 of 210 (a Kayenta case): both medians are 0."""
+    rng = np.random.default_rng(5)
+    canary = [0.0] * 210
+    baseline = [0.0] * 210
+    for i in rng.choice(210, 64, replace=False):
+        canary[int(i)] = float(rng.uniform(1, 4)) / 100
+    for i in rng.choice(210, 17, replace=False):
+        baseline[int(i)] = float(rng.uniform(1, 4)) / 100
+    c = compare_metric("error_rate", canary, baseline, GateConfig())
+    assert c.canary_median == 0 and c.baseline_median == 0
+    assert c.verdict == "fail" and c.p_value is not None and c.p_value < 1e-6
+    assert c.relative_change is not None and c.relative_change > 2 and c.reason.startswith("error_rate: canary mean")
+
+
+def test_rates_with_request_counts_use_a_two_proportion_test() -> None:
+    canary = [0.004] * 6  # 4 errors per 1000 requests
+    baseline = [0.002] * 6
+    reqs = [1000] * 6
+    c = compare_metric("error_rate", canary, baseline, GateConfig(), canary_requests=reqs, baseline_requests=reqs)
+    assert c.test == "two-proportion (Fisher exact)" and c.verdict == "fail"
+    assert c.canary_mean == pytest.approx(24 / 6000) and c.relative_change == pytest.approx(1.0)
+    few = compare_metric("error_rate", [0.004] * 6, [0.002] * 6, GateConfig(),
+                         canary_requests=[500] * 6, baseline_requests=[500] * 6)
+    assert few.verdict == "marginal" and few.p_value is not None and few.p_value > 0.05  # 12 vs 6 errors in 3000
+    # without request counts the same samples are per-interval rates (rank test on the rates)
+    assert compare_metric("error_rate", canary, baseline, GateConfig()).test == "mann-whitney exact (permutation, ties)"
+
+
+def test_from_zero_baseline_is_an_unbounded_change() -> None:
+    c = compare_metric("error_rate", [0.01, 0.02, 0.01, 0.03, 0.02], [0.0] * 5, GateConfig())
+    assert c.verdict == "fail" and c.relative_change is None and "from 0" in c.reason
 
 
 def test_verdicts_for_latency() -> None:
@@ -75,7 +144,7 @@ def test_missing_sparse_or_errored_data_is_inconclusive_never_pass() -> None:
     cfg = GateConfig(min_samples=5)
     assert compare_metric("error_rate", [], [], cfg).verdict == "inconclusive"
     sparse = compare_metric("error_rate", [0.01] * 4, [0.01] * 50, cfg)
-    assert sparse.verdict == "inconclusive" and "sparse" in sparse.reason
+    assert sparse.verdict == "inconclusive" and sparse.reason.startswith("error_rate: too few fresh samples")
     errored = compare_metric("error_rate", [], [0.01] * 10, cfg, canary_errored=12)
     assert errored.verdict == "inconclusive" and "errored" in errored.reason and errored.canary_errored == 12
 
@@ -97,7 +166,7 @@ def test_sample_world_snapshot_feeds_tolerance_checks(world) -> None:  # type: i
     snap = SignalSnapshot.from_file(world / "signals" / "latency-spike.yaml")
     obs = Observations.from_signals(list(snap.signals), source="latency-spike")
     step = Step.model_validate({
-        "id": "s1", "action": "set_budget", "feature": "ticket-summarizer", "params": {"budget_usd_per_day": 5},
+        "id": "s1", "action": "set_budget", "feature": "ticket-summarizer", "params": {"usd_per_day": 5},
         "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500},
                        {"metric": "error_rate", "comparator": "<", "threshold": 0.05}],
     })
@@ -140,7 +209,7 @@ def test_canary_gate_judges_against_baseline_not_only_thresholds() -> None:
     errored = evaluate_gate(step, _canary_obs(1000, errored_canary=True))
     assert errored.verdict == "inconclusive" and errored.comparisons[0].canary_errored == 12
     quarantined = Observations.from_signals([_sig("latency_p95", 900)], quarantined=frozenset({0}))
-    t = evaluate_gate(Step.model_validate({**_canary_step().model_dump(), "action": "enable"}), quarantined)
+    t = evaluate_gate(Step.model_validate({**_canary_step().model_dump(), "action": "enable", "params": {}}), quarantined)
     assert t.verdict == "inconclusive" and "errored" in t.reason
 
 
@@ -178,7 +247,7 @@ def test_signal_sources_folder_newest_and_quarantine(tmp_path, world) -> None:  
 
 def test_tolerances_only_use_signals_inside_their_window() -> None:
     step = Step.model_validate({
-        "id": "s", "action": "set_budget", "feature": "ticket-summarizer", "params": {"budget_usd_per_day": 5},
+        "id": "s", "action": "set_budget", "feature": "ticket-summarizer", "params": {"usd_per_day": 5},
         "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500, "window_s": 300}],
     })
     old = [_sig("latency_p95", 900, minutes=-10)]
