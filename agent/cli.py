@@ -16,7 +16,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 # Each entry is a module under agent.commands exposing ``register(subparsers)``; the
 # registered parser sets ``func`` to a callable taking the parsed args and returning an exit code.
@@ -37,11 +38,26 @@ COMMANDS: tuple[str, ...] = (
     "audit",
     "report",
     "evidence",
+    # getting started
+    "examples",
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors (exit 2) also print the JSON error when ``--json`` is
+    on the command line; sub-parsers inherit the class."""
+
+    json_requested = False
+
+    def error(self, message: str) -> NoReturn:
+        if _Parser.json_requested:
+            _write_json_error({"file": "", "field": "", "message": message}, 2)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jitplan",
         description="Just-in-time planning for GenAI features.",
     )
@@ -59,23 +75,50 @@ def _report_user_error(exc: Exception) -> None:
         sys.stderr.write(line + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
+def _write_json_error(error: dict[str, object], exit_code: int) -> None:
+    import json
+
+    doc = {"error": error, "exit_code": exit_code}
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error_document(exc: Exception) -> dict[str, object]:
+    """The ``error`` object of a failed command's ``--json`` output: ``file``, ``field`` and
+    ``message`` (a ``UserError``'s source, field path and detail), plus ``problems`` when an
+    input had several."""
+    err: dict[str, object] = {
+        "file": getattr(exc, "source", ""),
+        "field": getattr(exc, "field", ""),
+        "message": getattr(exc, "detail", None) or str(exc),
+    }
+    problems = getattr(exc, "problems", None)
+    if problems:
+        err["problems"] = [
+            {"file": p.source, "field": p.field, "message": p.message} for p in problems
+        ]
+    return err
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run one parsed command and map errors to exit codes (2 bad input, 3 run failure).
+
+    With ``--json`` a failure also prints ``{"error": {"file", "field", "message"},
+    "exit_code": N}`` on stdout; the human message still goes to stderr.
+    """
     from jitplan.contracts.errors import JitplanError, UserError
 
+    as_json = bool(getattr(args, "json", False))
     try:
         code = func(args)
     except UserError as exc:
+        if as_json:
+            _write_json_error(error_document(exc), 2)
         _report_user_error(exc)
         return 2
     except JitplanError as exc:
+        if as_json:
+            _write_json_error(error_document(exc), exc.exit_code)
         sys.stderr.write(f"jitplan: run failed: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
@@ -84,6 +127,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return int(code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.json_requested = "--json" in argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return run_command(func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,16 +36,19 @@ def run_validate(args: argparse.Namespace) -> int:
     except UserError as exc:
         rows = problem_rows(exc)
     if args.json:
-        dump_json(
-            {
-                "file": source,
-                "valid": not rows,
-                "catalog": catalog.catalog if catalog else None,
-                "version": catalog.version if catalog else None,
-                "features": len(catalog.features) if catalog else None,
-                "problems": rows,
-            }
-        )
+        doc: dict[str, Any] = {
+            "file": source,
+            "valid": not rows,
+            "catalog": catalog.catalog if catalog else None,
+            "version": catalog.version if catalog else None,
+            "features": len(catalog.features) if catalog else None,
+            "problems": rows,
+        }
+        if rows:  # the shape every command's --json failure has: error + exit_code
+            first = rows[0]
+            doc["error"] = {"file": source, "field": first["field"], "message": first["message"]}
+            doc["exit_code"] = 2
+        dump_json(doc)
     if rows:
         sys.stderr.write(f"jitplan: error: {source}: {len(rows)} problem(s)\n")
         if not args.json:

@@ -13,7 +13,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("report", help="summarise one planning cycle (timings, tokens, cost, outcome)")
+    p = sub.add_parser("report", help="summarise one planning cycle (timings, tokens, cost, outcome)",
+                       description="Exit 0 ok, 2 bad input (an unknown thread id).")
     p.add_argument("thread_id", metavar="THREAD_ID")
     p.add_argument("--audit", metavar="URL", help="audit log (default <home>/audit.db)")
     p.add_argument("--traces", metavar="FILE", help="traces JSONL (default <home>/traces.jsonl)")
@@ -104,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
     with AuditLog.open(args.audit) as log:
         records = log.records(args.thread_id)
     if not spans and not records:
-        sys.stderr.write(f"jitplan: no spans or audit records for thread {args.thread_id!r}\n")
-        return 1
+        where = f"{args.audit or 'the audit log'} or {traces}"
+        raise UserError(f"unknown thread {args.thread_id!r}: no spans or audit records in {where}",
+                        source="THREAD_ID")
     rep = build_report(args.thread_id, spans, records)
     if args.json:
         dump_json(rep)

@@ -47,9 +47,13 @@ def test_report_summarises_one_cycle(cli: Any) -> None:
     assert text.code == 0 and "plan" in text.out and "approval: approved by operator" in text.out
 
 
-def test_report_for_an_unknown_thread_exits_1(cli: Any) -> None:
+def test_report_for_an_unknown_thread_is_bad_input(cli: Any) -> None:
+    # an unknown id is bad input (exit 2), as for `approve`; it used to exit 1
     res = cli("report", "nobody")
-    assert res.code == 1 and "nobody" in res.err
+    assert res.code == 2 and "nobody" in res.err and "THREAD_ID" in res.err
+    doc = json.loads(cli("report", "nobody", "--json").out)
+    assert doc["exit_code"] == 2 and doc["error"]["file"] == "THREAD_ID"
+    assert "nobody" in doc["error"]["message"]
 
 
 def test_report_missing_traces_file_is_bad_input(cli: Any, tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ def test_one_real_cycle_has_one_span_per_node_and_a_report(cli: Any, world: Path
     flags = tmp_path / "flags.json"
     shutil.copyfile(world / "flags.json", flags)
     res = cli("plan", "--catalog", world / "catalog.yaml", "--signals", world / "signals" / "demand-rise.yaml",
-              "--contracts", world / "contracts.yaml", "--state", flags, "--policy", world.parent / "policies",
+              "--contracts", world / "contracts.yaml", "--state", flags, "--policy", world.parents[1] / "tools" / "policy_bundle",
               "--thread-id", "cycle-x", "--apply", "--json")
     # the planning snapshot has no post-rollout observations, so the first gate pauses (exit 1)
     assert res.code in (0, 1), res.err
