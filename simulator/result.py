@@ -8,12 +8,11 @@ from __future__ import annotations
 
 __all__ = ["METRIC_NAMES", "ReplicationResult", "SimResult", "canonical", "ci95_halfwidth"]
 
-import importlib
 import json
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +20,9 @@ from numpy.typing import NDArray
 from jitplan.simulator.control import GateResult
 from jitplan.simulator.stats import SERIES_COLUMNS
 from jitplan.simulator.world import Event
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_NAMES: tuple[str, ...] = (
     "requests",
@@ -205,19 +207,13 @@ class SimResult:
         """One row per replication: ``replication`` plus every metric."""
         return [{"replication": float(r.index), **r.metrics} for r in self.replications]
 
-    def to_frame(self) -> Any:
-        """Per-replication metrics as a pandas DataFrame when pandas is importable, otherwise
-        a numpy structured array with the same columns."""
-        rows = self.rows()
-        try:
-            pd = importlib.import_module("pandas")
-        except ImportError:
-            cols = list(rows[0])
-            arr = np.zeros(len(rows), dtype=[(c, "f8") for c in cols])
-            for i, row in enumerate(rows):
-                arr[i] = tuple(row[c] for c in cols)
-            return arr
-        return pd.DataFrame(rows)
+    def to_frame(self) -> pd.DataFrame:
+        """Per-replication metrics as a pandas DataFrame: one row per replication, a
+        ``replication`` column (int) and one float column per metric in ``METRIC_NAMES``."""
+        import pandas
+
+        frame = pandas.DataFrame(self.rows(), columns=["replication", *METRIC_NAMES])
+        return frame.astype({"replication": "int64"})
 
     def series(self) -> tuple[tuple[str, ...], NDArray[np.float64]]:
         """Per-tick time series of the first replication: (column names, 2-D array)."""

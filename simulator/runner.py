@@ -6,8 +6,6 @@ __all__ = ["estimated_requests", "load_scenario", "run"]
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import numpy as np
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.scenario import MAX_SIM_REQUESTS, Scenario
+from jitplan.simulator.pool import run_in_workers
 from jitplan.simulator.replication import ENGINES, run_replication
 from jitplan.simulator.result import ReplicationResult, SimResult
 
@@ -56,6 +55,9 @@ def run(
     ``replications`` defaults to the scenario's; replication ``i`` draws from child ``i`` of
     ``SeedSequence(seed)`` (``seed`` defaults to the scenario's), so results do not depend on
     ``workers``. A plan embedded in the scenario is used when ``plan`` is None.
+
+    ``workers > 1`` runs replications in fresh interpreters that do not import the caller's
+    ``__main__`` (see ``jitplan.simulator.pool``), so a plain script needs no main guard.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if engine not in ENGINES:
@@ -91,24 +93,8 @@ def run(
             child = np.random.SeedSequence(seed).spawn(i + 1)[i]
             results.append(run_replication(sc, plan, engine, child, i, sub))
     else:
-        results = _run_pool(args, min(workers, reps), progress)
+        results = run_in_workers(args, min(workers, reps), progress)
     return SimResult(sc.name, engine, seed, tuple(results), plan.id if plan else None)
-
-
-def _run_pool(
-    args: list[tuple[str, str | None, str, int, int]],
-    workers: int,
-    progress: Callable[[float], None] | None,
-) -> list[ReplicationResult]:
-    out: dict[int, ReplicationResult] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_one, a) for a in args]
-        for fut in futures:
-            r = fut.result()
-            out[r.index] = r
-            if progress is not None:
-                progress(len(out) / len(args))
-    return [out[i] for i in sorted(out)]
 
 
 def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[ReplicationResult]:
