@@ -1,7 +1,8 @@
 """What the signals say needs doing: ``analyze`` turns checked signals into ``Finding``s.
 
-Only signals that passed their data contract count; a feature with a quarantined signal gets no
-activation (the quarantine is reported instead).
+Only signals that passed their data contract count (their values are in the kind's canonical
+unit); a feature with a quarantined signal gets no activation (the quarantine is reported
+instead). What makes a finding of each kind comes from ``contracts.signal_kinds``.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 __all__ = ["Finding", "analyze", "serving_spec"]
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jitplan.contracts.catalog import Catalog, FeatureSpec
     from jitplan.contracts.signals import SignalStatus
     from jitplan.contracts.state import DeploymentState
 
-FindingKind = Literal["demand", "drift", "cost", "latency", "error_rate"]
+FindingKind = str
+"""A registered signal kind (``contracts.signal_kinds``)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,15 @@ def serving_spec(catalog: Catalog, state: DeploymentState, feature_id: str) -> F
 def analyze(
     catalog: Catalog, statuses: list[SignalStatus] | tuple[SignalStatus, ...], state: DeploymentState
 ) -> tuple[list[Finding], list[str]]:
-    """Findings (sorted, deterministic) and notes about signals that were not used."""
+    """Findings (sorted, deterministic) and notes about signals that were not used.
+
+    Each kind's registry entry (``contracts.signal_kinds``) says what a finding is: its value
+    (canonical unit) on the bad side of the catalog threshold, while the feature serves (or, for
+    a trigger such as demand, while it is off). A feature with a quarantined signal gets no
+    finding that would activate it.
+    """
+    from jitplan.contracts.signal_kinds import get_kind
+
     findings: list[Finding] = []
     notes: list[str] = []
     blocked = {s.signal.feature for s in statuses if not s.ok}
@@ -69,37 +79,21 @@ def analyze(
         if spec is None:
             notes.append(f"signal {sig.name!r} names unknown feature {sig.feature!r}; ignored")
             continue
-        active = state.is_active(sig.feature)
-        f: Finding | None = None
-        if sig.kind == "demand":
-            trig = spec.triggers.demand_min_rpm
-            if sig.value >= trig and not active:
-                if sig.feature in blocked:
-                    notes.append(
-                        f"demand for {sig.feature} is {sig.value:g} rpm (trigger {trig:g}) but the "
-                        "feature has quarantined signals: no activation"
-                    )
-                else:
-                    f = Finding("demand", sig.feature, sig.name, sig.value, trig, sig.unit,
-                                f"demand {sig.value:g} rpm >= trigger {trig:g} rpm and {sig.feature} is off")
-        elif sig.kind == "drift" and active:
-            if sig.value > spec.triggers.drift_max:
-                f = Finding("drift", sig.feature, sig.name, sig.value, spec.triggers.drift_max, sig.unit,
-                            f"drift {sig.value:g} > threshold {spec.triggers.drift_max:g} on {spec.key}")
-        elif sig.kind == "cost" and active:
-            per_day = sig.unit.endswith("per_day") or sig.unit.endswith("/day")
-            limit = spec.cost.daily_budget_usd if per_day else spec.cost.per_request_usd
-            if sig.value > limit:
-                f = Finding("cost", sig.feature, sig.name, sig.value, limit, sig.unit,
-                            f"cost {sig.value:g} {sig.unit} > envelope {limit:g} on {spec.key}")
-        elif sig.kind == "latency" and active:
-            if sig.value > spec.slo.latency_p95_ms:
-                f = Finding("latency", sig.feature, sig.name, sig.value, spec.slo.latency_p95_ms,
-                            sig.unit, f"latency p95 {sig.value:g} ms > SLO {spec.slo.latency_p95_ms:g} ms on {spec.key}")
-        elif sig.kind == "error_rate" and active and sig.value > spec.slo.error_rate_max:
-            f = Finding("error_rate", sig.feature, sig.name, sig.value, spec.slo.error_rate_max,
-                        sig.unit, f"error rate {sig.value:g} > SLO {spec.slo.error_rate_max:g} on {spec.key}")
-        if f is not None:
-            findings.append(f)
+        kind = get_kind(sig.kind)
+        if kind is None:
+            notes.append(f"signal {sig.name!r} has unregistered kind {sig.kind!r}; ignored")
+            continue
+        threshold = kind.threshold_for(spec)
+        if threshold is None or (state.is_active(sig.feature) != (kind.when == "active")):
+            continue
+        if not kind.fires(sig.value, threshold):
+            continue
+        text = kind.detail.format(kind=kind.name, value=sig.value, unit=kind.canonical_unit, op=kind.op,
+                                  threshold=threshold, feature=sig.feature, key=spec.key)
+        if kind.rule == "activate" and sig.feature in blocked:
+            notes.append(f"{text}, but the feature has quarantined signals: no activation")
+            continue
+        findings.append(Finding(kind.name, sig.feature, sig.name, sig.value, threshold,
+                                kind.canonical_unit, text))
     findings.sort(key=lambda x: (x.feature, x.kind, x.signal))
     return findings, notes

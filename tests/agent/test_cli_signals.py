@@ -93,3 +93,65 @@ def test_control_characters_never_reach_the_terminal(cli, world: Path, tmp_path:
     r = cli("signals", "check", bad, "--contracts", world / "contracts.yaml")
     assert r.code == 0
     assert "\x1b" not in r.out and "\\x1b[2J" in r.out
+
+
+def _one(tmp_path: Path, kind: str, value: float, unit: str) -> Path:
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "observed_at: 2026-11-26T12:00:00Z\nsignals:\n"
+        f"  - {{name: kb-retriever.x, kind: {kind}, feature: kb-retriever, value: {value}, unit: {unit},"
+        " observed_at: 2026-11-26T11:59:00Z, lineage: [a]}\n"
+    )
+    return p
+
+
+def test_converted_values_are_shown_canonical_with_the_observed_ones(cli, world: Path, tmp_path: Path) -> None:
+    p = _one(tmp_path, "latency", 0.4, "s")
+    r = cli("signals", "check", p, "--contracts", world / "contracts.yaml", "--json")
+    assert r.code == 0, r.out
+    (s,) = json.loads(r.out)["signals"]
+    assert (s["value"], s["unit"], s["original_value"], s["original_unit"]) == (400.0, "ms", 0.4, "s")
+    assert s["conversion"] == "0.4 s -> 400 ms"
+    r = cli("signals", "check", p, "--contracts", world / "contracts.yaml")
+    assert "= 400 ms (observed 0.4 s): ok" in r.out
+
+
+def test_an_unconvertible_unit_is_quarantined_not_bad_input(cli, world: Path, tmp_path: Path) -> None:
+    r = cli("signals", "check", _one(tmp_path, "latency", 0.4, "rpm"), "--contracts", world / "contracts.yaml", "--json")
+    assert r.code == 1
+    (s,) = json.loads(r.out)["signals"]
+    assert s["status"] == "quarantined" and "cannot be converted to 'ms'" in s["reasons"][0]
+
+
+def test_a_contract_in_a_unit_foreign_to_its_kind_is_bad_input(cli, world: Path, tmp_path: Path) -> None:
+    k = tmp_path / "k.yaml"
+    k.write_text("contracts:\n  - {kind: latency, unit: rpm}\n")
+    r = cli("signals", "check", world / "signals" / "steady.yaml", "--contracts", k)
+    assert r.code == 2 and "contracts[0].unit" in r.err and "ms, s, us" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_signals_kinds_lists_the_registry_including_registered_kinds(cli) -> None:
+    from jitplan.contracts.signal_kinds import SignalKindSpec, kinds_registered
+
+    r = cli("signals", "kinds", "--json")
+    assert r.code == 0
+    rows = {k["kind"]: k for k in json.loads(r.out)["kinds"]}
+    assert rows["cost"]["canonical_unit"] == "usd_per_request" and "usd_per_day" in rows["cost"]["units"]
+    assert rows["latency"]["metric"] == "latency_p95_ms" and rows["latency"]["rule"] == "degrade"
+    with kinds_registered(SignalKindSpec("toxicity", "ratio", bad="high", metric="toxicity", rule="degrade")):
+        r = cli("signals", "kinds")
+    assert r.code == 0 and "toxicity: ratio -> ratio; higher is worse; gates toxicity; rule degrade" in r.out
+
+
+def test_plan_with_a_usd_per_day_cost_is_not_a_per_request_cost(cli, world: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once: "projected daily cost 9792000.00 USD (100 rpm x 1440 min x 68 USD/request ...)", rejected.
+    monkeypatch.setenv("JITPLAN_HOME", str(tmp_path / "home"))
+    units = Path(__file__).resolve().parents[1] / "fixtures" / "units"
+    r = cli("plan", "--catalog", world / "catalog.yaml", "--signals", units / "cost-per-day.yaml",
+            "--contracts", units / "contracts.yaml", "--state", world / "flags.json",
+            "--as", "operator", "--region", "eu", "--no-cache", "--json")
+    assert "9792000" not in r.out and "68 USD/request" not in r.out
+    assert r.code == 0, r.out
+    assert json.loads(r.out)["decision"] == "approved"
