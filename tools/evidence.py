@@ -123,9 +123,7 @@ def signal_records(
     for s in signals:
         if not (s.ok and s.signal.feature == feature):
             continue
-        kind = s.signal.kind
-        if kind == "cost" and s.signal.unit.endswith(("per_day", "/day")):
-            continue
+        kind = s.signal.kind  # checked signals: values in their kind's canonical unit
         if kind in ("latency", "error_rate", "cost", "demand"):
             obs[kind] = s.signal.value
             at = s.signal.observed_at if at is None else max(at, s.signal.observed_at)

@@ -70,7 +70,11 @@ def _plan_doc(plan: Plan) -> dict[str, Any]:
 
 
 def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
-    """Signals with their quarantine status, as the policy input carries them."""
+    """Signals with their quarantine status, as the policy input carries them.
+
+    Values and units are canonical (``contracts.signal_kinds``: demand in rpm, cost in
+    usd_per_request, latency in ms, ratios in [0, 1]): the contract check converted them.
+    """
     return [
         {**s.signal.model_dump(mode="json", include=set(SIGNAL_FIELDS)),
          "quarantined": not s.ok, "reasons": list(s.reasons)}

@@ -122,11 +122,8 @@ def sub_plan(plan: Plan, feature: str) -> Plan:
 def _observed(signals: Sequence[SignalStatus], feature: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for s in signals:
-        if s.ok and s.signal.feature == feature:
-            kind = s.signal.kind
-            if kind == "cost" and s.signal.unit.endswith(("per_day", "/day")):
-                continue
-            out[kind] = s.signal.value
+        if s.ok and s.signal.feature == feature:  # checked: values in canonical units
+            out[s.signal.kind] = s.signal.value
     return out
 
 

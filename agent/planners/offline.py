@@ -12,6 +12,8 @@ Rules, per feature (one action per feature; the most urgent finding wins):
   largest stage whose projected daily cost (demand x cost per request) fits the daily budget,
   and escalates when none does (a refresh that does not fit escalates too);
 - quarantined signals -> no activation, reported in the notes;
+- which rule a finding takes, and the order, come from its kind's registry entry
+  (``contracts.signal_kinds``); a kind with no rule the planner knows escalates;
 - nothing actionable -> a single ``noop`` step.
 
 Every mutating step carries SLO tolerances and a compensation restoring the previous state.
@@ -40,7 +42,15 @@ COST_FALLBACK_RATIO = 2.0
 
 CANARY_STAGES = (5.0, 25.0, 50.0, 100.0)
 REFRESH_STAGES = (10.0, 50.0)
-_PRIORITY = {"error_rate": 0, "latency": 1, "cost": 2, "drift": 3, "demand": 4}
+_UNREGISTERED_PRIORITY = 1_000
+
+
+def _priority(kind: str) -> int:
+    """Planner order of a finding's kind, from its registry entry (``contracts.signal_kinds``)."""
+    from jitplan.contracts.signal_kinds import get_kind
+
+    spec = get_kind(kind)
+    return spec.priority if spec is not None else _UNREGISTERED_PRIORITY
 
 
 def _affordable_pct(spec: FeatureSpec, demand_rpm: float | None) -> float:
@@ -309,14 +319,25 @@ class _Rules:
             self.notes.append(f"{f.feature}: {f.detail} (already handled by an earlier step)")
             return
         self.handled.add(f.feature)
-        if f.kind in ("latency", "error_rate"):
+        from jitplan.contracts.signal_kinds import get_kind
+
+        spec = get_kind(f.kind)
+        rule = spec.rule if spec is not None else None
+        if rule == "degrade":
             self.degrade(f)
-        elif f.kind == "cost":
+        elif rule == "cost":
             self.cost(f)
-        elif f.kind == "drift":
+        elif rule == "refresh":
             self.refresh(f.feature, why=f.detail)
-        else:
+        elif rule == "activate":
             self.rollout(f.feature, 100.0, why=f.detail)
+        else:  # "escalate", or a kind/rule the planner does not know: never an activation
+            why = ("its kind's rule is to escalate" if rule == "escalate" else
+                   f"no planner rule for signal kind {f.kind!r}" + (f" (rule {rule!r})" if rule else ""))
+            self.notes.append(f"{f.feature}: {f.detail}: {why}; escalated to a human")
+            self.b.add("escalate", f.feature, self.state.get(f.feature).version,
+                       params={"reason": f"{f.detail} ({why})"}, rationale=f"{f.detail}: a human decides")
+            self.goals.append(f"escalate {f.feature} ({f.kind})")
 
 
 def build_offline_plan(ctx: PlanningContext, *, planner: str = "offline") -> dict[str, Any]:
@@ -331,7 +352,7 @@ def build_offline_plan(ctx: PlanningContext, *, planner: str = "offline") -> dic
             rules.notes.append(f"request not understood by the offline planner: {ctx.request[:200]!r}")
         else:
             rules.apply_intent(intent)
-    for f in sorted(ctx.findings, key=lambda x: (_PRIORITY[x.kind], x.feature, x.signal)):
+    for f in sorted(ctx.findings, key=lambda x: (_priority(x.kind), x.feature, x.signal)):
         rules.apply_finding(f)
     steps = rules.b.steps
     if not steps:
