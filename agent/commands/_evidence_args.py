@@ -1,0 +1,50 @@
+"""``--evidence PATH`` (repeatable) shared by plan, chat, simulate, validate and apply.
+
+``add_evidence_argument(parser)`` declares it; ``evidence_paths(args)`` gives the paths as a
+tuple (what a ``PlanRequest`` keeps); ``evidence_index(args, catalog, signals)`` loads the
+files and matches them to ``catalog`` (problems are exit-2 ``UserError``s naming file and
+field; unknown versions and stale evidence are warned about on stderr). Stdlib only at import.
+"""
+
+from __future__ import annotations
+
+__all__ = ["add_evidence_argument", "evidence_index", "evidence_paths", "warn_notes"]
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+HELP = ("evidence file or directory of measured version behaviour (repeatable); a version "
+        "without evidence is 'unproven' and plans shadow it first")
+
+
+def add_evidence_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--evidence", action="append", default=[], metavar="PATH", help=HELP)
+
+
+def evidence_paths(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(getattr(args, "evidence", None) or ())
+
+
+def warn_notes(notes: Iterable[str]) -> None:
+    """Print evidence notes (unknown versions, stale evidence) as warnings on stderr."""
+    from jitplan.agent.commands._output import clean
+
+    for note in notes:
+        sys.stderr.write(f"jitplan: warning: {clean(note, 400)}\n")
+
+
+def evidence_index(args: argparse.Namespace | Sequence[str], catalog: Any,
+                   signals: Sequence[Any] = (), *, warn: bool = True) -> Any:
+    """The ``EvidenceIndex`` of ``--evidence`` against ``catalog`` (empty without paths)."""
+    from jitplan.contracts.evidence import EvidenceSet, load_evidence
+    from jitplan.tools.evidence import index_evidence
+    from jitplan.tools.evidence_matrix import evidence_now
+
+    paths = evidence_paths(args) if isinstance(args, argparse.Namespace) else tuple(args)
+    evidence = load_evidence(paths) if paths else EvidenceSet()
+    index = index_evidence(catalog, evidence, now=evidence_now(signals))
+    if warn:
+        warn_notes(index.notes)
+    return index
