@@ -1,15 +1,23 @@
-"""A plan as units of execution: steps in dependency order, refresh_prompt split in phases."""
+"""A plan as units of execution: steps in dependency order, refresh_prompt split in phases.
+
+What a unit does to the deployment state is ``DeploymentState.apply`` (one phase of a
+``refresh_prompt`` step, or the whole step); this module only orders and names the units.
+"""
 
 from __future__ import annotations
 
 __all__ = ["Unit", "effective_action", "plan_units"]
 
 from dataclasses import dataclass
-from typing import Any
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan, Step
-from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.state import (
+    REFRESH_PHASES,
+    DeploymentState,
+    RefreshPhase,
+    refresh_phase_applies,
+)
 
 
 @dataclass(frozen=True)
@@ -21,11 +29,15 @@ class Unit:
     action: str
 
     @property
-    def params(self) -> dict[str, Any]:
-        if self.step.action == "refresh_prompt" and self.action == "canary":
-            w = self.step.params.get("canary_weight", self.step.params.get("weight", 10))
-            return {"weight": w}
-        return dict(self.step.params)
+    def phase(self) -> RefreshPhase | None:
+        """The refresh_prompt phase this unit runs (None for a whole step)."""
+        if self.step.action != "refresh_prompt":
+            return None
+        return next(p for p in REFRESH_PHASES if p == self.action)
+
+    def apply(self, state: DeploymentState) -> DeploymentState:
+        """The state after this unit (``StepError`` when it cannot apply)."""
+        return state.apply(self.step, self.phase)
 
 
 def _ordered(steps: list[Step]) -> list[Step]:
@@ -48,25 +60,15 @@ def plan_units(plan: Plan) -> list[Unit]:
     units: list[Unit] = []
     for st in _ordered(list(plan.steps)):
         if st.action == "refresh_prompt":
-            units += [Unit(f"{st.id}#{ph}", st, ph) for ph in ("shadow", "canary", "promote")]
+            units += [Unit(f"{st.id}#{ph}", st, ph) for ph in REFRESH_PHASES]
         else:
             units.append(Unit(st.id, st, st.action))
     return units
 
 
 def effective_action(u: Unit, state: DeploymentState) -> str:
-    """A refresh_prompt phase the feature is already past (e.g. the plan ran explicit shadow and
-    canary steps before the swap) becomes a no-op instead of lowering the canary weight."""
-    if u.step.action != "refresh_prompt" or u.step.feature is None or u.action == "promote":
+    """The unit's action, or ``noop`` for a refresh_prompt phase the feature is already past."""
+    phase = u.phase
+    if phase is None or u.step.feature is None:
         return u.action
-    fs = state.get(u.step.feature)
-    v = u.step.version
-    if fs.version == v and fs.canary_version is None:
-        return "noop"
-    if fs.canary_version == v and fs.canary_weight > 0:
-        if u.action == "shadow":
-            return "noop"
-        weight = u.params.get("weight")
-        if isinstance(weight, int | float) and fs.canary_weight >= float(weight):
-            return "noop"
-    return u.action
+    return phase if refresh_phase_applies(u.step, phase, state.get(u.step.feature)) else "noop"

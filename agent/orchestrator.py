@@ -48,7 +48,7 @@ from statistics import median
 from typing import Any
 
 from jitplan.agent.approval import approval_problem, latest_approval
-from jitplan.agent.execution_units import Unit, effective_action, plan_units
+from jitplan.agent.execution_units import Unit, plan_units
 from jitplan.contracts.errors import RunError, UserError
 from jitplan.contracts.execution import (
     ExecutionResult,
@@ -65,7 +65,6 @@ from jitplan.tools.audit import AuditLog
 from jitplan.tools.flags import (
     FlagStore,
     StepError,
-    apply_action,
     atomic_write_bytes,
     restore_feature,
 )
@@ -145,7 +144,7 @@ class _Saga:
         reason = ""
         for u in units:
             try:
-                new = apply_action(state, effective_action(u, state), u.step.feature, u.step.version, u.params)
+                new = u.apply(state)
             except StepError as exc:
                 self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                 reason = f"step {u.name} would fail: {exc}"
@@ -234,7 +233,7 @@ class _Saga:
                 if entry is None or not entry.done:
                     state = self.store.read()
                     try:
-                        new = apply_action(state, effective_action(u, state), u.step.feature, u.step.version, u.params)
+                        new = u.apply(state)
                     except StepError as exc:
                         self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=u.step.feature, status="failed", error=str(exc)))
                         return self.compensate(j, f"step {u.name} failed: {exc}")

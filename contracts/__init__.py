@@ -21,7 +21,9 @@ _EXPORTS: dict[str, str] = {
     "ContractSet": "signals", "SignalStatus": "signals",
     # plans, state, policy, validation
     "Plan": "plan", "Step": "plan", "Tolerance": "plan", "TriggerRef": "plan",
-    "DeploymentState": "state", "FeatureState": "state",
+    "DeploymentState": "state", "FeatureState": "state", "StepError": "state",
+    "StepParams": "step_params", "validate_params": "step_params", "describe_params": "step_params",
+    "REFRESH_CANARY_WEIGHT": "step_params",
     "PolicyRequest": "policy", "PolicyDecision": "policy",
     "Violation": "validation", "ValidationReport": "validation", "VIOLATION_CODES": "validation",
     # scenarios (simulator input)

@@ -23,10 +23,11 @@ __all__ = [
 import re
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from jitplan.contracts.digest import model_digest, model_json
 from jitplan.contracts.loading import FromFile
+from jitplan.contracts.step_params import StepParams, validate_params
 
 Action = Literal[
     "enable",
@@ -93,13 +94,18 @@ class Tolerance(_Strict):
 
 
 class Step(_Strict):
-    """One explicit action on one feature version."""
+    """One explicit action on one feature version.
+
+    ``params`` holds the action's parameters as written in the plan file; they are checked
+    against the action's model (``contracts.step_params``) when the step is built, and
+    ``typed_params`` gives them typed. What the step does is ``DeploymentState.apply``.
+    """
 
     id: str
     action: Action
     feature: str | None = None
     version: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     tolerances: list[Tolerance] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
     compensation: Step | None = None
@@ -120,11 +126,32 @@ class Step(_Strict):
             raise ValueError("feature id must be a lowercase slug (a-z, 0-9, _ and -)")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        action = info.data.get("action")
+        if isinstance(action, str):
+            validate_params(action, v)  # a ValidationError located at params.<key>
+        return v
+
+    @model_validator(mode="after")
+    def _check_rollback(self) -> Step:
+        if self.action == "rollback" and self.version is not None:
+            raise ValueError(
+                "version: a rollback names the version it returns to in params.to_version "
+                f"(null for off); leave version empty (got {self.version!r})")
+        return self
+
+    @property
+    def typed_params(self) -> StepParams:
+        """The parameters as the model of this step's action (validated when built)."""
+        return validate_params(self.action, self.params)
+
     @property
     def weight(self) -> float | None:
-        """Canary weight (0-100) when the step carries one."""
-        w = self.params.get("weight")
-        return float(w) if isinstance(w, int | float) and not isinstance(w, bool) else None
+        """The canary weight (percent) of a ``canary`` step; None for other actions."""
+        p = self.typed_params
+        return float(p.weight) if p.action == "canary" else None
 
     @property
     def mutating(self) -> bool:

@@ -5,13 +5,34 @@ feature id, one string variant per version plus ``off``, the serving version as
 ``defaultVariant`` and a canary split as ``fractional`` targeting. jitplan-only facts (shadow
 version, budget, pin) live in the flag's ``metadata``. This module is the pure mapping both ways;
 ``tools.flags`` does the atomic file I/O.
+
+``DeploymentState.apply(step)`` is the one definition of what each plan action does; the
+validator, the executor, the simulator and the planners all use it:
+
+- ``enable``: the step's version (else the serving one) serves; a canary or shadow of that
+  version ends (it now serves everything);
+- ``disable``: no serving version, canary or shadow (budget and pin are kept);
+- ``canary``: the step's version gets ``params.weight`` percent of the traffic;
+- ``promote``: the step's version (else the running canary's) serves; the canary ends;
+- ``shadow``: the step's version receives mirrored traffic;
+- ``rollback``: canary and shadow end; ``params.to_version`` serves when given (``None``: off),
+  else the serving version stays;
+- ``refresh_prompt``: three phases, each skipped when the feature is already past it
+  (``REFRESH_PHASES``): shadow, canary at ``params.canary_weight``, promote;
+- ``set_budget``: the daily cap becomes ``params.usd_per_day`` (``None``: no cap);
+- ``pin_version``: the step's version (else the serving one) serves and is pinned;
+- ``escalate``, ``noop``: nothing changes.
+
+A step that cannot apply (no version to act on, a canary of the serving version) raises
+``StepError``.
 """
 
 from __future__ import annotations
 
-__all__ = ["FLAGD_SCHEMA", "DeploymentState", "FeatureState"]
+__all__ = ["FLAGD_SCHEMA", "REFRESH_PHASES", "DeploymentState", "FeatureState", "RefreshPhase",
+           "StepError", "refresh_phase_applies"]
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,8 +40,19 @@ from jitplan.contracts.digest import model_digest
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.loading import format_validation_error
 
+if TYPE_CHECKING:
+    from jitplan.contracts.plan import Step
+
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
 OFF = "off"
+
+RefreshPhase = Literal["shadow", "canary", "promote"]
+REFRESH_PHASES: tuple[RefreshPhase, ...] = ("shadow", "canary", "promote")
+"""The phases of a ``refresh_prompt`` step, in order (the executor gates each one)."""
+
+
+class StepError(ValueError):
+    """A step cannot be applied to the current state (no version to act on, ...)."""
 
 
 class FeatureState(BaseModel):
@@ -72,6 +104,31 @@ class DeploymentState(BaseModel):
     def digest(self) -> str:
         """sha256 of the state's canonical JSON."""
         return model_digest(self)
+
+    # ---- transitions: what each plan action does ----------------------------------------
+
+    def apply(self, step: Step, phase: RefreshPhase | None = None) -> DeploymentState:
+        """The state after ``step`` (pure and idempotent); ``StepError`` when it cannot apply.
+
+        ``phase`` applies one phase of a ``refresh_prompt`` step (the executor gates each);
+        without it the step applies whole, phase after phase.
+        """
+        if step.action in ("noop", "escalate"):
+            return self
+        fid = step.feature
+        if fid is None:
+            raise StepError(f"step {step.id}: action {step.action!r} needs a feature")
+        if step.action == "refresh_prompt":
+            state = self
+            for ph in (phase,) if phase is not None else REFRESH_PHASES:
+                if refresh_phase_applies(step, ph, state.get(fid)):
+                    state = state.with_feature(fid, _refresh_phase(step, ph, state.get(fid)))
+            return state
+        try:
+            return self.with_feature(fid, _transition(step, self.get(fid)))
+        except ValidationError as exc:
+            raise StepError(f"step {step.id}: invalid resulting state for {fid}: "
+                            f"{exc.errors()[0]['msg']}") from None
 
     # ---- flagd mapping -------------------------------------------------------------------
 
@@ -164,3 +221,91 @@ class DeploymentState(BaseModel):
             except ValidationError as exc:
                 raise format_validation_error(exc, f"{source}: {where}") from None
         return cls(features=dict(sorted(features.items())))
+
+
+# ---- one feature's transitions -----------------------------------------------------------
+
+
+def _need_version(step: Step, fallback: str | None = None, why: str = "") -> str:
+    v = step.version or fallback
+    if not v:
+        raise StepError(f"step {step.id}: {step.action} {step.feature} needs a version{why}")
+    return v
+
+
+def _with(fs: FeatureState, **update: Any) -> FeatureState:
+    known = set(fs.known_versions)
+    for key in ("version", "canary_version", "shadow_version"):
+        v = update.get(key)
+        if isinstance(v, str):
+            known.add(v)
+    return FeatureState.model_validate({**fs.model_dump(), **update, "known_versions": sorted(known)})
+
+
+def _serve(fs: FeatureState, version: str | None, **update: Any) -> FeatureState:
+    """``version`` serves everything: a canary or shadow of it ends."""
+    ends: dict[str, Any] = {}
+    if fs.canary_version == version:
+        ends.update(canary_version=None, canary_weight=0.0)
+    if fs.shadow_version == version:
+        ends.update(shadow_version=None)
+    return _with(fs, **{**ends, "version": version, **update})
+
+
+def _transition(step: Step, fs: FeatureState) -> FeatureState:
+    p = step.typed_params
+    match p.action:
+        case "enable":
+            return _serve(fs, _need_version(step, fs.version, " (the feature is off)"))
+        case "disable":
+            return _with(fs, version=None, canary_version=None, canary_weight=0.0,
+                         shadow_version=None)
+        case "canary":
+            v = _need_version(step)
+            if v == fs.version:
+                raise StepError(f"step {step.id}: canary of {step.feature}@{v}, which already "
+                                "serves all traffic")
+            return _with(fs, canary_version=v, canary_weight=round(p.weight, 1))
+        case "promote":
+            v = _need_version(step, fs.canary_version, " (no canary is running)")
+            return _serve(fs, v, canary_version=None, canary_weight=0.0)
+        case "shadow":
+            return _with(fs, shadow_version=_need_version(step))
+        case "rollback":
+            target = p.to_version if p.target_set else fs.version
+            return _with(fs, version=target, canary_version=None, canary_weight=0.0,
+                         shadow_version=None)
+        case "set_budget":
+            return _with(fs, budget_usd_per_day=p.usd_per_day)
+        case "pin_version":
+            return _serve(fs, _need_version(step, fs.version, " (the feature is off)"), pinned=True)
+        case _:  # refresh_prompt is applied phase by phase; noop and escalate change nothing
+            return fs
+
+
+def refresh_phase_applies(step: Step, phase: RefreshPhase, fs: FeatureState) -> bool:
+    """False when the feature is already past this phase of the ``refresh_prompt`` step.
+
+    E.g. the plan ran explicit shadow and canary steps before the swap: the shadow and canary
+    phases are then skipped instead of lowering the canary weight.
+    """
+    p = step.typed_params
+    if phase == "promote" or p.action != "refresh_prompt":
+        return True
+    v = step.version
+    if fs.version == v:
+        return False
+    if fs.canary_version == v and fs.canary_weight > 0:
+        return phase == "canary" and fs.canary_weight < p.canary_weight
+    return True
+
+
+def _refresh_phase(step: Step, phase: RefreshPhase, fs: FeatureState) -> FeatureState:
+    p = step.typed_params
+    v = _need_version(step)
+    if phase == "shadow":
+        return _with(fs, shadow_version=v)
+    if phase == "canary":
+        w = p.canary_weight if p.action == "refresh_prompt" else 0.0
+        return _with(fs, canary_version=v, canary_weight=round(w, 1))
+    return _serve(fs, v, canary_version=None, canary_weight=0.0)

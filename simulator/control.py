@@ -1,10 +1,18 @@
 """The SimPy control plane: fault windows, data-quality drops and the plan under test.
 
-Each plan step applies its routing change, holds for its gate window (the largest tolerance
-window, or the scenario's ``step_interval_s``), measures the traffic routed to the step's
-version over the hold, and on a breach applies the step's compensation (a rollback to the
-baseline when it has none), then the compensations of the earlier steps in reverse order
-(saga), and aborts the plan. Every change is recorded on the timeline.
+Each plan step changes the deployment state exactly as the executor would
+(``DeploymentState.apply``; a ``refresh_prompt`` step applies whole, its phases in one hold),
+and the routing follows the state: the serving version takes the traffic the canary does not,
+a shadow receives a mirrored copy. The step then holds for its gate window (the largest
+tolerance window, or the scenario's ``step_interval_s``) and its gates judge the requests of
+the version the step puts traffic on: the canary's for a ``canary``, the shadow's for a
+``shadow``, else the version serving after the step (so an ``enable`` from off is judged on
+the new version's requests). On a breach the run does what the executor does: it restores the
+state from before the failing step, then from before each earlier step in reverse (saga), and
+aborts the plan. Every change is recorded on the timeline.
+
+Version keys are ``<feature>@<version>``; a feature that is off routes to ``<feature>@off``
+when the scenario defines it, else to the scenario's baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ __all__ = [
     "dq_process",
     "fault_process",
     "resolve_version",
+    "sim_state",
 ]
 
 import math
@@ -28,6 +37,7 @@ import simpy
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan, Step
 from jitplan.contracts.scenario import DataQualityDrop, Fault
+from jitplan.contracts.state import OFF, DeploymentState, FeatureState, StepError
 from jitplan.simulator.stats import Recorder, window_metrics
 from jitplan.simulator.world import World
 
@@ -90,28 +100,48 @@ def dq_process(env: simpy.Environment, world: World, drop: DataQualityDrop) -> P
 
 
 def resolve_version(world: World, step: Step) -> int:
-    """The version index a step acts on; a version the scenario lacks is a ``UserError``."""
+    """The version index a step names; a version the scenario lacks is a ``UserError``.
+
+    A step naming no version gets the only other version of its feature in the scenario (a
+    convenience for hand-written scenarios), else the baseline.
+    """
     keys = world.keys
     if step.feature and step.version:
-        key = f"{step.feature}@{step.version}"
-        if key not in keys:
-            raise UserError(
-                f"plan step '{step.id}' targets version '{key}', which the scenario does not "
-                f"define (service versions: {', '.join(keys)})",
-                field=f"steps[{step.id}]",
-            )
-        return keys.index(key)
+        return _index(world, step, step.feature, step.version)
     if step.feature:
         matches = [i for i, k in enumerate(keys) if k.startswith(f"{step.feature}@")]
-        others = [i for i in matches if i != world.baseline]
-        if step.action in ("canary", "shadow", "promote", "enable") and len(others) == 1:
+        others = [i for i in matches if i != world.baseline and not keys[i].endswith(f"@{OFF}")]
+        if step.action in ("canary", "shadow", "promote", "enable", "refresh_prompt") and len(others) == 1:
             return others[0]
-        if world.baseline in matches or not matches:
-            return world.baseline
-        return matches[0]
-    if step.action in ("canary", "shadow", "promote") and len(keys) == 2:
-        return 1 - world.baseline if world.baseline in (0, 1) else 1
     return world.baseline
+
+
+def _index(world: World, step: Step, feature: str, version: str) -> int:
+    key = f"{feature}@{version}"
+    if key not in world.keys:
+        raise UserError(
+            f"plan step '{step.id}' targets version '{key}', which the scenario does not "
+            f"define (service versions: {', '.join(world.keys)})",
+            field=f"steps[{step.id}]",
+        )
+    return world.keys.index(key)
+
+
+def sim_state(world: World, plan: Plan) -> DeploymentState:
+    """The deployment state the scenario starts from, for the features ``plan`` acts on.
+
+    The baseline key ``<feature>@<version>`` says which version serves (``@off``: none); a
+    feature whose version the baseline key does not name starts off.
+    """
+    base = world.keys[world.baseline]
+    features: dict[str, FeatureState] = {}
+    for st in plan.steps:
+        if st.feature and st.feature not in features:
+            fid, _, ver = base.partition("@")
+            serving = ver if fid == st.feature and ver and ver != OFF else None
+            features[st.feature] = FeatureState(
+                version=serving, known_versions=[serving] if serving else [])
+    return DeploymentState(features=features)
 
 
 @dataclass
@@ -129,21 +159,30 @@ class PlanRun:
     finished: bool = False
     aborted: bool = False
     original_baseline: int = 0
+    state: DeploymentState = field(default_factory=DeploymentState)
 
     def process(self) -> Proc:
         """The SimPy process running every step in order."""
         env, world = self.env, self.world
         self.original_baseline = world.baseline
+        self.state = sim_state(world, self.plan)
         if self.start_s > 0:
             yield env.timeout(self.start_s)
         world.log(env.now, "plan_started", plan=self.plan.id)
-        done: list[Step] = []
+        done: list[tuple[Step, DeploymentState]] = []
         for step in self.plan.steps:
-            v = resolve_version(world, step)
+            before = self.state
+            step = self._resolved(step)
+            try:
+                self.state = before.apply(step)
+            except StepError as exc:
+                raise UserError(f"plan step '{step.id}' cannot apply: {exc}",
+                                field=f"steps[{step.id}]") from None
+            v = self._route(step)
             world.log(
                 env.now, "step_started", step=step.id, action=step.action, version=world.keys[v]
             )
-            self._apply(step, v)
+            self._log_change(step, v)
             hold = self.step_interval_s
             if hold is None:
                 hold = max((t.window_s for t in step.tolerances), default=0.0)
@@ -151,7 +190,7 @@ class PlanRun:
                 if hold > 0:
                     yield env.timeout(hold)
                 world.log(env.now, "step_completed", step=step.id)
-                done.append(step)
+                done.append((step, before))
                 continue
             win = self.recorder.open_window(v, env.now)
             yield env.timeout(hold)
@@ -166,16 +205,12 @@ class PlanRun:
             failed = [r for r in results if not r.passed]
             if not failed:
                 world.log(env.now, "gate_passed", step=step.id, requests=int(observed["requests"]))
-                done.append(step)
+                done.append((step, before))
                 continue
             kind = "gate_inconclusive" if all(r.observed is None for r in failed) else "gate_failed"
             world.log(env.now, kind, step=step.id, metrics=",".join(r.metric for r in failed))
-            self._compensate(step, v)
-            for prev in reversed(done):
-                if prev.compensation is not None:
-                    self._apply(
-                        prev.compensation, resolve_version(world, prev.compensation), via=prev.id
-                    )
+            for undone, prior in [(step, before), *reversed(done)]:
+                self._restore(undone, prior)
             world.log(env.now, "plan_aborted", step=step.id)
             self.aborted = True
             return
@@ -212,51 +247,81 @@ class PlanRun:
             )
         return GateResult(step.id, metric, comparator, threshold, value, bool(holds(value)))
 
-    def _compensate(self, step: Step, v: int) -> None:
-        comp = step.compensation
-        if comp is None:
-            self._rollback(None, via=step.id)
-        else:
-            self._apply(comp, resolve_version(self.world, comp), via=step.id)
+    # ---- state -> routing --------------------------------------------------------------
 
-    def _rollback(self, v: int | None, via: str) -> None:
+    def _resolved(self, step: Step) -> Step:
+        """The step with the version it acts on filled in when it names none and needs one."""
+        if step.feature is None:
+            if step.mutating:
+                raise UserError(f"plan step '{step.id}' ({step.action}) names no feature; the "
+                                "simulator needs one", field=f"steps[{step.id}]")
+            return step
+        if step.version is not None or step.action not in (
+                "canary", "shadow", "refresh_prompt", "enable"):
+            return step
+        if step.action == "enable" and self.state.get(step.feature).version is not None:
+            return step
+        v = resolve_version(self.world, step)
+        if v == self.world.baseline and self.world.keys[v].partition("@")[0] != step.feature:
+            return step  # apply says what is missing
+        return step.model_copy(update={"version": self.world.keys[v].partition("@")[2]})
+
+    def _version_index(self, step: Step, feature: str, version: str | None) -> int:
+        if version is None:
+            off = f"{feature}@{OFF}"
+            return self.world.keys.index(off) if off in self.world.keys else self.original_baseline
+        return _index(self.world, step, feature, version)
+
+    def _route(self, step: Step) -> int:
+        """Route traffic as the state says; the index of the version the step's gates judge."""
         world = self.world
-        world.baseline = self.original_baseline if v is None else v
-        world.canary, world.canary_weight = -1, 0.0
-        world.shadow, world.shadow_weight = -1, 0.0
-        world.log(self.env.now, "rollback", step=via, version=world.keys[world.baseline])
-
-    def _apply(self, step: Step, v: int, via: str | None = None) -> None:
-        world, now = self.world, self.env.now
-        w = step.weight
-        if step.action == "canary":
-            if v == world.baseline:
-                world.log(now, "step_noop", step=step.id, reason="canary targets the baseline")
-                return
-            world.canary, world.canary_weight = v, 10.0 if w is None else min(max(w, 0.0), 100.0)
-            world.log(
-                now,
-                "canary_weight",
-                step=step.id,
-                version=world.keys[v],
-                weight=world.canary_weight,
-            )
-        elif step.action == "promote":
-            world.baseline = v
-            world.canary, world.canary_weight = -1, 0.0
-            world.log(now, "promoted", step=step.id, version=world.keys[v])
-        elif step.action == "shadow":
-            world.shadow, world.shadow_weight = v, 100.0 if w is None else min(max(w, 0.0), 100.0)
-            world.log(now, "shadow_started", step=step.id, version=world.keys[v])
-        elif step.action == "rollback":
-            explicit = step.feature is not None and step.version is not None
-            self._rollback(v if explicit else None, via=via or step.id)
-        elif step.action == "refresh_prompt":
-            world.refreshed_at[v] = now
-            world.bump()
-            world.log(now, "prompt_refreshed", step=step.id, version=world.keys[v])
-        elif step.action == "disable" and world.canary == v:
-            world.canary, world.canary_weight = -1, 0.0
-            world.log(now, "disabled", step=step.id, version=world.keys[v])
+        if step.feature is None:
+            return world.baseline
+        fs = self.state.get(step.feature)
+        world.baseline = self._version_index(step, step.feature, fs.version)
+        if fs.canary_version is not None and fs.canary_weight > 0:
+            world.canary = self._version_index(step, step.feature, fs.canary_version)
+            world.canary_weight = fs.canary_weight
         else:
-            world.log(now, "step_recorded", step=step.id, action=step.action)
+            world.canary, world.canary_weight = -1, 0.0
+        if fs.shadow_version is not None:
+            world.shadow, world.shadow_weight = (
+                self._version_index(step, step.feature, fs.shadow_version), 100.0)
+        else:
+            world.shadow, world.shadow_weight = -1, 0.0
+        if step.action == "canary" and world.canary >= 0:
+            return world.canary
+        if step.action == "shadow" and world.shadow >= 0:
+            return world.shadow
+        return world.baseline
+
+    def _log_change(self, step: Step, v: int) -> None:
+        world, now = self.world, self.env.now
+        key = world.keys[v]
+        match step.action:
+            case "canary":
+                world.log(now, "canary_weight", step=step.id, version=key, weight=world.canary_weight)
+            case "promote" | "pin_version":
+                world.log(now, "promoted", step=step.id, version=key)
+            case "enable":
+                world.log(now, "enabled", step=step.id, version=key)
+            case "shadow":
+                world.log(now, "shadow_started", step=step.id, version=key)
+            case "rollback":
+                world.log(now, "rollback", step=step.id, version=key)
+            case "disable":
+                world.log(now, "disabled", step=step.id, version=key)
+            case "refresh_prompt":
+                world.refreshed_at[v] = now  # the new prompt starts undecayed
+                world.bump()
+                world.log(now, "prompt_refreshed", step=step.id, version=key)
+            case _:
+                world.log(now, "step_recorded", step=step.id, action=step.action)
+
+    def _restore(self, step: Step, prior: DeploymentState) -> None:
+        """Put ``step``'s feature back as it was before the step (what the executor does)."""
+        if step.feature is None or not step.mutating:
+            return
+        self.state = self.state.with_feature(step.feature, prior.get(step.feature))
+        v = self._route(step.model_copy(update={"action": "rollback"}))
+        self.world.log(self.env.now, "rollback", step=step.id, version=self.world.keys[v])

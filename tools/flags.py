@@ -33,7 +33,7 @@ from typing import Any
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.loading import check_json_nesting, read_text
-from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.state import DeploymentState, StepError
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -195,19 +195,7 @@ class FlagStore:
         self.write_bytes(data)
 
 
-# ---- state transitions: what each plan action does to the deployment state ----------------
-
-
-class StepError(ValueError):
-    """A step cannot be applied to the current state (bad params, unknown version, ...)."""
-
-
-def _number(params: dict[str, object], *names: str) -> float | None:
-    for n in names:
-        v = params.get(n)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return float(v)
-    return None
+# ---- state transitions: defined once, in ``DeploymentState.apply`` ------------------------
 
 
 def apply_action(
@@ -217,68 +205,20 @@ def apply_action(
     version: str | None = None,
     params: dict[str, object] | None = None,
 ) -> DeploymentState:
-    """The state after one action (pure and idempotent: applying it twice changes nothing)."""
+    """``state.apply`` of the step ``action feature@version params`` (a convenience for scripts
+    and tests; bad params raise ``StepError``, like a step that cannot apply)."""
     from pydantic import ValidationError
 
-    from jitplan.contracts.state import FeatureState
+    from jitplan.contracts.plan import Step
 
-    params = params or {}
-    if action in ("noop", "escalate"):
-        return state
-    if feature is None:
-        raise StepError(f"action {action!r} needs a feature")
-    fs = state.get(feature)
-    cur = fs.model_dump()
-    known = set(fs.known_versions)
-
-    def need_version() -> str:
-        if not version:
-            raise StepError(f"action {action!r} needs a version")
-        return version
-
-    match action:
-        case "enable":
-            v = need_version()
-            cur.update(version=v, known_versions=sorted(known | {v}))
-        case "disable":
-            cur.update(version=None, canary_version=None, canary_weight=0.0, shadow_version=None)
-        case "canary":
-            v = need_version()
-            w = _number(params, "weight", "canary_weight")
-            if w is None or not 0 < w <= 100:
-                raise StepError("canary needs params.weight in (0, 100]")
-            cur.update(canary_version=v, canary_weight=w, known_versions=sorted(known | {v}))
-        case "promote":
-            pv = version or fs.canary_version
-            if not pv:
-                raise StepError("promote needs a version or a running canary")
-            cur.update(version=pv, canary_version=None, canary_weight=0.0, known_versions=sorted(known | {pv}))
-            if fs.shadow_version == pv:
-                cur.update(shadow_version=None)
-        case "shadow":
-            v = need_version()
-            cur.update(shadow_version=v, known_versions=sorted(known | {v}))
-        case "rollback":
-            to = version or params.get("to_version")
-            if isinstance(to, str) and to:
-                cur.update(version=to, known_versions=sorted(known | {to}))
-            cur.update(canary_version=None, canary_weight=0.0, shadow_version=None)
-        case "set_budget":
-            b = _number(params, "budget_usd_per_day", "usd_per_day", "budget")
-            if b is None or b < 0:
-                raise StepError("set_budget needs params.budget_usd_per_day >= 0")
-            cur.update(budget_usd_per_day=b)
-        case "pin_version":
-            pin = version or fs.version
-            if not pin:
-                raise StepError("pin_version needs a version (the feature is off)")
-            cur.update(version=pin, pinned=True, known_versions=sorted(known | {pin}))
-        case _:
-            raise StepError(f"action {action!r} cannot be applied to the flag store")
     try:
-        return state.with_feature(feature, FeatureState(**cur))
+        step = Step(id="apply", action=action, feature=feature, version=version,  # type: ignore[arg-type]
+                    params=dict(params or {}))
     except ValidationError as exc:
-        raise StepError(f"invalid resulting state for {feature}: {exc.errors()[0]['msg']}") from None
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise StepError(f"{action} {feature}: {where}: {err['msg']}") from None
+    return state.apply(step)
 
 
 def restore_feature(state: DeploymentState, feature: str, before: dict[str, object] | None) -> DeploymentState:

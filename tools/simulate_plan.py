@@ -8,6 +8,11 @@ For every feature the plan changes, one ``Scenario`` per matrix row is built in 
   (2 % of the SLO maximum: gates on small canary slices stay meaningful), quality (half-way between the SLO minimum and 1) and cost
   (80 % of the per-request envelope); the serving version takes the observed latency, error
   rate and cost from the signals when they exist (reality beats the catalog);
+- which versions the scenario defines, and the smallest canary slice, come from walking the
+  feature's steps with ``DeploymentState.apply`` (the executor's transition), never from the
+  steps' params; the simulator routes traffic by the same transition, so an ``enable`` from
+  ``off`` is judged on the new version's simulated requests (``<feature>@off`` is the version
+  of a feature that is off);
 - arrivals: Poisson at the feature's demand signal (or its trigger), capped so one replication
   stays under ``MAX_REQUESTS_PER_REPLICATION`` requests; each step holds long enough for
   ``MIN_GATE_REQUESTS`` requests on the smallest canary slice (within that budget);
@@ -52,6 +57,7 @@ from jitplan.contracts.scenario import (
     VersionProfile,
 )
 from jitplan.contracts.signals import SignalStatus
+from jitplan.contracts.state import DeploymentState, FeatureState, StepError
 
 MAX_REQUESTS_PER_REPLICATION = 20_000
 MIN_GATE_REQUESTS = 200
@@ -119,6 +125,21 @@ def sub_plan(plan: Plan, feature: str) -> Plan:
     return plan.model_copy(update={"steps": steps, "id": f"{plan.id}:{feature}"})
 
 
+def _walk(sub: Plan, feature: str, serving: str | None) -> list[FeatureState]:
+    """The feature's state before and after each step of ``sub`` (``DeploymentState.apply``),
+    up to the first step that cannot apply."""
+    state = DeploymentState(features={feature: FeatureState(
+        version=serving, known_versions=[serving] if serving else [])})
+    out = [state.get(feature)]
+    for step in sub.steps:
+        try:
+            state = state.apply(step)
+        except StepError:
+            break
+        out.append(state.get(feature))
+    return out
+
+
 def _observed(signals: Sequence[SignalStatus], feature: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for s in signals:
@@ -142,26 +163,29 @@ def build_scenarios(
     newest = catalog.get(feature)
     if newest is None:
         return {}
-    versions: dict[str, VersionProfile] = {}
-    for step in sub.steps:
-        for st in (step, step.compensation):
-            if st is not None and st.version and catalog.get(feature, st.version):
-                spec = catalog.get(feature, st.version)
-                assert spec is not None
-                versions[spec.key] = _profile(spec, None, measured.get(spec.key))
     base_spec = catalog.get(feature, serving) if serving else None
+    walk = _walk(sub, feature, base_spec.version if base_spec is not None else None)
+    versions: dict[str, VersionProfile] = {}
+    for fs in walk:
+        for v in (fs.version, fs.canary_version, fs.shadow_version):
+            spec = catalog.get(feature, v) if v else None
+            if spec is not None:
+                versions[spec.key] = _profile(spec, None, measured.get(spec.key))
+    off = VersionProfile(latency=Latency(dist="constant", mean_s=0.001), quality=1.0)
     if base_spec is not None:
         baseline = base_spec.key
         base = _profile(base_spec, obs, measured.get(base_spec.key))
+        if any(fs.version is None for fs in walk):
+            versions[f"{feature}@{OFF}"] = off  # a step switches the feature off
     else:
         baseline = f"{feature}@{OFF}"
-        base = VersionProfile(latency=Latency(dist="constant", mean_s=0.001), quality=1.0)
+        base = off
     versions.pop(baseline, None)
     rate_rps = max(obs.get("demand", newest.triggers.demand_min_rpm), 1.0) / 60.0
     nsteps = max(len(sub.steps), 1)
     # One hold per step: long enough for MIN_GATE_REQUESTS on the smallest canary slice,
     # short enough to keep a replication under MAX_REQUESTS_PER_REPLICATION.
-    weights = [s.weight for s in sub.steps if s.action == "canary" and s.weight]
+    weights = [fs.canary_weight for fs in walk if fs.canary_weight > 0]
     share = min(weights, default=100.0) / 100.0
     wanted = MIN_GATE_REQUESTS / (rate_rps * share)
     budget = MAX_REQUESTS_PER_REPLICATION / (rate_rps * nsteps)

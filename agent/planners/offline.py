@@ -158,20 +158,19 @@ class _Rules:
         for w in [w for w in CANARY_STAGES if w < weight] + [weight]:
             sid = self.b.add(
                 "canary", spec.id, spec.version,
-                params={"weight": w, "baseline": prev},
+                params={"weight": w},
                 tolerances=slo_tolerances(spec),
                 depends_on=after,
-                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                compensation={"action": "rollback", "params": {"to_version": prev}},
                 rationale=f"canary {spec.key} at {w:g}%" + (f": {why}" if why else ""),
             )
             after = [sid]
         if weight >= 100:
             sid = self.b.add(
                 "promote", spec.id, spec.version,
-                params={"from_version": prev},
                 tolerances=slo_tolerances(spec),
                 depends_on=after,
-                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                compensation={"action": "rollback", "params": {"to_version": prev}},
                 rationale=f"make {spec.key} the serving version",
             )
         return sid
@@ -200,26 +199,24 @@ class _Rules:
             return
         after: list[str] = [self.b.add(
             "shadow", feature, new.version,
-            params={"baseline": prev},
             tolerances=slo_tolerances(new),
-            compensation={"action": "rollback", "params": {"to_version": prev, "shadow_version": None, "weight": 0}},
+            compensation={"action": "rollback", "params": {"to_version": prev}},
             rationale=f"shadow {new.key} next to {prev}" + (f": {why}" if why else ""),
         )]
         for w in REFRESH_STAGES:
             after = [self.b.add(
                 "canary", feature, new.version,
-                params={"weight": w, "baseline": prev},
+                params={"weight": w},
                 tolerances=slo_tolerances(new),
                 depends_on=after,
-                compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+                compensation={"action": "rollback", "params": {"to_version": prev}},
                 rationale=f"canary {new.key} at {w:g}%",
             )]
         self.b.add(
             "refresh_prompt", feature, new.version,
-            params={"from_version": prev},
             tolerances=slo_tolerances(new),
             depends_on=after,
-            compensation={"action": "rollback", "params": {"to_version": prev, "weight": 0}},
+            compensation={"action": "rollback", "params": {"to_version": prev}},
             rationale=f"swap the prompt of {feature} to {new.version}",
         )
         self.goals.append(f"refresh the prompt of {feature} {prev} -> {new.version}")
@@ -270,8 +267,8 @@ class _Rules:
     def degrade(self, f: Finding) -> None:
         fs = self.state.get(f.feature)
         if fs.canary_version and fs.canary_weight > 0:
-            self.b.add("rollback", f.feature, fs.canary_version,
-                       params={"to_version": fs.version, "weight": 0},
+            self.b.add("rollback", f.feature, None,
+                       params={"to_version": fs.version},
                        rationale=f"{f.detail}: roll the {fs.canary_version} canary back")
             self.goals.append(f"roll back the {f.feature} canary")
         else:
@@ -299,7 +296,7 @@ class _Rules:
         if not fs.canary_version:
             self.notes.append(f"{feature} has no canary in flight to roll back")
             return
-        self.b.add("rollback", feature, fs.canary_version, params={"to_version": fs.version, "weight": 0},
+        self.b.add("rollback", feature, None, params={"to_version": fs.version},
                    rationale="requested")
         self.goals.append(f"roll back the {feature} canary")
 

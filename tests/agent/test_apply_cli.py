@@ -20,7 +20,7 @@ TOL = [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500}]
 PLAN = {
     "id": "plan-cli", "goal": "budget and shadow",
     "steps": [
-        {"id": "a", "action": "set_budget", "feature": "ticket-summarizer", "params": {"budget_usd_per_day": 40},
+        {"id": "a", "action": "set_budget", "feature": "ticket-summarizer", "params": {"usd_per_day": 40},
          "tolerances": TOL},
         {"id": "b", "action": "shadow", "feature": "ticket-summarizer", "version": "1.2.0", "tolerances": TOL,
          "depends_on": ["a"]},

@@ -74,7 +74,7 @@ def test_demand_over_trigger_stages_a_full_canary_on_the_sample_world() -> None:
     assert metrics["latency_p95_ms"]["threshold"] == spec.slo.latency_p95_ms
     assert metrics["error_rate"]["comparator"] == "<=" and metrics["error_rate"]["threshold"] == spec.slo.error_rate_max
     assert metrics["quality"]["comparator"] == ">=" and metrics["quality"]["threshold"] == spec.slo.quality_min
-    assert s1["compensation"]["action"] == "rollback" and s1["compensation"]["params"]["weight"] == 0
+    assert s1["compensation"]["action"] == "rollback" and s1["compensation"]["params"] == {"to_version": None}
     assert plan["trigger"][0]["signal"] == "answer-synthesizer.demand"
     rep = validate(plan, ctx.catalog, list(ctx.statuses), ctx.state, None)
     assert rep.ok, rep.feedback()
@@ -114,7 +114,7 @@ def test_drift_refreshes_to_the_newest_prompt_via_shadow_then_canary() -> None:
     assert acts == [("shadow", "ticket-summarizer"), ("canary", "ticket-summarizer"),
                     ("canary", "ticket-summarizer"), ("refresh_prompt", "ticket-summarizer")]
     assert {s["version"] for s in plan["steps"]} == {"1.2.0"}
-    assert plan["steps"][-1]["params"]["from_version"] == "1.1.0"
+    assert plan["steps"][-1]["params"] == {}
     assert plan["steps"][-1]["compensation"]["params"]["to_version"] == "1.1.0"
     rep = validate(plan, ctx.catalog, list(ctx.statuses), ctx.state, None)
     assert rep.ok, rep.feedback()
@@ -195,8 +195,8 @@ def test_latency_over_slo_with_a_canary_rolls_it_back() -> None:
     st = _state()
     fs = st.get("ticket-summarizer").model_copy(update={"canary_version": "1.2.0", "canary_weight": 25.0})
     plan, _ = _plan("latency-spike", state=st.with_feature("ticket-summarizer", fs))
-    assert _actions(plan) == [("rollback", "ticket-summarizer", 0)]
-    assert plan["steps"][0]["params"] == {"to_version": "1.1.0", "weight": 0}
+    assert _actions(plan) == [("rollback", "ticket-summarizer", None)]
+    assert plan["steps"][0]["params"] == {"to_version": "1.1.0"} and plan["steps"][0]["version"] is None
 
 
 def test_structured_requests() -> None:

@@ -41,7 +41,7 @@ def four_step_plan() -> Plan:
         "steps": [
             {"id": "s1", "action": "shadow", "feature": "ticket-summarizer", "version": "1.2.0", "tolerances": tol,
              "compensation": {"id": "s1-undo", "action": "rollback", "feature": "ticket-summarizer"}},
-            {"id": "s2", "action": "set_budget", "feature": "reply-drafter", "params": {"budget_usd_per_day": 20},
+            {"id": "s2", "action": "set_budget", "feature": "reply-drafter", "params": {"usd_per_day": 20},
              "tolerances": tol, "depends_on": ["s1"]},
             {"id": "s3", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0", "tolerances": tol},
             {"id": "s4", "action": "pin_version", "feature": "sentiment-tagger", "tolerances": tol, "depends_on": ["s3"]},
@@ -211,16 +211,17 @@ def test_step_error_and_timeout_compensate(flags: Path) -> None:
     bad = Plan.model_validate({
         "id": "p-err", "goal": "g",
         "steps": [
-            {"id": "a", "action": "set_budget", "feature": "reply-drafter", "params": {"budget_usd_per_day": 3},
+            {"id": "a", "action": "set_budget", "feature": "reply-drafter", "params": {"usd_per_day": 3},
              "tolerances": [{"metric": "error_rate", "comparator": "<", "threshold": 0.05}]},
-            {"id": "b", "action": "canary", "feature": "pii-redactor", "version": "1.1.0", "params": {}},
+            # promote with no version and no canary running: nothing to promote (a StepError)
+            {"id": "b", "action": "promote", "feature": "pii-redactor"},
         ],
     })
     res = run(bad, flags, StaticSource(snapshot()))
-    assert res.status == "compensated" and "weight" in res.reason and flags.read_bytes() == original
+    assert res.status == "compensated" and "needs a version" in res.reason and flags.read_bytes() == original
     slow = Plan.model_validate({
         "id": "p-slow", "goal": "g",
-        "steps": [{"id": "a", "action": "set_budget", "feature": "reply-drafter", "params": {"budget_usd_per_day": 3},
+        "steps": [{"id": "a", "action": "set_budget", "feature": "reply-drafter", "params": {"usd_per_day": 3},
                    "timeout_s": 0.01, "tolerances": [{"metric": "error_rate", "comparator": "<", "threshold": 0.05}]}],
     })
     with AuditLog.open() as audit:

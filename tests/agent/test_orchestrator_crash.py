@@ -26,7 +26,7 @@ PLAN = Plan.model_validate({
     "id": "plan-crash", "goal": "crash safety",
     "steps": [
         {"id": "s1", "action": "shadow", "feature": "ticket-summarizer", "version": "1.2.0", "tolerances": TOL},
-        {"id": "s2", "action": "set_budget", "feature": "reply-drafter", "params": {"budget_usd_per_day": 20}, "tolerances": TOL},
+        {"id": "s2", "action": "set_budget", "feature": "reply-drafter", "params": {"usd_per_day": 20}, "tolerances": TOL},
         {"id": "s3", "action": "canary", "feature": "pii-redactor", "version": "1.1.0", "params": {"weight": 5},
          "tolerances": [{"metric": "error_rate", "comparator": "<", "threshold": 0.05}]},
         {"id": "s4", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0", "tolerances": TOL},

@@ -104,28 +104,43 @@ def test_actions_are_idempotent_and_exactly_invertible() -> None:
         ("canary", "summarizer", "1.1.0", {"weight": 5}),
         ("promote", "summarizer", "1.1.0", {}),
         ("shadow", "summarizer", "1.1.0", {}),
-        ("rollback", "summarizer", "1.0.0", {}),
-        ("set_budget", "summarizer", None, {"budget_usd_per_day": 12.5}),
+        ("rollback", "summarizer", None, {"to_version": "1.1.0"}),
+        ("rollback", "summarizer", None, {"to_version": None}),
+        ("set_budget", "summarizer", None, {"usd_per_day": 12.5}),
         ("pin_version", "summarizer", None, {}),
         ("enable", "brand-new", "0.1.0", {}),
     ]
     for action, feature, version, params in cases:
         once = apply_action(st, action, feature, version, params)
+        assert once != st, action
         assert apply_action(once, action, feature, version, params) == once, action
+        assert _as_read_back(once) == once, action
         before = st.features[feature].model_dump(mode="json") if feature in st.features else None
         assert restore_feature(once, feature, before) == st, action
         assert render_flagd(restore_feature(once, feature, before)) == render_flagd(st)
 
 
+def _as_read_back(state: DeploymentState) -> DeploymentState:
+    """What a reader of the written flags file sees."""
+    return DeploymentState.from_flagd(json.loads(render_flagd(state)))
+
+
 @pytest.mark.parametrize(
-    ("action", "version", "params", "needle"),
-    [("enable", None, {}, "needs a version"), ("canary", "1.1.0", {}, "weight"),
-     ("canary", "1.1.0", {"weight": 150}, "weight"), ("set_budget", None, {"budget_usd_per_day": -1}, "budget"),
-     ("launch", "1.0.0", {}, "cannot be applied")],
+    ("action", "feature", "version", "params", "needle"),
+    [("enable", "drafter", None, {}, "needs a version"),
+     ("promote", "summarizer", None, {}, "no canary is running"),
+     ("canary", "summarizer", "1.0.0", {"weight": 5}, "already serves"),
+     ("canary", "summarizer", "1.1.0", {}, "weight"),
+     ("canary", "summarizer", "1.1.0", {"weight": 150}, "weight"),
+     ("set_budget", "summarizer", None, {"usd_per_day": -1}, "usd_per_day"),
+     ("set_budget", "summarizer", None, {"budget_usd_per_day": 1}, "did you mean 'usd_per_day'"),
+     ("launch", "summarizer", "1.0.0", {}, "action")],
 )
-def test_bad_steps_raise_step_error(action: str, version: str | None, params: dict[str, object], needle: str) -> None:
+def test_bad_steps_raise_step_error(
+    action: str, feature: str, version: str | None, params: dict[str, object], needle: str
+) -> None:
     with pytest.raises(StepError, match=needle):
-        apply_action(_state(), action, "summarizer", version, params)
+        apply_action(_state(), action, feature, version, params)
 
 
 def _wait_ready(client: object, key: str) -> None:

@@ -35,7 +35,7 @@ def _canary_plan(feature: str, weights: list[float], tolerances: list[dict[str, 
                       "params": {"weight": w}, "depends_on": [f"s{i - 1}"] if i > 1 else [],
                       "tolerances": tolerances if tolerances is not None else slo_tolerances(spec),
                       "compensation": {"id": f"s{i}-undo", "action": "rollback", "feature": feature,
-                                       "params": {"weight": 0}}})
+                                       "params": {}}})
     return Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
 
 
@@ -54,7 +54,7 @@ def test_matrix_rows_and_request_budget() -> None:
 def test_drift_signal_adds_a_drift_row_and_observed_values_shape_the_serving_version() -> None:
     steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
               "params": {"weight": 10}, "tolerances": slo_tolerances(CAT.get("ticket-summarizer")),  # type: ignore[arg-type]
-              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {"weight": 0}}}]
+              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {}}}]
     plan = Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
     rows = build_scenarios(plan, CAT, _statuses("drift"), "ticket-summarizer", serving="1.1.0")
     assert "drift" in rows and rows["drift"].drift[0].target == "ticket-summarizer@1.1.0"
@@ -89,7 +89,7 @@ def test_observed_latency_over_slo_fails_a_plan_that_keeps_the_version() -> None
     plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
         {"id": "s1", "action": "set_budget", "feature": "ticket-summarizer", "version": "1.1.0",
          "params": {"usd_per_day": 40}, "tolerances": slo_tolerances(spec)[:2],
-         "compensation": {"id": "u", "action": "set_budget", "feature": "ticket-summarizer", "params": {}}}]})
+         "compensation": {"id": "u", "action": "set_budget", "feature": "ticket-summarizer", "params": {"usd_per_day": None}}}]})
     res = simulate_plan(plan, CAT, _statuses("latency-spike"), replications=2, serving={"ticket-summarizer": "1.1.0"})
     assert not res["passed"]
 
@@ -119,7 +119,7 @@ def test_measured_profiles_from_the_reference_scenario_calibrate_unobserved_vers
     measured = calibration(sim_dir)
     steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.1.0",
               "params": {"weight": 10}, "tolerances": slo_tolerances(CAT.get("ticket-summarizer", "1.1.0")),  # type: ignore[arg-type]
-              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {"weight": 0}}}]
+              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {}}}]
     plan = Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
     rows = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0", sim_dir=sim_dir)
     svc = rows["baseline"].service
