@@ -131,3 +131,32 @@ def test_measured_profiles_from_the_reference_scenario_calibrate_unobserved_vers
     assert nominal["baseline"].service.versions["ticket-summarizer@1.1.0"] != measured["ticket-summarizer@1.1.0"]
     res = simulate_plan(plan, CAT, [], replications=2, serving={"ticket-summarizer": "1.0.0"})
     assert res["passed"], res["failures"]
+
+
+def test_enable_from_off_is_judged_on_the_new_versions_requests() -> None:
+    # Old code: the simulator left traffic on "off", so every gate of the enable step saw no
+    # request ("observed None") and held in 0 % of replications: the plan was rejected.
+    spec = CAT.get("kb-retriever")
+    assert spec is not None
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "enable", "feature": "kb-retriever", "version": spec.version,
+         "tolerances": slo_tolerances(spec),
+         "compensation": {"id": "u", "action": "disable", "feature": "kb-retriever"}}]})
+    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2, serving={"kb-retriever": None})
+    assert res["passed"], res["failures"]
+    assert res["scenarios"]["kb-retriever:baseline"]["pass_rate"] == 1.0
+    rows = build_scenarios(plan, CAT, _statuses("demand-rise"), "kb-retriever")
+    assert rows["baseline"].service.baseline == "kb-retriever@off"
+
+
+def test_a_plan_switching_a_serving_feature_off_gets_an_off_version() -> None:
+    spec = CAT.get("ticket-summarizer", "1.1.0")
+    assert spec is not None
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "disable", "feature": "ticket-summarizer",
+         "tolerances": slo_tolerances(spec)[1:2],
+         "compensation": {"id": "u", "action": "enable", "feature": "ticket-summarizer", "version": "1.1.0"}}]})
+    rows = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.1.0")
+    assert "ticket-summarizer@off" in rows["baseline"].service.versions
+    res = simulate_plan(plan, CAT, [], replications=2, serving={"ticket-summarizer": "1.1.0"})
+    assert res["passed"], res["failures"]
