@@ -102,9 +102,13 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
         return est.model_dump(mode="json") if hasattr(est, "model_dump") else est
 
     def read_signals(feature_id: str | None = None) -> Any:
-        """The cycle's signals with their data-contract verdict (optionally for one feature)."""
+        """The cycle's signals with their data-contract verdict (optionally for one feature).
+
+        Values are in their kind's canonical unit; ``observed_as`` says what was reported.
+        """
         return [{**s.signal.model_dump(mode="json"), "verdict": "ok" if s.ok else "quarantined",
-                 "reasons": s.reasons}
+                 "reasons": s.reasons,
+                 **({"observed_as": f"{s.original_value:g} {s.original_unit}"} if s.original_unit else {})}
                 for s in ctx.signals if feature_id in (None, "", s.signal.feature)]
 
     def check_policy(feature_ids: list[str]) -> Any:
