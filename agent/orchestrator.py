@@ -17,8 +17,18 @@ original file bytes are put back (byte-for-byte identical); inconclusive -> paus
 A compensation that keeps failing is retried ``max_attempts`` times, then the run is left as
 ``needs_operator`` (audited, non-zero exit); re-running retries it.
 
+Fresh data: each unit's gate uses only samples observed at or after the unit's flags were written
+(``JournalEntry.applied_at``), never the samples an earlier stage was judged on. While they are
+missing (the gate is inconclusive) and the signal source is live (a watched folder, or a snapshot
+file someone rewrites), the gate re-reads it every ``poll_s`` until the step's ``timeout_s`` after
+the stage began; then the unit is inconclusive and the run pauses.
+
+Retry: a compensated run is final; ``retry=True`` (``jitplan apply --retry``) archives its journal
+as ``<run-id>.attempt-<n>.json``, audits a ``retry`` record and starts attempt n+1 of the same
+approved plan with its own journal (audit keys ``<run-id>#<n+1>:...``).
+
 Timeouts: a unit whose apply + ``step_wait_s`` + gate takes longer than its step's ``timeout_s``
-fails its gate. Signals that cannot be read pause (inconclusive). If the flags file changed
+fails its gate (time spent waiting for fresh samples ends in a pause instead). Signals that cannot be read pause (inconclusive). If the flags file changed
 outside the run (e.g. another plan applied meanwhile), a resumed run stops as ``needs_operator``
 (conflict) and touches nothing; ``--abort`` still tries to compensate. One apply at a time per
 flags file (an advisory ``flock`` next to it, dropped by the kernel if the process dies).
@@ -43,6 +53,7 @@ import signal as _signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -56,6 +67,7 @@ from jitplan.contracts.execution import (
     GateVerdict,
     JournalEntry,
     RunJournal,
+    RunPhase,
     StepOutcome,
 )
 from jitplan.contracts.home import jitplan_home
@@ -73,6 +85,8 @@ from jitplan.tools.signal_source import SignalSource, StaticSource
 from jitplan.tools.telemetry import span
 
 MAX_COMPENSATION_ATTEMPTS = 3
+POLL_S = 1.0
+"""How often a gate re-reads a live signal source while it waits for fresh samples."""
 _CRASH_ENV = "JITPLAN_CRASH_AT"  # the same fault-injection switch as the graph nodes
 
 
@@ -87,6 +101,10 @@ def run_id(plan: Plan, store: FlagStore) -> str:
     return hashlib.sha256(f"{plan.digest()}\n{store.path.resolve()}".encode()).hexdigest()
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def journal_path(plan: Plan, store: FlagStore, runs_dir: Path | None = None) -> Path:
     """Where the crash-safe journal of applying ``plan`` to ``store`` lives."""
     return (runs_dir or jitplan_home(create=False) / "runs") / f"{run_id(plan, store)}.json"
@@ -97,13 +115,17 @@ class _Saga:
         self, plan: Plan, store: FlagStore, signals: SignalSource, audit: AuditLog | None,
         thread_id: str | None, step_wait_s: float, gate: GateConfig, runs_dir: Path,
         max_attempts: int, retry_delay_s: float, sleep: Callable[[float], None],
+        clock: Callable[[], datetime], poll_s: float,
     ) -> None:
         self.plan, self.store, self.signals, self.audit = plan, store, signals, audit
         self.thread_id, self.step_wait_s, self.gate = thread_id, step_wait_s, gate
         self.max_attempts, self.retry_delay_s, self.sleep = max_attempts, retry_delay_s, sleep
+        self.clock, self.poll_s = clock, poll_s
+        self.live = bool(getattr(signals, "live", False))
         self.sha = plan.digest()
         self.run_id = run_id(plan, store)
         self.path = runs_dir / f"{self.run_id}.json"
+        self.attempt = 1 + len(list(runs_dir.glob(f"{self.run_id}.attempt-*.json")))
         self.steps: list[StepOutcome] = []
         self.comps: list[StepOutcome] = []
         self.evo: list[dict[str, float | str | None]] = []
@@ -123,10 +145,26 @@ class _Saga:
         atomic_write_bytes(self.path, (j.model_dump_json(indent=2) + "\n").encode())
         return j
 
+    def update(self, j: RunJournal, **changes: Any) -> RunJournal:
+        """Save the journal with ``changes`` applied."""
+        return self.save(j.model_copy(update=changes))
+
     def record(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
         if self.audit is not None:
             body = {"plan_id": self.plan.id, "plan_sha256": self.sha, **payload}
-            self.audit.append(kind, body, thread_id=self.thread_id, key=f"{self.run_id}:{key}" if key else None)
+            prefix = self.run_id if self.attempt == 1 else f"{self.run_id}#{self.attempt}"
+            self.audit.append(kind, body, thread_id=self.thread_id, key=f"{prefix}:{key}" if key else None)
+
+    def enter(self, j: RunJournal, phase: RunPhase, reason: str, event: str,
+              payload: dict[str, Any] | None = None, key: str | None = None) -> RunJournal:
+        """Move the run to ``phase``: the audit record first (idempotent by ``key``), then the journal."""
+        self.record(event, {**(payload or {}), "reason": reason}, key)
+        return self.update(j, phase=phase, reason=reason)
+
+    def stop(self, j: RunJournal, phase: RunPhase, reason: str, event: str,
+             payload: dict[str, Any] | None = None, key: str | None = None) -> ExecutionResult:
+        """``enter`` a phase the run stops in, and its result."""
+        return self.result(self.enter(j, phase, reason, event, payload, key), phase.value, reason)  # type: ignore[arg-type]
 
     def result(self, j: RunJournal, status: ExecutionStatus, reason: str = "") -> ExecutionResult:
         cur = self.store.read()
@@ -134,6 +172,7 @@ class _Saga:
             plan_id=self.plan.id, plan_sha256=self.sha, status=status, reason=reason or j.reason,
             steps=self.steps, compensations=self.comps, state_before_sha256=j.original_state_sha256,
             state_after_sha256=cur.digest(), resumed=self.resumed, expected_vs_observed=self.evo,
+            attempt=j.attempt,
         )
 
     # ---- the run ------------------------------------------------------------------------
@@ -159,34 +198,51 @@ class _Saga:
             steps=self.steps, state_before_sha256=before, state_after_sha256=state.digest(),
         )
 
-    def run(self, units: list[Unit], abort: bool) -> ExecutionResult:
+    def new_attempt(self, j: RunJournal | None) -> None:
+        """Archive a compensated run's journal so the next ``run`` starts the next attempt."""
+        if j is None or j.phase != RunPhase.COMPENSATED:
+            what = "there is no run of this plan on this flags file" if j is None else f"the run is {j.phase.value}"
+            raise UserError(f"nothing to retry: {what}; --retry starts a new attempt after a compensated run",
+                            source="--retry")
+        self.attempt = j.attempt + 1
+        archived = self.path.with_name(f"{self.run_id}.attempt-{j.attempt}.json")
+        self.record("retry", {"attempt": self.attempt, "previous_attempt": j.attempt,
+                              "previous_reason": j.reason, "previous_journal": archived.name}, "retry")
+        os.replace(self.path, archived)
+
+    def run(self, units: list[Unit], abort: bool, retry: bool) -> ExecutionResult:
         j = self.load()
+        if retry:
+            self.new_attempt(j)
+            j = None
         if j is None:
             original = self.store.read_bytes()
             state0 = self.store.read()
             osha = self.store.archive(original)
             j = self.save(RunJournal(
-                plan_id=self.plan.id, plan_sha256=self.sha, phase="applying",
+                plan_id=self.plan.id, plan_sha256=self.sha, phase=RunPhase.APPLYING, attempt=self.attempt,
                 original_sha256=osha, original_state_sha256=state0.digest(),
             ))
             self.record("execution_started", {"state_sha256": state0.digest(), "file_sha256": osha,
-                                              "units": [u.name for u in units]}, "started")
+                                              "units": [u.name for u in units], "attempt": self.attempt}, "started")
         else:
             self.resumed = True
-        if j.phase in ("applied", "compensated"):
+            self.attempt = j.attempt
+        if j.phase in (RunPhase.APPLIED, RunPhase.COMPENSATED):
             for e in j.entries:
-                st = "already_applied" if j.phase == "applied" else "compensated"
+                st = "already_applied" if j.phase == RunPhase.APPLIED else "compensated"
                 unit = next((u for u in units if u.name == e.unit), None)
                 self.steps.append(StepOutcome(step_id=e.unit, action=unit.action if unit else "", feature=e.feature,
                                               status=st, state_before_sha256=e.before_sha256,  # type: ignore[arg-type]
                                               state_after_sha256=e.after_sha256))
-            return self.result(j, j.phase, f"already {j.phase} (nothing done)")
+            hint = " (jitplan apply --retry starts a new attempt)" if j.phase == RunPhase.COMPENSATED else ""
+            return self.result(j, j.phase.value, f"already {j.phase.value} (nothing done){hint}")  # type: ignore[arg-type]
         j = self.reconcile(j)
         if abort:
             return self.compensate(j, "aborted by the operator")
-        if j.phase == "needs_operator" and j.reason.startswith("conflict"):
+        if j.phase == RunPhase.NEEDS_OPERATOR and j.reason.startswith("conflict"):
             return self.result(j, "needs_operator")
-        if j.phase in ("compensating", "needs_operator"):
+        if j.phase in (RunPhase.COMPENSATING, RunPhase.NEEDS_OPERATOR):
             return self.compensate(j, j.reason)
         return self.apply(j, units)
 
@@ -203,16 +259,14 @@ class _Saga:
                 entries.pop()
             else:
                 why = f"conflict: flags file changed outside this run (state {digest[:12]})"
-                self.record("needs_operator", {"reason": why})
-                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
-            j = self.save(j.model_copy(update={"entries": entries}))
-        if j.phase in ("applying", "paused"):
+                return self.enter(j, RunPhase.NEEDS_OPERATOR, why, "needs_operator")
+            j = self.update(j, entries=entries)
+        if j.phase in (RunPhase.APPLYING, RunPhase.PAUSED):
             done = [e for e in entries if e.done]
             expected = done[-1].after_sha256 if done else j.original_state_sha256
             if digest != expected:
                 why = f"conflict: flags file changed outside this run (state {digest[:12]}, expected {expected[:12]})"
-                self.record("needs_operator", {"reason": why})
-                return self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
+                return self.enter(j, RunPhase.NEEDS_OPERATOR, why, "needs_operator")
         return j
 
     def _applied_payload(self, e: JournalEntry) -> dict[str, Any]:
@@ -241,26 +295,27 @@ class _Saga:
                     entry = JournalEntry(
                         unit=u.name, step_id=u.step.id, before_sha256=state.digest(), after_sha256=new.digest(),
                         feature=f, feature_before=state.features[f].model_dump(mode="json") if f and f in state.features else None,
+                        applied_at=self.clock(),
                     )
-                    j = self.save(j.model_copy(update={"entries": [*j.entries, entry]}))
+                    j = self.update(j, entries=[*j.entries, entry])
                     _crash_point(f"before_write:{u.name}")
                     try:
                         self.store.write(new)
                     except Exception as exc:
-                        j = self.save(j.model_copy(update={"entries": j.entries[:-1]}))
+                        j = self.update(j, entries=j.entries[:-1])
                         self.steps.append(StepOutcome(step_id=u.name, action=u.action, feature=f, status="failed", error=str(exc)))
                         return self.compensate(j, f"step {u.name} failed to write the flags: {exc}")
                     _crash_point(f"after_write:{u.name}")
                     self.record("step_applied", self._applied_payload(entry), f"applied:{u.name}")
                     entry = entry.model_copy(update={"done": True})
-                    j = self.save(j.model_copy(update={"entries": [*j.entries[:-1], entry]}))
+                    j = self.update(j, entries=[*j.entries[:-1], entry])
                     _crash_point(f"after_done:{u.name}")
                     if u.action == "escalate":
                         self.record("escalation", {"unit": u.name, "reason": u.step.rationale or "plan step escalates"}, f"escalate:{u.name}")
                 if self.step_wait_s > 0:
                     self.sleep(self.step_wait_s)
-                verdict = self.judge(u)
-                elapsed = time.monotonic() - t0
+                verdict = self.judge_fresh(u, entry.applied_at)
+                elapsed = time.monotonic() - t0 - verdict.waited_s
                 if elapsed > u.step.timeout_s:
                     verdict = verdict.model_copy(update={"verdict": "fail", "reason": f"timeout: {elapsed:.1f}s > {u.step.timeout_s:g}s"})
                 sp.set_attribute("jitplan.gate", verdict.verdict)
@@ -273,28 +328,49 @@ class _Saga:
                 return self.compensate(j, f"gate failed after {u.name}: {verdict.reason}")
             if verdict.verdict == "inconclusive":
                 why = f"gate inconclusive after {u.name}: {verdict.reason}; paused for a human (re-run to re-judge, --abort to compensate)"
-                self.record("escalation", {"unit": u.name, "reason": why})
-                j = self.save(j.model_copy(update={"phase": "paused", "reason": why}))
-                return self.result(j, "paused", why)
+                return self.stop(j, RunPhase.PAUSED, why, "escalation", {"unit": u.name})
             entries = [e.model_copy(update={"gated": True}) if e.unit == u.name else e for e in j.entries]
-            j = self.save(j.model_copy(update={"entries": entries, "phase": "applying"}))
-        j = self.save(j.model_copy(update={"phase": "applied", "reason": ""}))
-        self.record("execution", {"status": "applied", "state_sha256": self.store.read().digest(),
-                                  "expected_vs_observed": self.evo}, "outcome")
-        return self.result(j, "applied", "all steps applied and gated")
+            j = self.update(j, entries=entries, phase=RunPhase.APPLYING)
+        return self.stop(j, RunPhase.APPLIED, "all steps applied and gated", "execution",
+                         {"status": "applied", "state_sha256": self.store.read().digest(),
+                          "expected_vs_observed": self.evo}, "outcome")
 
-    def judge(self, u: Unit) -> GateVerdict:
+    def judge_fresh(self, u: Unit, since: datetime | None) -> GateVerdict:
+        """The unit's gate on samples observed since it began; while inconclusive and the source
+        is live, re-read it every ``poll_s`` until ``timeout_s`` after the stage began."""
+        waited = 0.0
+        verdict, obs = self.judge(u, since)
+        if since is not None and self.live:
+            deadline = since + timedelta(seconds=u.step.timeout_s)
+            while verdict.verdict == "inconclusive":
+                left = min((deadline - self.clock()).total_seconds(), u.step.timeout_s - waited)
+                if left <= 0:
+                    break
+                pause = min(self.poll_s, left)
+                self.sleep(pause)
+                waited += pause
+                verdict, obs = self.judge(u, since)
+            if verdict.verdict == "inconclusive" and waited:
+                verdict = verdict.model_copy(update={"reason": f"{verdict.reason} (waited {waited:.3g}s for fresh "
+                                                               f"samples: the step's timeout_s is {u.step.timeout_s:g}s)"})
+        self.expected_vs_observed(u, obs)
+        return verdict.model_copy(update={"waited_s": round(waited, 6)})
+
+    def judge(self, u: Unit, since: datetime | None) -> tuple[GateVerdict, Observations | None]:
         try:
             reading = self.signals.latest()
         except UserError as exc:  # e.g. a half-written snapshot in a watched folder: pause, never pass
-            return GateVerdict(verdict="inconclusive", reason=f"signals unreadable: {exc}")
+            return GateVerdict(verdict="inconclusive", reason=f"signals unreadable: {exc}", since=since), None
         snap = reading.snapshot
         obs = Observations.from_signals(
             list(snap.signals) if snap else [], quarantined=reading.quarantined,
-            source=reading.source, sha256=reading.sha256, as_of=snap.observed_at if snap else None,
+            source=reading.source, sha256=reading.sha256, as_of=snap.observed_at if snap else None, since=since,
         )
-        verdict = evaluate_gate(u.step, obs, self.gate, phase=u.action)
-        if u.step.action == "refresh_prompt" and u.step.feature:
+        return evaluate_gate(u.step, obs, self.gate, phase=u.action), obs
+
+    def expected_vs_observed(self, u: Unit, obs: Observations | None) -> None:
+        """For a refresh_prompt phase: expected vs observed quality (fresh samples), recorded."""
+        if obs is not None and u.step.action == "refresh_prompt" and u.step.feature:
             cohort = {"shadow": "shadow", "canary": "canary"}.get(u.action)
             vals = obs.values(u.step.feature, "quality", cohort) if cohort else []
             latest = obs.latest(u.step.feature, "quality")
@@ -307,7 +383,6 @@ class _Saga:
             }
             self.evo.append(row)
             self.record("refresh_prompt", dict(row))
-        return verdict
 
     def simulated_quality(self, feature: str) -> float | None:
         """Expected quality from this plan's ``simulation`` audit record (baseline scenario)."""
@@ -326,8 +401,7 @@ class _Saga:
         return None
 
     def compensate(self, j: RunJournal, reason: str) -> ExecutionResult:
-        j = self.save(j.model_copy(update={"phase": "compensating", "reason": reason}))
-        self.record("compensation_started", {"reason": reason}, "compensating")
+        j = self.enter(j, RunPhase.COMPENSATING, reason, "compensation_started", key="compensating")
         for e in reversed(j.entries):
             if not e.done or e.compensated:
                 continue
@@ -346,9 +420,8 @@ class _Saga:
                                "an operator must restore the flags (re-run jitplan apply to retry)")
                         self.comps.append(StepOutcome(step_id=e.unit, action="compensate", feature=e.feature,
                                                       status="needs_operator", attempts=attempts, error=error))
-                        self.record("needs_operator", {"unit": e.unit, "attempts": attempts, "error": error, "reason": why})
-                        j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
-                        return self.result(j, "needs_operator", why)
+                        return self.stop(j, RunPhase.NEEDS_OPERATOR, why, "needs_operator",
+                                         {"unit": e.unit, "attempts": attempts, "error": error})
                     self.sleep(self.retry_delay_s * attempts)
             _crash_point(f"comp_after_write:{e.unit}")
             step = self.plan.step(e.step_id)
@@ -360,16 +433,14 @@ class _Saga:
                                           state_before_sha256=e.after_sha256, state_after_sha256=e.before_sha256,
                                           attempts=max(attempts, 1), error=error or None))
             entries = [x.model_copy(update={"compensated": True}) if x.unit == e.unit else x for x in j.entries]
-            j = self.save(j.model_copy(update={"entries": entries}))
+            j = self.update(j, entries=entries)
         return self.finish_compensation(j, reason)
 
     def finish_compensation(self, j: RunJournal, reason: str) -> ExecutionResult:
         digest = self.store.read().digest()
         if digest != j.original_state_sha256:
             why = f"after compensation the state {digest[:12]} differs from the original {j.original_state_sha256[:12]}"
-            self.record("needs_operator", {"reason": why})
-            j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
-            return self.result(j, "needs_operator", why)
+            return self.stop(j, RunPhase.NEEDS_OPERATOR, why, "needs_operator")
         for attempt in range(1, self.max_attempts + 1):
             try:
                 self.store.restore(j.original_sha256)  # byte-for-byte, not just the same state
@@ -377,14 +448,11 @@ class _Saga:
             except Exception as exc:
                 if attempt == self.max_attempts:
                     why = f"restoring the original flags bytes failed: {exc}"
-                    self.record("needs_operator", {"reason": why})
-                    j = self.save(j.model_copy(update={"phase": "needs_operator", "reason": why}))
-                    return self.result(j, "needs_operator", why)
+                    return self.stop(j, RunPhase.NEEDS_OPERATOR, why, "needs_operator")
                 self.sleep(self.retry_delay_s * attempt)
-        j = self.save(j.model_copy(update={"phase": "compensated", "reason": reason}))
-        self.record("execution", {"status": "compensated", "reason": reason, "state_sha256": digest,
-                                  "file_sha256": j.original_sha256, "expected_vs_observed": self.evo}, "outcome")
-        return self.result(j, "compensated", reason)
+        return self.stop(j, RunPhase.COMPENSATED, reason, "execution",
+                         {"status": "compensated", "state_sha256": digest, "file_sha256": j.original_sha256,
+                          "expected_vs_observed": self.evo}, "outcome")
 
 
 def apply_plan(
@@ -402,20 +470,25 @@ def apply_plan(
     max_attempts: int = MAX_COMPENSATION_ATTEMPTS,
     retry_delay_s: float = 0.05,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = _utcnow,
+    poll_s: float = POLL_S,
+    retry: bool = False,
 ) -> ExecutionResult:
     """Execute ``plan`` against the flag store as a saga (see the module docstring).
 
     ``signals`` is a ``SignalSource`` (re-read after each step), or a fixed ``SignalSnapshot``
     (or None: no signals, so every gate with tolerances is inconclusive). Approval is checked by
     the caller (``jitplan apply`` uses ``latest_approval`` and ``approval_problem``); the agent's
-    execute node calls this after its decide node approved.
+    execute node calls this after its decide node approved. ``clock`` (aware UTC) stamps when each
+    stage began; ``sleep`` and ``poll_s`` pace the wait for fresh samples; ``retry`` starts a new
+    attempt after a compensated run.
     """
     if signals is None or isinstance(signals, SignalSnapshot):
         signals = StaticSource(signals)
     if runs_dir is None:
         runs_dir = jitplan_home() / "runs"
     saga = _Saga(plan, store, signals, audit, thread_id, step_wait_s, gate or GateConfig(), runs_dir,
-                 max(1, max_attempts), retry_delay_s, sleep)
+                 max(1, max_attempts), retry_delay_s, sleep, clock, poll_s)
     units = plan_units(plan)
     with span("execute", node="execute", plan_id=plan.id, thread_id=thread_id, plan_sha256=saga.sha,
               dry_run=dry_run) as sp:
@@ -423,7 +496,7 @@ def apply_plan(
             result = saga.dry_run(units)
         else:
             with _exclusive(store):
-                result = saga.run(units, abort)
+                result = saga.run(units, abort, retry)
         sp.set_attribute("jitplan.status", result.status)
     return result
 

@@ -190,7 +190,7 @@ class GateVerdict(_Frozen):
     signals_sha256: str | None = None
     reason: str = ""
     since: AwareDatetime | None = None
-    """Only samples observed at or after this time (the stage's start) were used."""
+    """Only samples observed after this time (the stage's start) were used."""
     waited_s: float = 0.0
     """How long the gate waited for fresh samples."""
 
@@ -231,6 +231,8 @@ class ExecutionResult(_Frozen):
     state_after_sha256: str
     resumed: bool = False
     expected_vs_observed: list[dict[str, float | str | None]] = Field(default_factory=list)
+    attempt: int = 1
+    """Which run attempt of the plan on this flags file (``jitplan apply --retry`` adds one)."""
 
     @property
     def exit_code(self) -> int:

@@ -189,7 +189,7 @@ def _requests(s: Signal) -> int | None:
 class Observations:
     """Signals grouped by (feature, metric, cohort): valid samples and errored measurements.
 
-    With ``since`` (when the stage began), only signals observed at or after it count: a stage
+    With ``since`` (when the stage began), only signals observed after it count: a stage
     is judged on fresh samples only. With ``as_of`` (the snapshot's time), a tolerance only sees
     signals observed within its ``window_s`` before it.
     """
@@ -236,7 +236,7 @@ class Observations:
 
     def _recent(self, group: list[Signal], window_s: float | None) -> list[Signal]:
         if self.since is not None:
-            group = [s for s in group if s.observed_at >= self.since]
+            group = [s for s in group if s.observed_at > self.since]  # at the instant: old config
         if self.as_of is None or window_s is None:
             return group
         since = self.as_of - timedelta(seconds=window_s)

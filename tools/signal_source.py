@@ -5,6 +5,11 @@ each time, ``FolderSource`` picks the newest ``*.yaml|*.yml|*.json`` file in a f
 modification time, then name), ``StaticSource`` serves a snapshot held in memory. With a
 ``ContractSet``, signals breaking their data contract are marked quarantined; the gate counts
 them as errored measurements and never uses them.
+
+A source is *live* when re-reading it can bring newer samples (a watched folder; a snapshot file
+that some process rewrites, when constructed with ``live=True``). While a stage has no fresh
+samples yet, the orchestrator keeps re-reading a live source up to the step's timeout; a source
+that is not live is judged once (its samples cannot change), so a stale stage pauses at once.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class SignalReading:
 
 
 class SignalSource(Protocol):
-    """Anything that can give the latest signals."""
+    """Anything that can give the latest signals (optionally with ``live: bool``, default False)."""
 
     def latest(self) -> SignalReading: ...
 
@@ -60,7 +65,9 @@ def _quarantine(snapshot: SignalSnapshot, contracts: ContractSet | None) -> tupl
 
 
 class StaticSource:
-    """A snapshot held in memory (tests, the agent's in-process execute node)."""
+    """A snapshot held in memory (tests, the agent's in-process execute node); never live."""
+
+    live = False
 
     def __init__(self, snapshot: SignalSnapshot | None, *, contracts: ContractSet | None = None, name: str = "<memory>") -> None:
         self.snapshot = snapshot
@@ -75,11 +82,13 @@ class StaticSource:
 
 
 class SnapshotFileSource:
-    """Re-read one snapshot file on every call (it may be rewritten between steps)."""
+    """Re-read one snapshot file on every call (it may be rewritten between steps); ``live``
+    when a process keeps rewriting it (``jitplan apply --signals``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, contracts: ContractSet | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, contracts: ContractSet | None = None, live: bool = False) -> None:
         self.path = Path(path)
         self.contracts = contracts
+        self.live = live
 
     def latest(self) -> SignalReading:
         snap = SignalSnapshot.from_file(self.path)
@@ -88,11 +97,12 @@ class SnapshotFileSource:
 
 
 class FolderSource:
-    """The newest snapshot file in a watched folder (None when the folder has none)."""
+    """The newest snapshot file in a watched folder (None when the folder has none); live."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, contracts: ContractSet | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, contracts: ContractSet | None = None, live: bool = True) -> None:
         self.directory = Path(directory)
         self.contracts = contracts
+        self.live = live
         if not self.directory.is_dir():
             raise UserError("expected a directory of signal snapshots", source=str(self.directory))
 

@@ -18,7 +18,10 @@ def register(sub: Any) -> None:
         description="Apply an approved plan step by step in dependency order; after each step "
         "judge its tolerances and canary vs baseline against the latest signals; on a breach, "
         "timeout or error compensate every completed step in reverse order (the flags file is "
-        "restored byte for byte). Re-running resumes an interrupted, paused or failed run.",
+        "restored byte for byte). Re-running resumes an interrupted, paused or failed run. Each "
+        "stage is judged only on samples observed after it began, waiting for them up to the "
+        "step's timeout_s (then it pauses). A compensated run is final; --retry starts a new, "
+        "audited attempt of the same approved plan.",
     )
     p.add_argument("plan", metavar="PLAN.json")
     p.add_argument("--state", required=True, metavar="FLAGS.json", help="flagd flag-definitions file")
@@ -29,13 +32,18 @@ def register(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--step-wait", type=float, default=0.0, metavar="SECONDS", help="wait between a step and its gate")
     p.add_argument("--abort", action="store_true", help="compensate a paused or interrupted run")
+    p.add_argument("--retry", action="store_true",
+                   help="after a compensated run: start a new attempt of the same approved plan (audited)")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
+                   help="how often to re-read the signals while a stage waits for fresh samples (default 1)")
     p.add_argument("--thread", metavar="ID", help="thread id for audit records (default: the approval's)")
     p.add_argument("--audit", metavar="URL", help="audit log (default <home>/audit.db; postgresql://... ok)")
     p.add_argument("--catalog", metavar="CATALOG.yaml", help="catalog to re-hash (default: the approval's)")
     p.add_argument("--policy", metavar="DIR", help="policy bundle to re-hash (default: the approval's)")
     p.add_argument("--confidence", type=float, default=0.95, help="canary test confidence (default 0.95)")
     p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative canary degradation (default 0.10)")
-    p.add_argument("--min-samples", type=int, default=5, help="samples per cohort below which a gate is inconclusive")
+    p.add_argument("--min-samples", type=int, default=4,
+                   help="fresh samples per cohort below which a gate is inconclusive (default 4)")
     p.add_argument("--json", action="store_true", help="print the execution result as JSON")
     p.set_defaults(func=run)
 
@@ -96,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     state = store.read()
     if args.step_wait < 0:
         raise UserError("expected seconds >= 0", source="--step-wait")
+    if not args.poll > 0:
+        raise UserError("expected seconds > 0", source="--poll")
+    if args.retry and (args.abort or args.dry_run):
+        raise UserError("--retry starts a new attempt; it cannot be combined with --abort or --dry-run", source="--retry")
     try:
         gate = GateConfig(confidence=args.confidence, tolerance=args.tolerance, min_samples=args.min_samples)
     except ValueError as exc:
@@ -103,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     contracts = ContractSet.from_file(args.contracts) if args.contracts else None
     signals: SignalSource
     if args.signals:
-        signals = SnapshotFileSource(args.signals, contracts=contracts)
+        signals = SnapshotFileSource(args.signals, contracts=contracts, live=True)
         signals.latest()  # a bad snapshot is bad input now, not a failed gate later
     elif args.signals_dir:
         signals = FolderSource(args.signals_dir, contracts=contracts)
@@ -133,13 +145,14 @@ def run(args: argparse.Namespace) -> int:
             return 1
         result = apply_plan(plan, store, signals=signals, audit=None if args.dry_run else audit,
                             thread_id=thread_id, dry_run=args.dry_run, step_wait_s=args.step_wait,
-                            gate=gate, abort=args.abort)
+                            gate=gate, abort=args.abort, retry=args.retry, poll_s=args.poll)
     if args.json:
         dump_json(result.model_dump(mode="json"))
     else:
         out = _Printable(sys.stdout)
         out.write(f"plan {plan.id} ({result.plan_sha256[:12]}): {result.status}"
-                  f"{' (resumed)' if result.resumed else ''}\n")
+                  f"{' (resumed)' if result.resumed else ''}"
+                  f"{f' (attempt {result.attempt})' if result.attempt > 1 else ''}\n")
         if result.reason:
             out.write(f"  {result.reason}\n")
         for s in result.steps:

@@ -28,6 +28,23 @@ PLAN = {
 }
 
 
+def fresh(src: Path, dst: Path, ahead_s: float = 3600.0) -> Path:
+    """A copy of a snapshot with every time moved so it was taken ``ahead_s`` from now: gates use
+    only samples observed after their stage began, and these applies run on the real clock."""
+    from datetime import UTC, datetime, timedelta
+
+    from jitplan.contracts.signals import SignalSnapshot
+
+    snap = SignalSnapshot.from_file(src)
+    shift = datetime.now(UTC) + timedelta(seconds=ahead_s) - snap.observed_at
+    doc = snap.model_dump(mode="json")
+    doc["observed_at"] = (snap.observed_at + shift).isoformat()
+    for d, sig in zip(doc["signals"], snap.signals, strict=True):
+        d["observed_at"] = (sig.observed_at + shift).isoformat()
+    dst.write_text(json.dumps(doc))
+    return dst
+
+
 @pytest.fixture
 def ws(tmp_path: Path, world: Path) -> dict[str, Path]:
     flags = tmp_path / "flags.json"
@@ -39,7 +56,9 @@ def ws(tmp_path: Path, world: Path) -> dict[str, Path]:
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
     return {"flags": flags, "catalog": catalog, "policy": policy, "plan": plan,
-            "steady": world / "signals" / "steady.yaml", "spike": world / "signals" / "latency-spike.yaml"}
+            "steady": fresh(world / "signals" / "steady.yaml", tmp_path / "steady.json"),
+            "spike": fresh(world / "signals" / "latency-spike.yaml", tmp_path / "spike.json"),
+            "stale": world / "signals" / "steady.yaml"}
 
 
 def approve(ws: dict[str, Path], decision: str = "approved", **override: Any) -> None:
@@ -171,3 +190,33 @@ def test_hostile_text_in_an_approval_is_not_echoed_raw(cli: Any, ws: dict[str, P
     assert res.code == 1 and "\x1b" not in res.err and "\x07" not in res.err and "evil?" in res.err
     show = cli("audit", "show")
     assert "\x1b" not in show.out
+
+
+def test_a_stale_snapshot_waits_up_to_the_step_timeout_then_pauses(cli: Any, ws: dict[str, Path]) -> None:
+    """The old apply judged every stage on whatever the snapshot held, however old."""
+    quick = {**PLAN, "steps": [{**st, "timeout_s": 0.3} for st in PLAN["steps"]]}
+    ws["plan"].write_text(json.dumps(quick))
+    approve(ws)
+    res = apply(cli, ws, "--poll", "0.1", "--json", signals="stale")
+    assert res.code == 1, res.err
+    doc = json.loads(res.out)
+    assert doc["status"] == "paused" and [s["step_id"] for s in doc["steps"]] == ["a"]
+    gate = doc["steps"][0]["gate"]
+    assert gate["waited_s"] > 0 and "before the stage began" in gate["reason"] and "waited" in gate["reason"]
+
+
+def test_retry_after_compensation(cli: Any, ws: dict[str, Path]) -> None:
+    approve(ws)
+    assert apply(cli, ws, "--retry").code == 2  # nothing to retry yet
+    first = apply(cli, ws, signals="spike")
+    assert first.code == 1 and "compensated" in first.out
+    again = apply(cli, ws)
+    assert again.code == 1 and "already compensated" in again.out and "--retry" in again.out
+    retried = apply(cli, ws, "--retry")
+    assert retried.code == 0 and "applied (attempt 2)" in retried.out, retried.out + retried.err
+    with AuditLog.open() as log:
+        recs = log.records()
+    retry = [r for r in recs if r.kind == "retry"]
+    assert len(retry) == 1 and "BREACHED" in retry[0].payload["previous_reason"]
+    assert [r.payload["status"] for r in recs if r.kind == "execution"] == ["compensated", "applied"]
+    assert apply(cli, ws, "--retry").code == 2  # an applied run is not retried

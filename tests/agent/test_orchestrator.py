@@ -72,7 +72,13 @@ def flags(tmp_path: Path, world: Path) -> Path:
     return path
 
 
+def before_t0() -> datetime:
+    """The stages of these tests begin a minute before their samples (observed at T0 on)."""
+    return T0 - timedelta(minutes=1)
+
+
 def run(plan: Plan, path: Path, signals: Any, **kw: Any) -> Any:
+    kw.setdefault("clock", before_t0)
     with AuditLog.open() as audit:
         return apply_plan(plan, kw.pop("store", None) or FlagStore(path), signals=signals, audit=audit,
                           thread_id="t-1", sleep=lambda s: None, **kw)
@@ -225,7 +231,8 @@ def test_step_error_and_timeout_compensate(flags: Path) -> None:
                    "timeout_s": 0.01, "tolerances": [{"metric": "error_rate", "comparator": "<", "threshold": 0.05}]}],
     })
     with AuditLog.open() as audit:
-        res = apply_plan(slow, FlagStore(flags), signals=StaticSource(snapshot()), audit=audit, step_wait_s=0.05)
+        res = apply_plan(slow, FlagStore(flags), signals=StaticSource(snapshot()), audit=audit, step_wait_s=0.05,
+                         clock=before_t0)
     assert res.status == "compensated" and "timeout" in res.reason and flags.read_bytes() == original
 
 
@@ -282,9 +289,9 @@ def test_refresh_prompt_goes_shadow_then_canary_and_records_quality(flags: Path)
                    "params": {"expected_quality": 0.9, "canary_weight": 20},
                    "tolerances": [{"metric": "quality", "comparator": ">=", "threshold": 0.8}]}],
     })
-    extra = (_cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.88, 0.82, 0.01, seed=3, cohorts=("shadow", "baseline"))
-             + _cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.89, 0.82, 0.01, seed=4)
-             + [sig("ticket-summarizer", "quality", 0.89, kind="drift")])
+    extra = (_cohorts("ticket-summarizer", "quality", "data_quality", "ratio", 0.88, 0.82, 0.01, seed=3, cohorts=("shadow", "baseline"))
+             + _cohorts("ticket-summarizer", "quality", "data_quality", "ratio", 0.89, 0.82, 0.01, seed=4)
+             + [sig("ticket-summarizer", "quality", 0.89, kind="data_quality")])
     seen: list[tuple[str | None, float]] = []
 
     def watch(call: int) -> None:
@@ -318,7 +325,8 @@ def test_unreadable_signals_mid_run_pause_instead_of_passing(flags: Path) -> Non
 
 def test_agent_style_call_with_a_fixed_snapshot(flags: Path) -> None:
     with AuditLog.open() as audit:
-        res = apply_plan(four_step_plan(), FlagStore(flags), signals=snapshot(), audit=audit, thread_id="t")
+        res = apply_plan(four_step_plan(), FlagStore(flags), signals=snapshot(), audit=audit, thread_id="t",
+                         clock=before_t0)
     assert res.status == "applied"
 
 
@@ -338,9 +346,9 @@ def test_refresh_after_explicit_canaries_only_promotes_and_uses_simulated_qualit
         audit.append("simulation", {"plan_sha256": plan.digest(), "scenarios": {
             "ticket-summarizer:load_spike": {"quality_mean": 0.5},
             "ticket-summarizer:baseline": {"quality_mean": 0.91}}}, thread_id="t-1")
-    extra = (_cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.9, 0.9, 0.01, seed=5, cohorts=("shadow", "baseline"))
-             + _cohorts("ticket-summarizer", "quality", "drift", "ratio", 0.9, 0.9, 0.01, seed=6)
-             + [sig("ticket-summarizer", "quality", 0.9, kind="drift")])
+    extra = (_cohorts("ticket-summarizer", "quality", "data_quality", "ratio", 0.9, 0.9, 0.01, seed=5, cohorts=("shadow", "baseline"))
+             + _cohorts("ticket-summarizer", "quality", "data_quality", "ratio", 0.9, 0.9, 0.01, seed=6)
+             + [sig("ticket-summarizer", "quality", 0.9, kind="data_quality")])
     weights: list[float] = []
     res = run(plan, flags, Scripted(snapshot(extra=extra), hook=lambda c: weights.append(
         FlagStore(flags).read().get("ticket-summarizer").canary_weight)))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,11 @@ PLAN = Plan.model_validate({
     ],
 })
 FEATURES = ["ticket-summarizer", "reply-drafter", "pii-redactor", "answer-synthesizer"]
+# gates use only samples observed after their stage began: these runs use the real clock, so the
+# samples are stamped an hour ahead (as if they arrived after every stage)
+LATER = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+SAMPLED_AT = LATER.strftime("%Y-%m-%dT%H:%M:%SZ")
+SNAPSHOT_AT = (LATER + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 _RUNNER = r"""
 import sys
@@ -53,18 +59,18 @@ def _snapshot(path: Path, breach: str | None) -> Path:
     for f in FEATURES:
         value = 0.3 if f == breach else 0.002
         sigs.append({"name": f"{f}.errors", "kind": "error_rate", "feature": f, "value": value, "unit": "ratio",
-                     "observed_at": "2026-11-26T11:59:00Z"})
+                     "observed_at": SAMPLED_AT})
         # canary analysis for s3 needs cohort samples
         for i in range(6):
             for cohort in ("canary", "baseline"):
                 if f == "pii-redactor":
                     v = 0.3 if (f == breach and cohort == "canary") else 0.002 + 0.0001 * i
                     sigs.append({"name": f"{f}.errors.{cohort}", "kind": "error_rate", "feature": f,
-                                 "value": v, "unit": "ratio", "observed_at": "2026-11-26T11:59:00Z"})
-    SignalSnapshot.model_validate({"observed_at": "2026-11-26T12:00:00Z", "signals": sigs})
+                                 "value": v, "unit": "ratio", "observed_at": SAMPLED_AT})
+    SignalSnapshot.model_validate({"observed_at": SNAPSHOT_AT, "signals": sigs})
     import json
 
-    path.write_text(json.dumps({"observed_at": "2026-11-26T12:00:00Z", "signals": sigs}))
+    path.write_text(json.dumps({"observed_at": SNAPSHOT_AT, "signals": sigs}))
     return path
 
 
