@@ -35,17 +35,34 @@ for f in flags.json flags-regressed.json; do cp $W/flags.json "$HOME_DIR/$f"; rm
 rm -rf "$HOME_DIR/runs"
 $J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml --contracts $W/contracts.yaml \
   --state "$HOME_DIR/flags.json" --policy scenarios/policies --out "$HOME_DIR/rollout.json" --json > /dev/null
-echo "-- post-rollout signals show a regressed canary: the saga compensates, flags restored byte for byte"
+# Each stage is judged only on samples observed after it began. A stand-in metrics pipeline
+# (make_canary_snapshots.py --feed) scrapes once per stage into a watched folder.
+FEED=
+feed() {  # FLAGS SCENARIO DIR
+  rm -rf "$3"
+  .venv/bin/python scenarios/make_canary_snapshots.py --feed "$3" --flags "$1" --seconds 120 \
+    answer-synthesizer "$2" & FEED=$!
+}
+stop_feed() { if [ -n "$FEED" ]; then kill "$FEED" 2>/dev/null || true; wait "$FEED" 2>/dev/null || true; FEED=; fi; }
+trap stop_feed EXIT
+A=(--contracts $W/contracts.yaml --poll 0.2)
+echo "-- the canary regresses: the saga compensates, flags restored byte for byte"
+feed "$HOME_DIR/flags-regressed.json" regressed "$HOME_DIR/live-regressed"
 set +e
-$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags-regressed.json" \
-  --signals $W/signals/canary-regressed.yaml --contracts $W/contracts.yaml
+$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags-regressed.json" --signals-dir "$HOME_DIR/live-regressed" "${A[@]}"
 rc=$?
 set -e
+stop_feed
 [ "$rc" -eq 1 ] || { echo "expected the regressed rollout to be compensated (exit 1), got $rc" >&2; exit 1; }
 cmp $W/flags.json "$HOME_DIR/flags-regressed.json" && echo "flags file byte-identical to before the plan"
-echo "-- healthy canary: every gate passes and the rollout completes"
-$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags.json" \
-  --signals $W/signals/canary-healthy.yaml --contracts $W/contracts.yaml
+echo "-- a compensated run is final; after a fix, --retry starts a new audited attempt of the approved plan"
+feed "$HOME_DIR/flags-regressed.json" healthy "$HOME_DIR/live-fixed"
+$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags-regressed.json" --signals-dir "$HOME_DIR/live-fixed" "${A[@]}" --retry
+stop_feed
+echo "-- healthy canary: every stage passes on its own fresh samples and the rollout completes"
+feed "$HOME_DIR/flags.json" healthy "$HOME_DIR/live-healthy"
+$J apply "$HOME_DIR/rollout.json" --state "$HOME_DIR/flags.json" --signals-dir "$HOME_DIR/live-healthy" "${A[@]}"
+stop_feed
 
 say "7. what the cycle cost and how long each node took"
 $J report "$thread"
