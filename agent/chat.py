@@ -16,9 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HELP = """Type a request, e.g. "enable answer-synthesizer", "roll out reply-drafter to 25%",
-"refresh ticket-summarizer prompt". Commands:
-  /approve [comment]   approve the plan waiting for you
-  /reject [comment]    reject it
+"refresh ticket-summarizer prompt". A request plans only the feature it names (and its
+dependencies); other triggered features are planned as separate plans, each approved on its own.
+Commands:
+  /approve [comment]   approve the plan of your request (only that plan)
+  /approve FEATURE [comment]
+                       approve the separate plan of another triggered feature (or its THREAD_ID)
+  /reject [FEATURE] [comment]
+                       reject one of them
   /refine <text>       plan again with a changed request
   /show                show the last proposal again
   /json                print the last proposal as JSON
@@ -92,33 +97,67 @@ class ChatSession:
         return True
 
     def _plan(self, request: str) -> None:
-        from jitplan.agent.commands.plan import check_request
+        from jitplan.agent.commands.plan import check_names, check_request
         from jitplan.agent.nodes.common import load_inputs
         from jitplan.agent.runtime import run_cycle
         from jitplan.contracts.agent import PlanRequest
 
         req = PlanRequest(**{**self.base, "request": request})
         check_request(req)
-        load_inputs(req.model_dump(mode="json"))
+        check_names(req, load_inputs(req.model_dump(mode="json")).catalog)
         self.last_request = request
         self.last = run_cycle(req)
         self.show(self.last)
         if self.last.decision == "escalated":
-            self.say("this plan needs a human: /approve or /reject (or /refine it)")
+            self.say(f"this plan needs a human: /approve or /reject (or /refine it); "
+                     f"this approves only {self._what(self.last)}")
         elif self.last.decision == "rejected":
             self.say("rejected; /refine the request to try again")
+        for d in self._waiting_others():
+            self.say(f"separate plan for {d['feature']} ({d['thread_id']}) is waiting for its own "
+                     f"approval: /approve {d['feature']} [comment] or /reject {d['feature']}")
+
+    @staticmethod
+    def _what(result: Any) -> str:
+        goal = (result.plan or {}).get("goal") or "this plan"
+        return f"plan {(result.plan or {}).get('id')} ({goal})"
+
+    def _others(self) -> list[dict[str, Any]]:
+        """The separate cycles of the last request (other triggered features)."""
+        return list(((self.last.scope or {}).get("deferred") or []) if self.last is not None else [])
+
+    def _waiting_others(self) -> list[dict[str, Any]]:
+        return [d for d in self._others() if d.get("decision") == "escalated"]
 
     def _decide(self, text: str) -> None:
-        from jitplan.agent.runtime import approve_cycle
+        """Approve or reject exactly one plan: the request's, or a named separate one."""
+        from jitplan.agent.runtime import approve_cycle, load_result
 
         approve = text.startswith("/approve")
-        comment = text.split(maxsplit=1)[1] if " " in text else ""
+        words = text.split(maxsplit=2)
         if self.last is None:
             self.say("nothing proposed yet")
             return
-        if self.last.decision != "escalated":
-            self.say(f"the last plan is not waiting for approval (decision: {self.last.decision})")
+        other = next((d for d in self._others() if len(words) > 1
+                      and words[1] in (d.get("feature"), d.get("thread_id"))), None)
+        if other is not None:
+            comment = words[2] if len(words) > 2 else ""
+            tid, current = str(other["thread_id"]), other.get("decision")
+        else:
+            comment = text.split(maxsplit=1)[1] if len(words) > 1 else ""
+            tid, current = self.last.thread_id, self.last.decision
+        if current != "escalated":
+            what = f"the separate plan for {other['feature']}" if other else f"the plan of your request, {self._what(self.last)},"
+            self.say(f"{what} is not waiting for approval (decision: {current}); nothing "
+                     + ("approved" if approve else "rejected"))
+            for d in self._waiting_others():
+                self.say(f"still waiting, each with its own approval: {d['feature']} ({d['thread_id']}): "
+                         f"/approve {d['feature']} [comment]")
             return
-        self.last = approve_cycle(self.last.thread_id, approve=approve,
-                                  role=str(self.base.get("role", "operator")), comment=comment)
-        self.show(self.last)
+        result = approve_cycle(tid, approve=approve, role=str(self.base.get("role", "operator")),
+                               comment=comment)
+        self.show(result)
+        if other is not None:
+            self.last = load_result(self.last.thread_id)  # refresh the separate cycles' outcomes
+        else:
+            self.last = result

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["CHECKPOINT_ENV", "checkpoint_target", "checkpointer"]
+__all__ = [
+    "CHECKPOINT_ENV",
+    "approve_cycle",
+    "checkpoint_target",
+    "checkpointer",
+    "load_result",
+    "resume_cycle",
+    "run_cycle",
+]
 
 import contextlib
 import os
@@ -175,7 +183,9 @@ def result_of(graph: Any, thread_id: str) -> Any:
         validation={"ok": bool(val.get("ok", bool(v.get("fast_path")))),
                     "violations": list(val.get("violations", [])),
                     "escalate": list(val.get("escalate", []))},
-        simulation=dict(v.get("simulation") or {"passed": bool(v.get("fast_path")), "scenarios": {}}),
+        simulation=dict(v.get("simulation") or (
+            {"passed": None, "scenarios": {}, "note": "not run: nothing to change (noop)"} if v.get("fast_path")
+            else {"passed": False, "scenarios": {}, "note": "not run"})),
         quarantined=list(v.get("quarantined", [])),
         fast_path=bool(v.get("fast_path", False)),
         cache_hit=bool(v.get("cache_hit", False)),
@@ -185,7 +195,53 @@ def result_of(graph: Any, thread_id: str) -> Any:
         approval=v.get("approval"),
         escalation=escalation,
         execution=v.get("execution"),
+        scope=_scope_of(graph, thread_id, v.get("scope")),
     )
+
+
+def _scope_of(graph: Any, thread_id: str, scope: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cycle's scope, each deferred feature with the thread id and outcome of its own cycle."""
+    from jitplan.agent.planners.scope import followup_thread_id
+
+    if not scope:
+        return None
+    deferred = []
+    for d in scope.get("deferred", []):
+        ftid = followup_thread_id(thread_id, d["feature"])
+        entry = {**d, "thread_id": ftid, "decision": None, "status": "not started", "goal": None}
+        if _known(graph, ftid):
+            sub = result_of(graph, ftid)
+            entry.update(decision=sub.decision, status=sub.status, plan_sha256=sub.plan_sha256,
+                         goal=(sub.plan or {}).get("goal"))
+        deferred.append(entry)
+    return {**scope, "deferred": deferred}
+
+
+def _run_followups(graph: Any, thread_id: str) -> None:
+    """Plan each feature a request's cycle deferred in its own cycle (started or resumed).
+
+    Such a cycle is signal-driven, limited to that feature (``focus``) and never executed by
+    the request's ``--apply``; it reaches its own decision (and waits for its own approval).
+    """
+    from jitplan.agent.planners.scope import followup_thread_id
+
+    values = graph.get_state(_config(thread_id)).values or {}
+    scope = values.get("scope") or {}
+    for d in scope.get("deferred", []):
+        ftid = followup_thread_id(thread_id, d["feature"])
+        cfg = _config(ftid)
+        if _known(graph, ftid):
+            if graph.get_state(cfg).next and not _waiting(graph, ftid):
+                graph.invoke(None, cfg, durability="sync")
+            continue
+        inputs = {**values["inputs"], "request": "", "focus": [d["feature"]], "apply": False}
+        graph.invoke({"thread_id": ftid, "inputs": inputs, "reasons": [], "revision": 0, "llm": {},
+                      "parent_thread_id": thread_id}, cfg, durability="sync")
+
+
+def _waiting(graph: Any, thread_id: str) -> bool:
+    snap = graph.get_state(_config(thread_id))
+    return any(getattr(t, "interrupts", ()) for t in (snap.tasks or ()))
 
 
 def _known(graph: Any, thread_id: str) -> bool:
@@ -211,6 +267,7 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
             state = {"thread_id": tid, "inputs": request.model_dump(mode="json"), "reasons": [],
                      "revision": 0, "llm": {}}
             graph.invoke(state, cfg, durability="sync")
+        _run_followups(graph, tid)
         return result_of(graph, tid)
 
 
@@ -226,6 +283,19 @@ def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
         cfg = _config(thread_id)
         if graph.get_state(cfg).next:
             graph.invoke(None, cfg, durability="sync")
+        _run_followups(graph, thread_id)
+        return result_of(graph, thread_id)
+
+
+def load_result(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
+    """The ``CycleResult`` of a known cycle as checkpointed (nothing is run)."""
+    from jitplan.contracts.errors import UserError
+
+    with checkpointer(checkpoint_url) as saver:
+        graph = _graph(saver)
+        if not _known(graph, thread_id):
+            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
+                            source="THREAD_ID")
         return result_of(graph, thread_id)
 
 

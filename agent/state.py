@@ -21,6 +21,12 @@ class CycleState(TypedDict, total=False):
     """Every signal with its verdict: ``{signal, ok, reasons}``."""
     quarantined: list[dict[str, Any]]
     findings: list[dict[str, Any]]
+    """Findings within the cycle's scope (the ones its plan handles)."""
+    scope: dict[str, Any] | None
+    """``Scope.to_dict()`` plus ``deferred``: other triggered features, each planned in its own
+    cycle; None for a signal-driven cycle over every feature."""
+    parent_thread_id: str | None
+    """For the separate cycle of a deferred feature: the request's cycle that deferred it."""
     fast_path: bool
     cache_key: str | None
     cache_hit: bool

@@ -38,6 +38,10 @@ class PlanRequest(BaseModel):
     max_tool_calls: int = Field(default=24, ge=0, le=500)
     replications: int = Field(default=10, ge=1, le=100)
     use_cache: bool = True
+    focus: tuple[str, ...] = ()
+    """Feature ids a signal-driven cycle is limited to (the separate cycle of a feature that a
+    request's cycle left out); empty: every triggered feature."""
+
 
 
 class CycleResult(BaseModel):
@@ -63,3 +67,7 @@ class CycleResult(BaseModel):
     approval: dict[str, Any] | None = None
     escalation: dict[str, Any] | None = None
     execution: dict[str, Any] | None = None
+    scope: dict[str, Any] | None = None
+    """What this cycle may plan (``kind`` "request" or "focus", ``features``, ``dependencies``)
+    and, for a request, the other triggered features (``deferred``) with the thread id and
+    decision of their own cycles; None for a signal-driven cycle over every feature."""

@@ -87,8 +87,18 @@ def build_request(args: argparse.Namespace) -> Any:
     except ValidationError as exc:
         raise format_validation_error(exc, "command line") from None
     check_request(req)
-    load_inputs(req.model_dump(mode="json"))
+    check_names(req, load_inputs(req.model_dump(mode="json")).catalog)
     return req
+
+
+def check_names(req: Any, catalog: Any) -> None:
+    """A structured request must name a catalog feature (exit 2 with "did you mean" otherwise)."""
+    from jitplan.agent.planners.requests import resolve_request
+
+    if req.request.strip():
+        resolve_request(req.request, catalog)
+
+
 
 
 def check_request(req: Any) -> None:
@@ -125,6 +135,7 @@ def render(result: Any, *, out: Any = None) -> None:
     from rich.table import Table
 
     from jitplan.agent.commands._output import clean
+    from jitplan.agent.reasons import merge_reasons
 
     console = Console(file=out or sys.stdout, soft_wrap=False, width=140 if not sys.stdout.isatty() else None)
     plan = result.plan or {}
@@ -151,27 +162,18 @@ def render(result: Any, *, out: Any = None) -> None:
         console.print(table)
         for note in plan.get("notes", []) or []:
             console.print(f"  note: {escape(clean(str(note), 300))}")
+    _render_scope(console, result)
     v = result.validation
-    console.print(f"[bold]validation[/] {'[green]ok[/]' if v.get('ok') else '[red]failed[/]'}")
+    noop = result.decision == "noop"
+    if result.fast_path:
+        console.print("[bold]validation[/] not run (nothing to change)")
+    else:
+        console.print(f"[bold]validation[/] {'[green]ok[/]' if v.get('ok') else '[red]failed[/]'}")
     for viol in v.get("violations", [])[:20]:
         console.print(f"  [red]{escape(str(viol.get('code')))}[/] "
                       + (f"step {escape(str(viol.get('step')))}: " if viol.get("step") else "")
                       + escape(clean(str(viol.get("message")), 300)))
-    sim = result.simulation or {}
-    if sim.get("scenarios"):
-        console.print(f"[bold]simulation[/] {'[green]passed[/]' if sim.get('passed') else '[red]failed[/]'}"
-                      f" ({sim.get('replications')} replications per scenario)")
-        t2 = Table()
-        for col in ("scenario", "ok", "gates held", "p95 s", "error rate", "quality", "cost USD", "rolled back"):
-            t2.add_column(col)
-        for name, m in sim["scenarios"].items():
-            t2.add_row(escape(name), "yes" if m.get("ok") else "NO", f"{m.get('pass_rate', 0):.0%}",
-                       f"{m.get('latency_p95_s', 0):.3f}", f"{m.get('error_rate', 0):.4f}",
-                       f"{m.get('quality_mean', 0):.3f}", f"{m.get('cost_usd', 0):.2f}",
-                       "yes" if m.get("rolled_back") else "")
-        console.print(t2)
-    elif sim:
-        console.print(f"[bold]simulation[/] {escape(str(sim.get('note') or ('passed' if sim.get('passed') else 'not run')))}")
+    _render_simulation(console, result.simulation or {}, noop)
     if result.quarantined:
         console.print(f"[bold]quarantined signals[/] ({len(result.quarantined)})")
         for q in result.quarantined:
@@ -180,11 +182,77 @@ def render(result: Any, *, out: Any = None) -> None:
     for r in result.reasons:
         console.print(f"  - {escape(clean(r, 400))}")
     if result.decision == "escalated":
-        for why in (result.escalation or {}).get("reasons") or []:
-            console.print(f"  [yellow]needs a human:[/] {escape(clean(str(why), 300))}")
+        for why in merge_reasons(str(x) for x in (result.escalation or {}).get("reasons") or []):
+            console.print(f"  [yellow]needs a human:[/] {escape(clean(str(why), 300))}", soft_wrap=True)
         roles = (result.escalation or {}).get("approver_roles") or []
         console.print(f"[yellow]waiting for a human:[/] jitplan approve {result.thread_id} "
                       + (f"--as {roles[0]} " if roles else "") + "[--reject] [--comment TEXT]")
+
+
+def _render_simulation(console: Any, sim: dict[str, Any], noop: bool) -> None:
+    """The simulation verdict: one row per scenario, ``contained`` as its own column, and why
+    the plan failed. A noop is never reported as a passed simulation."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from jitplan.agent.commands._output import clean
+
+    if noop or not sim.get("scenarios"):
+        why = ("not run: the plan changes nothing (noop)" if noop
+               else str(sim.get("note") or ("passed" if sim.get("passed") else "not run")))
+        console.print(f"[bold]simulation[/] {escape(clean(why, 300))}")
+        return
+    console.print(f"[bold]simulation[/] {'[green]passed[/]' if sim.get('passed') else '[red]failed[/]'}"
+                  f" ({sim.get('replications')} replications per scenario)")
+    table = Table()
+    for col in ("scenario", "gates held", "contained", "p95 s", "error rate", "quality", "cost USD", "rolled back"):
+        table.add_column(col)
+    for name, m in sim["scenarios"].items():
+        held = f"{m.get('pass_rate', 0):.0%}"
+        if "contained" in m:
+            contained = "yes" if m.get("contained") else "[red]NO[/]"
+        else:
+            contained = "n/a"
+            if not m.get("ok", True):
+                held = f"[red]{held} FAILED[/]"
+        table.add_row(escape(clean(name, 120)), held, contained, f"{m.get('latency_p95_s', 0):.3f}",
+                      f"{m.get('error_rate', 0):.4f}", f"{m.get('quality_mean', 0):.3f}",
+                      f"{m.get('cost_usd', 0):.2f}", "yes" if m.get("rolled_back") else "")
+    console.print(table)
+    for why in sim.get("failures") or []:
+        console.print(f"  [red]failed:[/] {escape(clean(str(why), 500))}", soft_wrap=True)
+
+
+def _render_scope(console: Any, result: Any) -> None:
+    """What the cycle planned, and where the other triggered features went (their own cycles)."""
+    from rich.markup import escape
+
+    from jitplan.agent.commands._output import clean
+
+    scope = result.scope or {}
+    if not scope:
+        return
+    deps = scope.get("dependencies") or []
+    named = ", ".join(scope.get("features") or [])
+    what = "request" if scope.get("kind") == "request" else "separate cycle"
+    console.print(f"[bold]scope[/] ({what}): {escape(clean(named, 300))}"
+                  + (f" and its dependencies {escape(clean(', '.join(deps), 300))}" if deps else "")
+                  + " only")
+    deferred = scope.get("deferred") or []
+    if deferred:
+        console.print("[bold]not in this plan[/]: other triggered features, each in its own cycle "
+                      "with its own decision")
+    for d in deferred:
+        why = "; ".join(str(f.get("detail")) for f in d.get("findings", []))
+        tid = str(d.get("thread_id"))
+        state = str(d.get("decision") or d.get("status"))
+        line = (f"  {escape(clean(str(d.get('feature'))))} ({escape(clean(why, 200))}): {escape(clean(tid))} "
+                f"[bold]{escape(state)}[/]")
+        if d.get("goal"):
+            line += f": {escape(clean(str(d['goal']), 200))}"
+        if d.get("decision") == "escalated":
+            line += f" — waiting for its own approval: jitplan approve {escape(clean(tid))}"
+        console.print(line)
 
 
 def emit(result: Any, as_json: bool) -> int:

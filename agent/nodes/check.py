@@ -42,7 +42,11 @@ def after_failure(state: CycleState, violations: list[dict[str, Any]], what: str
 
 
 def validate(state: CycleState) -> dict[str, Any]:
-    """Run the deterministic validator on the draft (schema problems are violations too)."""
+    """Run the deterministic validator on the draft (schema problems are violations too).
+
+    A draft changing a feature outside the cycle's scope (``agent.planners.scope``) fails too.
+    """
+    from jitplan.agent.planners.scope import out_of_scope
     from jitplan.tools.validator import validate as run_validator
 
     with node_span("validate", state):
@@ -59,6 +63,9 @@ def validate(state: CycleState) -> dict[str, Any]:
             rep = run_validator(raw, cin.catalog, statuses_of(state), cin.state, cin.policy,
                                 cin.policy_request)
             report = rep.model_dump(mode="json")
+            scope = state.get("scope")
+            if scope:
+                errors = errors + out_of_scope(raw, scope)
             if errors:
                 report["violations"] = errors + report["violations"]
                 report["ok"] = False

@@ -86,7 +86,10 @@ class CycleInputs:
     def _seed_id(self) -> str:
         h = self._hashes
         blob = json.dumps({**h, "request": self.request.request, "role": self.request.role,
-                           "region": self.request.region, "now": self.request.now}, sort_keys=True)
+                           "region": self.request.region, "now": self.request.now,
+                           **({"focus": list(self.request.focus)} if self.request.focus else {})},
+                          sort_keys=True)
+
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -132,6 +135,13 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
         return hit
     catalog = Catalog.from_file(req.catalog)
     snapshot = SignalSnapshot.from_file(req.signals)
+    if req.contracts is None and snapshot.signals:
+        from jitplan.contracts.errors import UserError
+
+        raise UserError(f"{len(snapshot.signals)} signal(s) in {req.signals} but no data contracts: "
+                        "every signal would be quarantined and nothing planned from them; "
+                        "give --contracts CONTRACTS.yaml (as `jitplan signals check` requires)",
+                        source="--contracts")
     contracts = ContractSet.from_file(req.contracts) if req.contracts else ContractSet()
     state = (DeploymentState.from_flagd(load_document(req.state), source=req.state)
              if req.state else DeploymentState())

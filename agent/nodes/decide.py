@@ -34,7 +34,9 @@ def escalation_reasons(plan: Plan, cin: CycleInputs, state: CycleState) -> tuple
             reasons.append(f"plan: {spec.key} requires human approval")
         if spec.governance.roles and (spec.risk.tier in ("high", "critical") or spec.governance.human_approval):
             roles = set(spec.governance.roles) if roles is None else roles & set(spec.governance.roles)
-    return sorted(set(reasons)), sorted(roles or [])
+    from jitplan.agent.reasons import merge_reasons
+
+    return merge_reasons(reasons), sorted(roles or [])  # each reason once, with its sources
 
 
 def _approval(state: CycleState, cin: CycleInputs, plan: Plan, decision: str, by: str,

@@ -45,18 +45,26 @@ def perceive(state: CycleState) -> dict[str, Any]:
 def triage(state: CycleState) -> dict[str, Any]:
     """Nothing actionable and no request -> a noop plan on the fast path (no LLM, no policy run).
 
-    Otherwise compute the plan-cache key and go the slow path.
+    Findings are limited to the cycle's scope (``agent.planners.scope``): a request keeps those
+    on the feature it names and defers the others to their own cycles. Otherwise compute the
+    plan-cache key and go the slow path.
     """
     from jitplan.agent.planners.base import PlanningContext
     from jitplan.agent.planners.findings import analyze
     from jitplan.agent.planners.offline import build_offline_plan
+    from jitplan.agent.planners.scope import scope_of, split_findings
     from jitplan.tools.plan_cache import cache_key
 
     with node_span("triage", state):
         cin = inputs_of(state)
         statuses = statuses_of(state)
-        findings, notes = analyze(cin.catalog, statuses, cin.state)
-        out: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        found, notes = analyze(cin.catalog, statuses, cin.state)
+        scope = scope_of(cin.request, cin.catalog)
+        findings, deferred = split_findings(found, scope)
+        out: dict[str, Any] = {"findings": [f.to_dict() for f in findings],
+                               "scope": {**scope.to_dict(), "deferred": deferred} if scope else None}
+        if scope is not None:
+            audit(state, "triage", 0, "scope", {"request": cin.request.request, **out["scope"]})
         if not findings and not cin.request.request.strip():
             ctx = PlanningContext(cin.catalog, tuple(statuses), cin.state, (), notes=tuple(notes),
                                   seed_id=cin.seed_id())
@@ -69,7 +77,8 @@ def triage(state: CycleState) -> dict[str, Any]:
                 policy_sha256=cin.policy.sha256 if cin.policy else None,
                 state_sha256=cin.state.digest() if cin.request.state else None,
                 planner=cin.request.model or "offline",
-                request=cin.request.request,
+                request=cin.request.request + (f"\x00focus={','.join(cin.request.focus)}"
+                                               if cin.request.focus else ""),
             ))
         maybe_crash("triage")
     return out

@@ -41,6 +41,13 @@ def plan(state: CycleState) -> dict[str, Any]:
                         "cache_hit": True, "reasons": reasons}
         statuses = statuses_of(state)
         _, notes = analyze(cin.catalog, statuses, cin.state)
+        scope = state.get("scope")
+        if scope:
+            notes.append(f"scope: plan only {', '.join(scope['features'])}"
+                         + (f" and its dependencies ({', '.join(scope['dependencies'])})" if scope["dependencies"] else "")
+                         + (f"; fallback {', '.join(scope['fallbacks'])}" if scope.get("fallbacks") else ""))
+            notes.extend(f"{d['feature']}: {'; '.join(x['detail'] for x in d['findings'])}: not in this plan "
+                         "(planned in its own cycle, with its own decision)" for d in scope.get("deferred", []))
         ctx = PlanningContext(
             catalog=cin.catalog,
             statuses=tuple(statuses),
