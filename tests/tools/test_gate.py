@@ -257,3 +257,36 @@ def test_tolerances_only_use_signals_inside_their_window() -> None:
     v = evaluate_gate(step, Observations.from_signals(fresh, as_of=T0))
     assert v.verdict == "fail" and v.tolerances[0].observed == 3000
     assert evaluate_gate(step, Observations.from_signals(old)).verdict == "pass"  # no as_of: no window
+
+
+def _rate_step() -> Step:
+    return Step.model_validate({
+        "id": "c1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0", "params": {"weight": 10},
+        "tolerances": [{"metric": "error_rate", "comparator": "<=", "threshold": 0.01}],
+    })
+
+
+def test_tolerance_messages_name_their_metric_and_rates_use_the_mean() -> None:
+    """A mostly-zero canary error rate: its median (0) holds the threshold, its mean does not."""
+    canary = [0.0, 0.0, 0.0, 0.0, 0.0, 0.05, 0.06]
+    sigs = [_sig("errors.canary", v, kind="error_rate", unit="ratio", minutes=i) for i, v in enumerate(canary)]
+    sigs += [_sig("errors.baseline", 0.0, kind="error_rate", unit="ratio", minutes=i) for i in range(7)]
+    v = evaluate_gate(_rate_step(), Observations.from_signals(sigs))
+    t = v.tolerances[0]
+    assert t.verdict == "fail" and t.observed == pytest.approx(0.11 / 7)
+    assert t.reason.startswith("error_rate: canary mean of 7 = ") and t.reason.endswith("BREACHED")
+    assert all(r.startswith("error_rate: ") for r in v.reason.split("; "))
+
+
+def test_only_samples_observed_after_the_stage_began_are_used() -> None:
+    sigs = [_sig("latency_p95.canary", 1500.0, minutes=i) for i in range(-6, 0)]  # before the stage: worse
+    sigs += [_sig("latency_p95.baseline", 1000.0 + i, minutes=i) for i in range(-6, 6)]
+    sigs += [_sig("latency_p95.canary", 1000.0 + i, minutes=i) for i in range(1, 6)]
+    stale_free = evaluate_gate(_canary_step(), Observations.from_signals(sigs, since=T0))
+    c = stale_free.comparisons[0]
+    assert stale_free.since == T0 and c.canary_n == 5 and c.baseline_n == 5 and c.verdict != "fail"
+    everything = evaluate_gate(_canary_step(), Observations.from_signals(sigs))
+    assert everything.comparisons[0].canary_n == 11
+    none_yet = evaluate_gate(_canary_step(), Observations.from_signals(sigs, since=T0 + timedelta(minutes=5)))
+    assert none_yet.verdict == "inconclusive"
+    assert "older samples predate the stage" in none_yet.comparisons[0].reason
