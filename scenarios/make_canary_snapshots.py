@@ -19,6 +19,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -31,7 +32,7 @@ SPECS = [  # metric name, kind, unit, baseline mean, sd, canary mean (healthy), 
 ]
 
 
-def samples(feature: str, rng: np.random.Generator, regressed: bool, times: list[str]) -> list[dict]:
+def samples(feature: str, rng: np.random.Generator, regressed: bool, times: list[str]) -> list[dict[str, Any]]:
     sigs = []
     for ts in times:
         for name, kind, unit, base, sd, good, bad in SPECS:
@@ -45,7 +46,7 @@ def samples(feature: str, rng: np.random.Generator, regressed: bool, times: list
     return sigs
 
 
-def snapshot(feature: str, seed: int, regressed: bool) -> dict:
+def snapshot(feature: str, seed: int, regressed: bool) -> dict[str, Any]:
     times = [f"2026-11-26T12:{10 + i:02d}:00Z" for i in range(12)]
     return {"observed_at": "2026-11-26T12:22:00Z",
             "signals": samples(feature, np.random.default_rng(seed), regressed, times)}
@@ -62,7 +63,7 @@ def feed(directory: Path, flags: Path, feature: str, regressed: bool, seconds: f
     directory.mkdir(parents=True, exist_ok=True)
     seen: str | None = None
     stage = 0
-    kept: list[dict] = []
+    kept: list[dict[str, Any]] = []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         fs = store.read().features.get(feature)
