@@ -155,7 +155,7 @@ def _one(i: int, rng: np.random.Generator, harm: str | None, sparse: bool) -> Si
                   capacity=False, samples=bool(rng.random() < 0.3)),
     ]
     if cand_true.max_concurrency or cand_true.rpm_limit:  # a load test found the provider limits
-        lt = _evidence(rng, fid, "1.1.0", cand_true, max(n_cand, 200), "load_test",
+        lt = _evidence(rng, fid, "1.1.0", cand_true, n_cand if sparse else 200, "load_test",
                        capacity=True, samples=False)
         records.append(lt.model_copy(update={"quality": None}))
     signals = SignalSnapshot.model_validate({"observed_at": NOW.isoformat(), "signals": [

@@ -8,7 +8,7 @@ is ``unproven``, never ``passed``. ``row_verdict`` turns a row's outcome into ``
 ``failed`` or ``unproven``.
 
 A version is proven when its evidence covers latency, error rate, quality and cost, over at
-least ``MIN_PROVEN_REQUESTS`` (staleness-weighted) requests.
+least ``MIN_PROVEN_REQUESTS`` (200, staleness-weighted) requests.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from jitplan.contracts.signals import SignalStatus
 from jitplan.tools.evidence import EvidenceIndex, signal_records
 from jitplan.tools.evidence_profile import EvidenceProfile
 
-MIN_PROVEN_REQUESTS = 50.0
-"""Fewer (staleness-weighted) requests than this is sparse evidence: shadow for more first."""
+MIN_PROVEN_REQUESTS = 200.0
+"""Fewer (staleness-weighted) requests than this is too thin to expose users on (at an error-rate
+SLO of 1 %, 200 requests expect 2 errors): the planner shadows the version for more first."""
 EXPOSING_ACTIONS = frozenset({"canary", "promote", "enable", "refresh_prompt"})
 """Step actions that serve users from the step's version."""
 Verdict = Literal["passed", "failed", "unproven"]

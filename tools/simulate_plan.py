@@ -2,12 +2,15 @@
 
 For every feature the plan changes, one ``Scenario`` per matrix row is built in code:
 
-- service versions: measured profiles from the reference scenario ``scenarios/sim/baseline.yaml``
-  (``CALIBRATION_FILE``; ``$JITPLAN_SIM_DIR`` overrides the folder) for the versions it defines,
-  otherwise nominal values from the catalog: latency (lognormal, p95 at 60 % of the SLO), error rate
-  (2 % of the SLO maximum: gates on small canary slices stay meaningful), quality (half-way between the SLO minimum and 1) and cost
-  (80 % of the per-request envelope); the serving version takes the observed latency, error
-  rate and cost from the signals when they exist (reality beats the catalog);
+- service versions: the profile their evidence supports (``evidence``, an ``EvidenceIndex`` of
+  this catalog: empirical or fitted latency, error rate, quality, cost and provider limits, see
+  ``tools.evidence_matrix``); each replication draws the parameters from their uncertainty, so
+  thin evidence gives wide intervals. The serving version's observed signals are its evidence.
+  A version without enough evidence keeps nominal values from the catalog (latency lognormal
+  with p95 at 60 % of the SLO, error rate 2 % of the SLO maximum, quality half-way between the
+  SLO minimum and 1, cost 80 % of the per-request envelope) and is reported as ``"nominal"``
+  in ``provenance``: a row whose plan serves users from it is ``unproven``, never ``passed``.
+  Nothing is borrowed from another catalog or from files in the source tree;
 - which versions the scenario defines, and the smallest canary slice, come from walking the
   feature's steps with ``DeploymentState.apply`` (the executor's transition), never from the
   steps' params; the simulator routes traffic by the same transition, so an ``enable`` from
@@ -16,32 +19,31 @@ For every feature the plan changes, one ``Scenario`` per matrix row is built in 
 - arrivals: Poisson at the feature's demand signal (or its trigger), capped so one replication
   stays under ``MAX_REQUESTS_PER_REPLICATION`` requests; each step holds long enough for
   ``MIN_GATE_REQUESTS`` requests on the smallest canary slice (within that budget);
-- rows: ``baseline``; ``load_spike`` (3x arrivals during the first gate); ``provider_outage``
+- rows: ``baseline``; ``load_spike`` (3x arrivals for the whole plan, so a provider limit that
+  holds today's demand but not the peak shows when the candidate takes the traffic); ``provider_outage``
   (every version fails for 60 s during the first gate); ``drift`` when a drift signal exists
   (the serving version's quality decays).
 
 The plan passes when every gate holds in ``baseline``, ``load_spike`` and ``drift`` in at least
 ``PASS_RATE`` of the replications, and the outage is contained (a breached gate rolled the plan
-back) or survived. Seeds are fixed: same plan and inputs give the same verdict.
+back) or survived, and no row is ``unproven``. Each row carries ``verdict`` (``passed`` |
+``failed`` | ``unproven``); the result carries ``verdict`` (failed over unproven over passed)
+and ``provenance`` (per version ``{source, requests, age_s}`` or ``"nominal"``). Seeds are
+fixed: same plan and inputs give the same verdict.
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "CALIBRATION_FILE",
     "MAX_REQUESTS_PER_REPLICATION",
     "PASS_RATE",
     "build_scenarios",
-    "calibration",
-    "default_sim_dir",
     "simulate_plan",
     "sub_plan",
 ]
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from jitplan.contracts.catalog import Catalog, FeatureSpec
@@ -58,6 +60,7 @@ from jitplan.contracts.scenario import (
 )
 from jitplan.contracts.signals import SignalStatus
 from jitplan.contracts.state import DeploymentState, FeatureState, StepError
+from jitplan.tools.evidence import EvidenceIndex
 
 MAX_REQUESTS_PER_REPLICATION = 20_000
 MIN_GATE_REQUESTS = 200
@@ -67,44 +70,9 @@ _P95_OVER_MEAN = math.exp(1.645 * _SIGMA) / math.exp(_SIGMA**2 / 2)
 OFF = "off"
 
 
-CALIBRATION_FILE = "baseline.yaml"
-"""The healthy reference scenario in ``scenarios/sim/`` whose version profiles calibrate the matrix."""
-
-_CALIBRATION: dict[str, dict[str, VersionProfile]] = {}
-
-
-def default_sim_dir() -> Path | None:
-    """``$JITPLAN_SIM_DIR``, else the repository's ``scenarios/sim`` when present."""
-    env = os.environ.get("JITPLAN_SIM_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[1] / "scenarios" / "sim"
-    return here if here.is_dir() else None
-
-
-def calibration(sim_dir: str | Path | None) -> dict[str, VersionProfile]:
-    """Measured version profiles (``feature@version`` -> profile) from the reference scenario."""
-    if sim_dir is None:
-        return {}
-    path = Path(sim_dir) / CALIBRATION_FILE
-    if not path.is_file():
-        return {}
-    key = f"{path.resolve()}:{path.stat().st_mtime_ns}"
-    if key not in _CALIBRATION:
-        sc = Scenario.from_file(path)
-        svc = sc.service
-        out = {k: svc.profile(k) for k in svc.version_keys if k != "default"}
-        # The baseline's profile is the Service itself: keep only the VersionProfile fields.
-        _CALIBRATION[key] = {k: VersionProfile.model_validate(
-            v.model_dump(include=set(VersionProfile.model_fields))) for k, v in out.items()}
-    return _CALIBRATION[key]
-
-
-def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None,
-             calibrated: VersionProfile | None = None) -> VersionProfile:
+def _profile(spec: FeatureSpec, observed: dict[str, float] | None = None) -> VersionProfile:
+    """Nominal values from the catalog entry (the serving version's signals override them)."""
     obs = observed or {}
-    if calibrated is not None and not obs:
-        return calibrated
     p95_s = obs.get("latency", 0.6 * spec.slo.latency_p95_ms) / 1000.0
     q = spec.slo.quality_min + 0.5 * (1.0 - spec.slo.quality_min)
     if "drift" in obs:
@@ -150,16 +118,12 @@ def _observed(signals: Sequence[SignalStatus], feature: str) -> dict[str, float]
 
 def build_scenarios(
     plan: Plan, catalog: Catalog, signals: Sequence[SignalStatus], feature: str,
-    *, serving: str | None = None, sim_dir: str | Path | None = None,
+    *, serving: str | None = None,
 ) -> dict[str, Scenario]:
-    """The scenario matrix for the steps of ``plan`` on ``feature``.
-
-    Version profiles: observed signals for the serving version, else the measured profile from
-    ``sim_dir``'s reference scenario, else nominal values derived from the catalog entry.
-    """
+    """The scenario matrix for the steps of ``plan`` on ``feature``, with nominal profiles
+    (observed signals for the serving version); ``simulate_plan`` gives them their evidence."""
     sub = sub_plan(plan, feature)
     obs = _observed(signals, feature)
-    measured = calibration(sim_dir)
     newest = catalog.get(feature)
     if newest is None:
         return {}
@@ -170,11 +134,11 @@ def build_scenarios(
         for v in (fs.version, fs.canary_version, fs.shadow_version):
             spec = catalog.get(feature, v) if v else None
             if spec is not None:
-                versions[spec.key] = _profile(spec, None, measured.get(spec.key))
+                versions[spec.key] = _profile(spec)
     off = VersionProfile(latency=Latency(dist="constant", mean_s=0.001), quality=1.0)
     if base_spec is not None:
         baseline = base_spec.key
-        base = _profile(base_spec, obs, measured.get(base_spec.key))
+        base = _profile(base_spec, obs)
         if any(fs.version is None for fs in walk):
             versions[f"{feature}@{OFF}"] = off  # a step switches the feature off
     else:
@@ -206,7 +170,7 @@ def build_scenarios(
         "baseline": Scenario(name=f"{feature}:baseline", traffic=Traffic(rate_rps=rate_rps), seed=1, **common),
         "load_spike": Scenario(
             name=f"{feature}:load_spike", seed=2,
-            traffic=Traffic(rate_rps=rate_rps, spikes=[Spike(start_s=0.0, duration_s=first_gate, multiplier=3.0)]),
+            traffic=Traffic(rate_rps=rate_rps, spikes=[Spike(start_s=0.0, duration_s=duration, multiplier=3.0)]),
             **common),
         "provider_outage": Scenario(
             name=f"{feature}:provider_outage", seed=3, traffic=Traffic(rate_rps=rate_rps),
@@ -227,30 +191,36 @@ def simulate_plan(
     replications: int = 10,
     serving: dict[str, str | None] | None = None,
     engine: str = "fast",
-    sim_dir: str | Path | None = None,
+    evidence: EvidenceIndex | None = None,
 ) -> dict[str, Any]:
-    """Run the matrix for every feature the plan changes: ``{passed, scenarios, failures}``.
+    """Run the matrix for every feature the plan changes: ``{passed, verdict, scenarios,
+    failures, provenance}``.
 
-    ``scenarios`` maps ``"<feature>:<row>"`` to its aggregated metrics and verdict.
+    ``scenarios`` maps ``"<feature>:<row>"`` to its aggregated metrics and verdict;
+    ``evidence`` is this catalog's evidence (none: every version the plan exposes is unproven).
     """
-    from jitplan import simulator
+    from jitplan.tools.evidence_matrix import apply_evidence, exposed_versions, row_verdict
+    from jitplan.tools.evidence_sim import run_drawn
 
     features: list[str] = []
     for s in plan.steps:
         if s.feature and s.action in MUTATING_ACTIONS and s.feature not in features:
             features.append(s.feature)
     if not features:
-        return {"passed": True, "scenarios": {}, "failures": [], "replications": 0,
-                "note": "no mutating step: nothing to simulate"}
+        return {"passed": True, "verdict": "passed", "scenarios": {}, "failures": [], "replications": 0,
+                "provenance": {}, "note": "no mutating step: nothing to simulate"}
     serving = serving or {}
-    sim_dir = sim_dir if sim_dir is not None else default_sim_dir()
     scenarios: dict[str, Any] = {}
     failures: list[str] = []
+    provenance: dict[str, Any] = {}
+    verdicts: set[str] = set()
     for feature in features:
         sub = sub_plan(plan, feature)
-        rows = build_scenarios(plan, catalog, signals, feature, serving=serving.get(feature), sim_dir=sim_dir)
+        rows = build_scenarios(plan, catalog, signals, feature, serving=serving.get(feature))
         for row, sc in rows.items():
-            res = simulator.run(sc, sub, engine=engine, replications=replications, workers=1)
+            view = apply_evidence(sc, catalog, feature, evidence, signals, serving=serving.get(feature))
+            provenance.update(view.provenance)
+            res = run_drawn(view.scenario, sub, view.profiles, replications=replications, engine=engine)
             verdict = res.verdict or {"status": "pass", "pass_rate": 1.0, "breaches": [], "reasons": []}
             m = res.metrics
             aborted = any(e.kind == "plan_aborted" for r in res.replications for e in r.timeline)
@@ -271,12 +241,20 @@ def simulate_plan(
             else:
                 ok = verdict["pass_rate"] >= PASS_RATE
             doc["ok"] = ok
-            if not ok:
+            doc["verdict"] = row_verdict(ok, sub, feature, view)
+            verdicts.add(doc["verdict"])
+            if doc["verdict"] == "unproven":
+                thin = [k for k in exposed_versions(sub, feature) if k in view.unproven]
+                failures.append(f"{feature} in scenario {row}: unproven: the plan serves users from "
+                                f"{', '.join(thin)} without enough evidence "
+                                "(shadow it first, or give --evidence)")
+            elif not ok:
                 gates = sorted({f"{b['step']} {b['metric']} {b['comparator']} {b['threshold']:g}"
                                 f" (observed {b['observed'] if b['observed'] is None else format(b['observed'], '.4g')})"
                                 for b in verdict["breaches"]})[:5]
                 failures.append(f"{feature} in scenario {row}: gates held in {verdict['pass_rate']:.0%} of "
                                 f"{replications} replications (need {PASS_RATE:.0%}); breached: {'; '.join(gates)}")
             scenarios[f"{feature}:{row}"] = doc
-    return {"passed": not failures, "scenarios": scenarios, "failures": failures,
-            "replications": replications}
+    verdict = next((v for v in ("failed", "unproven") if v in verdicts), "passed")
+    return {"passed": verdict == "passed", "verdict": verdict, "scenarios": scenarios,
+            "failures": failures, "replications": replications, "provenance": provenance}

@@ -7,8 +7,10 @@ from typing import Any
 
 from jitplan.agent.planners.steps import slo_tolerances
 from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.evidence import load_evidence
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.signals import ContractSet, SignalSnapshot
+from jitplan.tools.evidence import index_evidence
 from jitplan.tools.signal_check import check_signals
 from jitplan.tools.simulate_plan import (
     MAX_REQUESTS_PER_REPLICATION,
@@ -20,6 +22,8 @@ from jitplan.tools.simulate_plan import (
 WORLD = Path(__file__).resolve().parents[2] / "scenarios" / "world"
 CAT = Catalog.from_file(WORLD / "catalog.yaml")
 CON = ContractSet.from_file(WORLD / "contracts.yaml")
+EVIDENCE = index_evidence(CAT, load_evidence([WORLD / "evidence"]))
+"""The sample world's evidence: without it every version a plan exposes is unproven."""
 
 
 def _statuses(name: str) -> list[Any]:
@@ -65,10 +69,11 @@ def test_drift_signal_adds_a_drift_row_and_observed_values_shape_the_serving_ver
 
 def test_a_healthy_plan_passes_and_is_deterministic() -> None:
     plan = _canary_plan("answer-synthesizer", [5, 25])
-    a = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3)
-    b = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3)
+    a = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3, evidence=EVIDENCE)
+    b = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=3, evidence=EVIDENCE)
     assert a == b
-    assert a["passed"] and not a["failures"]
+    assert a["passed"] and not a["failures"] and a["verdict"] == "passed"
+    assert a["provenance"]["answer-synthesizer@1.0.0"]["source"] == "shadow"
     assert a["scenarios"]["answer-synthesizer:provider_outage"]["contained"] is True
     for m in a["scenarios"].values():
         assert {"latency_p95_s", "error_rate", "cost_usd", "quality_mean", "throughput_rps"} <= set(m)
@@ -77,8 +82,8 @@ def test_a_healthy_plan_passes_and_is_deterministic() -> None:
 def test_impossible_tolerances_fail_with_a_reason() -> None:
     tight = [{"metric": "latency_p95_ms", "comparator": "<=", "threshold": 1.0}]
     plan = _canary_plan("answer-synthesizer", [5, 25], tolerances=tight)
-    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2)
-    assert not res["passed"]
+    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2, evidence=EVIDENCE)
+    assert not res["passed"] and res["verdict"] == "failed"
     assert any("baseline" in f and "latency_p95_ms <= 1" in f for f in res["failures"])
 
 
@@ -111,26 +116,24 @@ def test_sub_plan_keeps_one_feature_and_its_internal_dependencies() -> None:
     assert sub.steps[0].depends_on == [] and sub.steps[1].depends_on == ["s2"]
 
 
-def test_measured_profiles_from_the_reference_scenario_calibrate_unobserved_versions() -> None:
-    from jitplan.tools.simulate_plan import calibration, default_sim_dir
-
-    sim_dir = default_sim_dir()
-    assert sim_dir is not None and (sim_dir / "baseline.yaml").is_file()
-    measured = calibration(sim_dir)
+def test_nothing_is_borrowed_from_the_source_tree_by_name() -> None:
+    # Old code: ticket-summarizer@1.1.0 inherited the profile scenarios/sim/baseline.yaml gives a
+    # version of that name (a file of the sample world, found by walking up from the module) and
+    # its canary passed simulation with no evidence at all.
     steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.1.0",
               "params": {"weight": 10}, "tolerances": slo_tolerances(CAT.get("ticket-summarizer", "1.1.0")),  # type: ignore[arg-type]
               "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer", "params": {}}}]
     plan = Plan.model_validate({"id": "p", "goal": "g", "steps": steps})
-    rows = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0", sim_dir=sim_dir)
-    svc = rows["baseline"].service
-    assert svc.versions["ticket-summarizer@1.1.0"] == measured["ticket-summarizer@1.1.0"]
-    assert svc.latency == measured["ticket-summarizer@1.0.0"].latency
-    # Without the reference scenario the nominal, SLO-derived profile is used.
-    nominal = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0", sim_dir=None)
-    assert nominal["baseline"].service.versions["ticket-summarizer@1.1.0"].latency.dist == "lognormal"
-    assert nominal["baseline"].service.versions["ticket-summarizer@1.1.0"] != measured["ticket-summarizer@1.1.0"]
+    rows = build_scenarios(plan, CAT, [], "ticket-summarizer", serving="1.0.0")
+    cand = rows["baseline"].service.versions["ticket-summarizer@1.1.0"]
+    assert cand.latency.dist == "lognormal" and cand.latency.sigma == 0.5  # nominal, from the catalog
     res = simulate_plan(plan, CAT, [], replications=2, serving={"ticket-summarizer": "1.0.0"})
-    assert res["passed"], res["failures"]
+    assert not res["passed"] and res["verdict"] == "unproven"
+    assert res["provenance"]["ticket-summarizer@1.1.0"] == "nominal"
+    assert {r["verdict"] for r in res["scenarios"].values()} == {"unproven"}
+    import jitplan.tools.simulate_plan as sp
+
+    assert not hasattr(sp, "calibration") and not hasattr(sp, "default_sim_dir")
 
 
 def test_enable_from_off_is_judged_on_the_new_versions_requests() -> None:
@@ -142,7 +145,8 @@ def test_enable_from_off_is_judged_on_the_new_versions_requests() -> None:
         {"id": "s1", "action": "enable", "feature": "kb-retriever", "version": spec.version,
          "tolerances": slo_tolerances(spec),
          "compensation": {"id": "u", "action": "disable", "feature": "kb-retriever"}}]})
-    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2, serving={"kb-retriever": None})
+    res = simulate_plan(plan, CAT, _statuses("demand-rise"), replications=2, serving={"kb-retriever": None},
+                        evidence=EVIDENCE)
     assert res["passed"], res["failures"]
     assert res["scenarios"]["kb-retriever:baseline"]["pass_rate"] == 1.0
     rows = build_scenarios(plan, CAT, _statuses("demand-rise"), "kb-retriever")
