@@ -35,6 +35,9 @@ class PlanningContext:
     """Why signals were not used (quarantine, unknown features)."""
     seed_id: str = ""
     """Stable input hash used for deterministic plan ids."""
+    evidence: Any = None
+    """This catalog's ``EvidenceIndex`` (``--evidence``); a version it does not prove is shadowed
+    before any user sees it. None: evidence is not considered (library callers)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ Rules, per feature (one action per feature; the most urgent finding wins):
 - quarantined signals -> no activation, reported in the notes;
 - which rule a finding takes, and the order, come from its kind's registry entry
   (``contracts.signal_kinds``); a kind with no rule the planner knows escalates;
-- nothing actionable -> a single ``noop`` step.
+- nothing actionable -> a single ``noop`` step;
+- a version without enough evidence (``ctx.evidence``; ``tools.evidence_matrix.is_proven``)
+  is never exposed to users: instead of its canary (or enable, or prompt swap) the plan
+  ``shadow``s it, which gathers evidence; a later cycle canaries it once the evidence exists.
 
 Every mutating step carries SLO tolerances and a compensation restoring the previous state.
 """
@@ -63,8 +66,9 @@ def _affordable_pct(spec: FeatureSpec, demand_rpm: float | None) -> float:
 
 class _Rules:
     def __init__(self, catalog: Catalog, state: DeploymentState,
-                 demand: dict[str, float] | None = None) -> None:
+                 demand: dict[str, float] | None = None, evidence: Any = None) -> None:
         self.catalog = catalog
+        self.evidence = evidence
         self.state = state
         self.demand = demand or {}
         self.b = StepBuilder()
@@ -80,6 +84,25 @@ class _Rules:
         return DependencyGraph(self.catalog)
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    def _unproven(self, spec: FeatureSpec) -> bool:
+        """No (or too little) evidence for ``spec``: it may be shadowed, not served."""
+        if self.evidence is None:
+            return False
+        from jitplan.tools.evidence_matrix import is_proven
+
+        return not is_proven(self.evidence.get(spec.key))
+
+    def _shadow_first(self, spec: FeatureSpec, prev: str | None, after: list[str]) -> str:
+        sid = self.b.add(
+            "shadow", spec.id, spec.version,
+            tolerances=slo_tolerances(spec), depends_on=after,
+            compensation={"action": "rollback", "params": {"to_version": prev}},
+            rationale=f"{spec.key} has no evidence yet: shadow it (no user sees it) to gather "
+                      "evidence; a later cycle canaries it",
+        )
+        self.goals.append(f"shadow {spec.key} to gather evidence")
+        return sid
 
     def _required(self, dep_id: str, chain: list[FeatureSpec]) -> FeatureSpec | None:
         ranges = [d for spec in chain for d in spec.depends_on if d.id == dep_id]
@@ -107,7 +130,7 @@ class _Rules:
                 r.admits(fs.version) for s in chain for r in s.depends_on if r.id == dep_id
             ):
                 continue
-            if need.risk.tier != "low" or fs.version:
+            if need.risk.tier != "low" or fs.version or self._unproven(need):
                 # A version change, or anything but a low-risk feature, goes through a canary.
                 sid = self._staged(need, fs.version, 100.0, list(ids),
                                    f"dependency of {spec.id}" + (f": {fs.version} is outside its range" if fs.version else ""))
@@ -149,11 +172,17 @@ class _Rules:
             self.notes.append(f"{cost_note}: stopping the canary at {fitting[-1]:g}%")
             weight = fitting[-1]
         deps = self._prereqs(spec)
+        if self._unproven(spec):
+            self._shadow_first(spec, fs.version, deps)
+            return
         self.enabled[feature] = self._staged(spec, fs.version, weight, deps, why)
         self.goals.append(f"roll out {spec.key} to {weight:g}%")
 
     def _staged(self, spec: FeatureSpec, prev: str | None, weight: float, after: list[str], why: str) -> str:
-        """Canary stages up to ``weight`` (then promote at 100 %); returns the last step id."""
+        """Canary stages up to ``weight`` (then promote at 100 %); returns the last step id.
+        An unproven version gets one shadow step instead."""
+        if self._unproven(spec):
+            return self._shadow_first(spec, prev, after)
         sid = ""
         for w in [w for w in CANARY_STAGES if w < weight] + [weight]:
             sid = self.b.add(
@@ -196,6 +225,9 @@ class _Rules:
             self.b.add("escalate", feature, new.version, params={"reason": reason},
                        rationale=why or "refresh requested")
             self.goals.append(f"escalate {feature}: refresh over budget")
+            return
+        if self._unproven(new):
+            self._shadow_first(new, prev, [])
             return
         after: list[str] = [self.b.add(
             "shadow", feature, new.version,
@@ -341,7 +373,7 @@ def build_offline_plan(ctx: PlanningContext, *, planner: str = "offline") -> dic
     """The rule-based plan for ``ctx`` as a ``Plan`` document (deterministic)."""
     demand = {s.signal.feature: s.signal.value for s in ctx.statuses
               if s.ok and s.signal.kind == "demand"}
-    rules = _Rules(ctx.catalog, ctx.state, demand)
+    rules = _Rules(ctx.catalog, ctx.state, demand, ctx.evidence)
     rules.notes.extend(ctx.notes)
     if ctx.request.strip():
         intent = parse_request(ctx.request)
