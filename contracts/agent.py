@@ -41,6 +41,9 @@ class PlanRequest(BaseModel):
     focus: tuple[str, ...] = ()
     """Feature ids a signal-driven cycle is limited to (the separate cycle of a feature that a
     request's cycle left out); empty: every triggered feature."""
+    evidence: tuple[str, ...] = ()
+    """Evidence files or directories (``--evidence``): measured behaviour of the catalog's
+    versions; a version without evidence is unproven and shadowed before users see it."""
 
 
 

@@ -41,6 +41,8 @@ class ToolContext:
     policy: PolicyBundle | None
     request: PolicyRequest
     replications: int = 3
+    evidence: Any = None
+    """The catalog's ``EvidenceIndex``: simulate_plan judges versions on it."""
 
 
 def _json(value: Any) -> str:
@@ -136,7 +138,8 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
         p = Plan.model_validate(_plan_arg(plan))
         serving = {s.feature: ctx.state.get(s.feature).version for s in p.steps if s.feature}
-        return simulate(p, cat, list(ctx.signals), replications=ctx.replications, serving=serving)
+        return simulate(p, cat, list(ctx.signals), replications=ctx.replications, serving=serving,
+                        evidence=ctx.evidence)
 
     return {
         "search_catalog": search_catalog, "get_feature": get_feature,

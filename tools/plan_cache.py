@@ -39,8 +39,10 @@ def cache_key(
     state_sha256: str | None,
     planner: str,
     request: str,
+    evidence_sha256: str | None = None,
 ) -> str:
-    """The cache key (sha256 hex) of one planning situation."""
+    """The cache key (sha256 hex) of one planning situation (the evidence's digest when given:
+    new evidence, e.g. from a shadow, must not reuse the shadow-first plan)."""
     sigs = sorted(
         (
             s.signal.name,
@@ -52,10 +54,10 @@ def cache_key(
         )
         for s in signals
     )
-    blob = json.dumps(
-        [catalog_sha256, sigs, policy_sha256, state_sha256, planner, " ".join(request.split())],
-        sort_keys=True,
-    )
+    parts: list[Any] = [catalog_sha256, sigs, policy_sha256, state_sha256, planner, " ".join(request.split())]
+    if evidence_sha256:
+        parts.append(evidence_sha256)
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

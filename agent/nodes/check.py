@@ -90,7 +90,8 @@ def simulate(state: CycleState) -> dict[str, Any]:
         plan_obj = Plan.model_validate(state.get("plan"))
         serving = {s.feature: cin.state.get(s.feature).version for s in plan_obj.steps if s.feature}
         result = simulate_plan(plan_obj, cin.catalog, statuses_of(state),
-                               replications=cin.request.replications, serving=serving)
+                               replications=cin.request.replications, serving=serving,
+                               evidence=cin.evidence)
         n = int(state.get("revision", 0)) + (FALLBACK_N if state.get("fallback") else 0)
         audit(state, "simulate", n, "simulation", {"plan_sha256": plan_obj.digest(), **result})
         out: dict[str, Any] = {"simulation": result}

@@ -52,6 +52,9 @@ class CycleInputs:
     state: DeploymentState
     policy: PolicyBundle | None
     now: datetime | None
+    evidence: Any = None
+    """The catalog's ``EvidenceIndex`` (``--evidence``; empty without)."""
+    evidence_sha256: str | None = None
 
     @property
     def policy_request(self) -> PolicyRequest:
@@ -76,6 +79,7 @@ class CycleInputs:
             "state_sha256": self.state.digest() if r.state else None,
             "signals_path": r.signals,
             "signals_sha256": self.snapshot.digest(),
+            **({"evidence_sha256": self.evidence_sha256} if self.evidence_sha256 else {}),
         }
 
     def seed_id(self) -> str:
@@ -97,13 +101,13 @@ _CACHE: dict[str, CycleInputs] = {}
 _LOCK = threading.Lock()
 
 
-def _stamp(path: str | None) -> list[Any]:
+def _stamp(path: str | None, pattern: str = "*.rego") -> list[Any]:
     if not path:
         return [None]
     p = Path(path)
     try:
         if p.is_dir():
-            return [path, sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in p.rglob("*.rego"))]
+            return [path, sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in p.rglob(pattern))]
         st = p.stat()
         return [path, st.st_mtime_ns, st.st_size]
     except OSError:
@@ -127,7 +131,8 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
             raise format_validation_error(exc, "<plan request>") from None
         raise
     key = json.dumps([req.model_dump(mode="json"), *(_stamp(p) for p in
-                      (req.catalog, req.signals, req.contracts, req.state, req.policy))],
+                      (req.catalog, req.signals, req.contracts, req.state, req.policy)),
+                      *(_stamp(p, "*") for p in req.evidence)],
                      sort_keys=True, default=str)
     with _LOCK:
         hit = _CACHE.get(key)
@@ -161,7 +166,13 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
                             source="--now") from None
         if now.tzinfo is None:
             raise UserError("expected a timezone (e.g. ...Z)", source="--now")
-    loaded = CycleInputs(req, catalog, snapshot, contracts, state, policy, now)
+    from jitplan.contracts.evidence import EvidenceSet, load_evidence
+    from jitplan.tools.evidence import index_evidence
+
+    ev = load_evidence(req.evidence) if req.evidence else EvidenceSet()
+    evidence = index_evidence(catalog, ev, now=now or snapshot.observed_at)
+    loaded = CycleInputs(req, catalog, snapshot, contracts, state, policy, now, evidence,
+                         ev.digest() if req.evidence else None)
     with _LOCK:
         if len(_CACHE) > 32:
             _CACHE.clear()

@@ -67,7 +67,7 @@ def triage(state: CycleState) -> dict[str, Any]:
             audit(state, "triage", 0, "scope", {"request": cin.request.request, **out["scope"]})
         if not findings and not cin.request.request.strip():
             ctx = PlanningContext(cin.catalog, tuple(statuses), cin.state, (), notes=tuple(notes),
-                                  seed_id=cin.seed_id())
+                                  seed_id=cin.seed_id(), evidence=cin.evidence)
             out.update(fast_path=True, plan=build_offline_plan(ctx), planner="offline",
                        reasons=[*state.get("reasons", []), "nothing actionable: fast path, no plan needed"])
         else:
@@ -79,6 +79,7 @@ def triage(state: CycleState) -> dict[str, Any]:
                 planner=cin.request.model or "offline",
                 request=cin.request.request + (f"\x00focus={','.join(cin.request.focus)}"
                                                if cin.request.focus else ""),
+                evidence_sha256=cin.evidence_sha256,
             ))
         maybe_crash("triage")
     return out

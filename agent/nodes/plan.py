@@ -62,6 +62,7 @@ def plan(state: CycleState) -> dict[str, Any]:
             previous=state.get("plan") if revision > 0 and not fallback else None,
             notes=tuple(notes),
             seed_id=cin.seed_id(),
+            evidence=cin.evidence,
         )
         llm = dict(state.get("llm", {}))
         planner = make_planner(None if fallback else cin.request.model, cin=cin, llm_totals=llm)

@@ -42,7 +42,7 @@ def make_planner(model: str | None, *, cin: CycleInputs, llm_totals: dict[str, A
 
     statuses = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
     ctx = ToolContext(cin.catalog, tuple(statuses), cin.state, cin.policy, cin.policy_request,
-                      replications=min(3, cin.request.replications))
+                      replications=min(3, cin.request.replications), evidence=cin.evidence)
     used = int(llm_totals.get("calls", 0))
     common: dict[str, Any] = {
         "tools": ctx,

@@ -143,3 +143,33 @@ def test_chat_approval_is_per_plan(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
 def test_chat_unknown_feature_says_did_you_mean(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     r = _chat(cli, monkeypatch, ["enable product-descripton", "/quit"])
     assert r.code == 0 and "did you mean 'product-description'" in r.out and "decision" not in r.out
+
+
+_WIDE_PLAN = {
+    "id": "plan-wide", "goal": "enable product-description (and refund-bot while we are at it)",
+    "steps": [
+        {"id": "s1", "action": "canary", "feature": "product-description", "version": "1.0.0",
+         "params": {"weight": 5}, "tolerances": [{"metric": "error_rate", "comparator": "<=", "threshold": 0.01}],
+         "compensation": {"action": "rollback", "params": {}}},
+        {"id": "s2", "action": "canary", "feature": "refund-bot", "version": "1.0.0",
+         "params": {"weight": 5}, "tolerances": [{"metric": "error_rate", "comparator": "<=", "threshold": 0.005}],
+         "compensation": {"action": "rollback", "params": {}}},
+    ],
+}
+
+
+def test_a_model_plan_outside_the_request_scope_fails_validation(cli: Any, tmp_path: Path) -> None:
+    """A model may not widen a request either: the out-of-scope step is a violation."""
+    from jitplan.tools.audit import opened
+
+    script = tmp_path / "wide.yaml"
+    script.write_text(json.dumps({"responses": [{"content": json.dumps(_WIDE_PLAN)}]}))
+    r = cli(*_shop("--request", "enable product-description", "--model", f"scripted:{script}",
+                   "--max-revisions", "0", "--json"))
+    doc = json.loads(r.out)
+    with opened() as log:
+        first = next(rec.payload for rec in log.records(doc["thread_id"]) if rec.kind == "validation")
+    bad = [v for v in first["violations"] if v["code"] == "out_of_scope"]
+    assert [v["step"] for v in bad] == ["s2"] and "refund-bot" in bad[0]["message"]
+    assert any("falling back to the offline plan" in x for x in doc["reasons"])
+    assert _features(doc["plan"]) == {"product-description"}
