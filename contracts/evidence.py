@@ -161,6 +161,14 @@ class EvidenceSet:
     def __len__(self) -> int:
         return len(self.records)
 
+    def digest(self) -> str:
+        """sha256 of the records' canonical JSON (what a plan was judged on)."""
+        import hashlib
+        import json
+
+        blob = json.dumps([r.model_dump(mode="json") for r in self.records], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
     def with_records(self, records: Iterable[EvidenceRecord], source: str) -> EvidenceSet:
         """A new set with ``records`` (from ``source``) appended."""
         extra = tuple(records)

@@ -125,16 +125,22 @@ def canonical_signals(
     out: list[tuple[Signal, Converted] | UnitError | None] = [None] * len(signals)
     later: list[int] = []
     for i, s in enumerate(signals):
-        if divisor_kind(s.kind, s.unit):
+        spec = get_kind(s.kind)
+        if spec is not None and s.unit == spec.canonical_unit:  # the common case, kept cheap
+            out[i] = (s, Converted(s.value, s.unit))
+        elif divisor_kind(s.kind, s.unit):
             later.append(i)
-            continue
-        out[i] = convert_signal(s)
+        else:
+            out[i] = convert_signal(s)
+    latest: dict[tuple[str, str], Signal] = {}
+    for j, r in enumerate(out):
+        if isinstance(r, tuple) and usable(j):
+            key = (r[0].kind, r[0].feature)
+            if key not in latest or r[0].observed_at > latest[key].observed_at:
+                latest[key] = r[0]
     for i in later:
         s = signals[i]
-        kind = divisor_kind(s.kind, s.unit)
-        cands = [(j, r[0]) for j, r in enumerate(out)
-                 if isinstance(r, tuple) and usable(j) and r[0].kind == kind and r[0].feature == s.feature]
-        best = max(cands, key=lambda c: c[1].observed_at)[1] if cands else None
+        best = latest.get((divisor_kind(s.kind, s.unit) or "", s.feature))
         out[i] = convert_signal(s, Divisor(best.value, best.name) if best else None)
     return [r for r in out if r is not None]
 

@@ -107,12 +107,15 @@ def check_signals(
             later.append(i)
         else:
             out[i] = check_signal(s, contracts, now=ref, feature_ids=ids)
+    latest: dict[tuple[str, str], Signal] = {}
+    for st in out:
+        if st is not None and st.ok:
+            key = (st.signal.kind, st.signal.feature)
+            if key not in latest or st.signal.observed_at > latest[key].observed_at:
+                latest[key] = st.signal
     for i in later:
         s = sigs[i]
-        kind = _divides_by(s, contracts)
-        usable = [st.signal for st in out
-                  if st is not None and st.ok and st.signal.kind == kind and st.signal.feature == s.feature]
-        best = max(usable, key=lambda x: x.observed_at) if usable else None
+        best = latest.get((_divides_by(s, contracts) or "", s.feature))
         per = Divisor(best.value, best.name) if best is not None else None
         out[i] = check_signal(s, contracts, now=ref, feature_ids=ids, per=per)
     return [st for st in out if st is not None]

@@ -256,5 +256,8 @@ def simulate_plan(
                                 f"{replications} replications (need {PASS_RATE:.0%}); breached: {'; '.join(gates)}")
             scenarios[f"{feature}:{row}"] = doc
     verdict = next((v for v in ("failed", "unproven") if v in verdicts), "passed")
-    return {"passed": verdict == "passed", "verdict": verdict, "scenarios": scenarios,
-            "failures": failures, "replications": replications, "provenance": provenance}
+    out = {"passed": verdict == "passed", "verdict": verdict, "scenarios": scenarios,
+           "failures": failures, "replications": replications, "provenance": provenance}
+    if evidence is not None and evidence.notes:  # unknown versions, stale evidence
+        out["evidence_notes"] = list(evidence.notes)
+    return out
