@@ -17,6 +17,8 @@ def register(sub: Any) -> None:
     p.add_argument("--signals", metavar="SIGNALS.yaml", help="signal snapshot (default: none)")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml")
     p.add_argument("--state", metavar="FLAGS.json")
+    from jitplan.agent.commands._evidence_args import add_evidence_argument
+    add_evidence_argument(p)
     p.add_argument("--policy", metavar="DIR")
     p.add_argument("--as", dest="role", default="operator", metavar="ROLE")
     p.add_argument("--region", default="eu", metavar="R")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         "catalog": args.catalog, "signals": args.signals or _empty_signals(),
         "contracts": args.contracts, "state": args.state, "policy": args.policy,
         "role": args.role, "region": args.region, "model": args.model,
-        "replications": args.replications,
+        "replications": args.replications, "evidence": list(getattr(args, "evidence", [])),
     }
     from jitplan.agent.nodes.common import load_inputs
     from jitplan.contracts.agent import PlanRequest

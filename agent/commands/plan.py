@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     p.add_argument("--signals", metavar="SIGNALS.yaml")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="data contracts for the signals")
     p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd JSON)")
+    from jitplan.agent.commands._evidence_args import add_evidence_argument, evidence_paths
+    add_evidence_argument(p)
     p.add_argument("--policy", metavar="DIR", help="policy bundle directory (.rego)")
     p.add_argument("--request", default="", metavar="TEXT",
                    help="what to do, e.g. 'enable answer-synthesizer', 'roll out reply-drafter to 25%%'")
@@ -76,6 +78,8 @@ def build_request(args: argparse.Namespace) -> Any:
     for flag in ("catalog", "signals"):
         if not getattr(args, flag):
             raise UserError(f"--{flag} is required (or use --resume THREAD_ID)", source=f"--{flag}")
+    from jitplan.agent.commands._evidence_args import evidence_paths
+
     try:
         req = PlanRequest(
             catalog=args.catalog, signals=args.signals, contracts=args.contracts, state=args.state,
@@ -83,6 +87,7 @@ def build_request(args: argparse.Namespace) -> Any:
             model=args.model, now=args.now, apply=args.apply, max_revisions=args.max_revisions,
             max_llm_calls=args.max_llm_calls, max_tool_calls=args.max_tool_calls,
             replications=args.replications, use_cache=not args.no_cache,
+            evidence=evidence_paths(args),
         )
     except ValidationError as exc:
         raise format_validation_error(exc, "command line") from None
