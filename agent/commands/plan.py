@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument("--signals", metavar="SIGNALS.yaml")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="data contracts for the signals")
     p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd JSON)")
-    from jitplan.agent.commands._evidence_args import add_evidence_argument, evidence_paths
+    from jitplan.agent.commands._evidence_args import add_evidence_argument
     add_evidence_argument(p)
     p.add_argument("--policy", metavar="DIR", help="policy bundle directory (.rego)")
     p.add_argument("--request", default="", metavar="TEXT",
