@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from jitplan.contracts.errors import InputError
+from jitplan.contracts.signal_kinds import BUILTIN_KINDS, get_kind
 from jitplan.contracts.signals import ContractSet, SignalSnapshot, SignalStatus
 from jitplan.contracts.units import Divisor, UnitError, from_canonical, to_canonical
 from jitplan.tools.signal_check import check_signals
@@ -139,3 +142,19 @@ def test_a_contract_in_an_unknown_unit_is_bad_input(tmp_path: Any) -> None:
     k.write_text("contracts:\n  - {kind: demand, unit: rpm}\n  - {kind: latency, unit: furlongs}\n")
     with pytest.raises(InputError, match=r"contracts\[1\]\.unit: unit 'furlongs' is not a unit of kind 'latency'"):
         ContractSet.from_file(k)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    conv=hst.sampled_from([(k.name, u) for k in BUILTIN_KINDS for u in k.unit_names]),
+    value=hst.floats(min_value=0, max_value=1e6, allow_nan=False),
+    demand=hst.floats(min_value=1e-3, max_value=1e5, allow_nan=False),
+)
+def test_every_builtin_unit_round_trips_through_the_canonical_unit(
+    conv: tuple[str, str], value: float, demand: float,
+) -> None:
+    kind, unit = conv
+    per = Divisor(demand, "f.demand")
+    c = to_canonical(kind, value, unit, per=per)
+    assert c.unit == get_kind(kind).canonical_unit  # type: ignore[union-attr]
+    assert from_canonical(kind, c.value, unit, per=per) == pytest.approx(value, rel=1e-9, abs=1e-12)
