@@ -129,11 +129,16 @@ def run(args: argparse.Namespace) -> int:
     for a in rep["approval"]:
         w(f"  approval: {a.get('decision')} by {a.get('by')} ({'auto' if a.get('auto') else 'human'}) {clean(str(a.get('comment') or ''))}\n")
     for sim in rep["expected"]:
-        state = "passed" if sim.get("passed") else "failed"
+        state = sim.get("verdict") or ("passed" if sim.get("passed") else "failed")
         w(f"  expected (simulated, {sim.get('replications', '?')} replications per scenario): {state}\n")
+        for key, prov in sorted((sim.get("provenance") or {}).items()):  # what each version rests on
+            shown = (prov if isinstance(prov, str) else
+                     f"{prov.get('source')}, {prov.get('requests')} requests, {prov.get('age_s', 0) / 3600:.1f} h old"
+                     + (", stale" if prov.get("stale") else "") if isinstance(prov, dict) else "?")
+            w(f"    evidence {clean(str(key)):<31} {clean(str(shown), 200)}\n")
         for name, m in sorted((sim.get("scenarios") or {}).items()):
             if isinstance(m, dict):
-                w(f"    {clean(name):<40} {m.get('status', '?'):<5} p95 {m.get('latency_p95_s', float('nan')):.3f} s"
+                w(f"    {clean(name):<40} {m.get('verdict', m.get('status', '?')):<8} p95 {m.get('latency_p95_s', float('nan')):.3f} s"
                   f"  errors {m.get('error_rate', float('nan')):.4f}  cost ${m.get('cost_usd', float('nan')):.2f}"
                   f"{'  rolled back' if m.get('rolled_back') else ''}\n")
     for g in rep["observed"]["gates"]:
