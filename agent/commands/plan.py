@@ -207,20 +207,18 @@ def _render_simulation(console: Any, sim: dict[str, Any], noop: bool) -> None:
                else str(sim.get("note") or ("passed" if sim.get("passed") else "not run")))
         console.print(f"[bold]simulation[/] {escape(clean(why, 300))}")
         return
-    console.print(f"[bold]simulation[/] {'[green]passed[/]' if sim.get('passed') else '[red]failed[/]'}"
+    overall = str(sim.get("verdict") or ("passed" if sim.get("passed") else "failed"))
+    console.print(f"[bold]simulation[/] [{'green' if overall == 'passed' else 'red'}]{escape(overall)}[/]"
                   f" ({sim.get('replications')} replications per scenario)")
     table = Table()
-    for col in ("scenario", "gates held", "contained", "p95 s", "error rate", "quality", "cost USD", "rolled back"):
+    for col in ("scenario", "verdict", "gates held", "contained", "p95 s", "error rate", "quality", "cost USD",
+                "rolled back"):
         table.add_column(col)
     for name, m in sim["scenarios"].items():
-        held = f"{m.get('pass_rate', 0):.0%}"
-        if "contained" in m:
-            contained = "yes" if m.get("contained") else "[red]NO[/]"
-        else:
-            contained = "n/a"
-            if not m.get("ok", True):
-                held = f"[red]{held} FAILED[/]"
-        table.add_row(escape(clean(name, 120)), held, contained, f"{m.get('latency_p95_s', 0):.3f}",
+        verdict = str(m.get("verdict") or ("passed" if m.get("ok") else "failed"))
+        contained = ("yes" if m.get("contained") else "[red]NO[/]") if "contained" in m else "n/a"
+        table.add_row(escape(clean(name, 120)), verdict if verdict == "passed" else f"[red]{escape(verdict)}[/]",
+                      f"{m.get('pass_rate', 0):.0%}", contained, f"{m.get('latency_p95_s', 0):.3f}",
                       f"{m.get('error_rate', 0):.4f}", f"{m.get('quality_mean', 0):.3f}",
                       f"{m.get('cost_usd', 0):.2f}", "yes" if m.get("rolled_back") else "")
     console.print(table)
