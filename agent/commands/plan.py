@@ -104,8 +104,6 @@ def check_names(req: Any, catalog: Any) -> None:
         resolve_request(req.request, catalog)
 
 
-
-
 def check_request(req: Any) -> None:
     """Fail early on a request the chosen planner cannot work with, or a bad model spec."""
     from jitplan.contracts.errors import UserError
