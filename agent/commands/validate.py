@@ -1,34 +1,33 @@
 """``jitplan validate PLAN.json --catalog C [--signals S --contracts K] [--state FLAGS]
-[--policy DIR | --no-policy] [--as ROLE] [--region R] [--json]``.
+[--policy DIR | --no-policy] --as ROLE --region R [--json]``.
 
 Exit 0 when the plan is valid, 1 when it has violations (all listed), 2 on bad input (a missing
 or malformed file; a plan that breaks the plan schema is a violation, not bad input).
+
+Policy is on by default (the bundle shipped with jitplan; ``--policy``/``JITPLAN_POLICY``
+replace it); ``--no-policy`` is recorded in the audit log and reports that a human must approve.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-SHIPPED_POLICY = Path(__file__).resolve().parents[2] / "scenarios" / "policies"
-"""The default bundle shipped in the repository (used when --policy is omitted and it exists)."""
 
-
-def add_context_args(p: argparse.ArgumentParser) -> None:
+def add_context_args(p: argparse.ArgumentParser, *, allow_disable: bool = True) -> None:
     """Options shared by ``validate`` and ``policy eval``."""
+    from jitplan.agent.commands._policy_args import add_policy_args, add_requester_args
+
     p.add_argument("--catalog", required=True, metavar="CATALOG.yaml")
     p.add_argument("--signals", metavar="SIGNALS.yaml", help="signal snapshot (needs --contracts)")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml",
                    help="data contracts deciding which signals are quarantined")
     p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd flags file)")
-    p.add_argument("--policy", metavar="DIR",
-                   help=f"policy bundle directory (default: the shipped {SHIPPED_POLICY.name} "
-                   "bundle when present)")
-    p.add_argument("--as", dest="role", default="operator", metavar="ROLE",
-                   help="requester role (default: operator)")
-    p.add_argument("--region", default="eu", metavar="REGION", help="requester region (default: eu)")
+    from jitplan.agent.commands._evidence_args import add_evidence_argument
+    add_evidence_argument(p)
+    add_policy_args(p, allow_disable=allow_disable)
+    add_requester_args(p)
     p.add_argument("--purpose", default="", metavar="TEXT", help="why the change is requested")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -42,19 +41,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("plan", metavar="PLAN.json")
     add_context_args(p)
-    p.add_argument("--no-policy", action="store_true", help="skip the policy bundle")
     p.set_defaults(func=run)
 
 
-def load_context(args: argparse.Namespace, *, policy_required: bool = False) -> dict[str, Any]:
+def load_context(args: argparse.Namespace) -> dict[str, Any]:
     """Catalog, checked signals, state, policy bundle and request from the shared options."""
+    from jitplan.agent.commands._policy_args import load_bundle, policy_choice, requester
     from jitplan.contracts.catalog import Catalog
     from jitplan.contracts.errors import UserError
     from jitplan.contracts.loading import load_document
-    from jitplan.contracts.policy import PolicyRequest
     from jitplan.contracts.signals import ContractSet, SignalSnapshot
     from jitplan.contracts.state import DeploymentState
-    from jitplan.tools.policy import PolicyBundle
     from jitplan.tools.signal_check import check_signals
 
     catalog = Catalog.from_file(args.catalog)
@@ -68,28 +65,13 @@ def load_context(args: argparse.Namespace, *, policy_required: bool = False) -> 
     state = None
     if args.state:
         state = DeploymentState.from_flagd(load_document(args.state), source=args.state)
+    request = requester(args, args.purpose)
+    choice = policy_choice(args)
+    bundle = load_bundle(choice)
     note = None
-    bundle = None
-    if getattr(args, "no_policy", False):
-        note = "policy skipped (--no-policy)"
-    elif args.policy:
-        bundle = PolicyBundle.load(args.policy)
-    elif SHIPPED_POLICY.is_dir():
-        bundle = PolicyBundle.load(SHIPPED_POLICY)
-    elif policy_required:
-        raise UserError("no policy bundle: pass --policy DIR", source="--policy")
-    else:
-        note = "policy skipped: no --policy given and the shipped bundle is not installed"
-    try:
-        request = PolicyRequest(role=args.role, region=args.region, purpose=args.purpose)
-    except ValueError as exc:
-        from pydantic import ValidationError
-
-        from jitplan.contracts.loading import format_validation_error
-
-        if isinstance(exc, ValidationError):
-            raise format_validation_error(exc, "--as/--region/--purpose") from None
-        raise
+    if choice.disabled:
+        note = ("policy disabled (--no-policy): only the catalog's roles and regions were "
+                "checked; recorded in the audit log")
     return {"catalog": catalog, "signals": signals, "state": state, "policy": bundle,
             "request": request, "note": note}
 
@@ -102,16 +84,24 @@ def run(args: argparse.Namespace) -> int:
     doc = load_document(args.plan)
     ctx = load_context(args)
     bundle = ctx["policy"]
+    if bundle.disabled:
+        from jitplan.agent.commands._policy_args import audit_no_policy
+
+        audit_no_policy("validate", ctx["request"])
     report = validate(doc, ctx["catalog"], ctx["signals"], ctx["state"], bundle, ctx["request"])
+    from jitplan.agent.commands._evidence_args import evidence_index, exposure_summary
+    evidence = exposure_summary(doc, evidence_index(args, ctx["catalog"], ctx["signals"]))
     quarantined = [s.signal.name for s in ctx["signals"] if not s.ok]
     if args.json:
         dump_json({
             "file": args.plan,
             "valid": report.ok,
             **report.model_dump(mode="json"),
-            "policy_dir": str(bundle.path) if bundle is not None else None,
+            "policy_dir": None if bundle.disabled else bundle.path,
+            "policy_disabled": bundle.disabled,
             "note": ctx["note"],
             "quarantined_signals": quarantined,
+            "evidence": evidence,
         })
         return 0 if report.ok else 1
     out = sys.stdout
@@ -123,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
         out.write("  human approval required:\n")
         for reason in report.escalate:
             out.write(f"    * {clean(reason, 400)}\n")
-    if bundle is not None:
+    if not bundle.disabled:
         out.write(f"  policy {bundle.path} sha256 {bundle.sha256[:12]}…\n")
     if ctx["note"]:
         out.write(f"  note: {ctx['note']}\n")
+    if evidence["unproven"]:  # not a violation: the simulation's verdict will be "unproven"
+        out.write(f"  unproven (no evidence; shadow first): {clean(', '.join(evidence['unproven']), 400)}\n")
     if quarantined:
         out.write(f"  quarantined signals: {clean(', '.join(quarantined), 400)}\n")
     return 0 if report.ok else 1
