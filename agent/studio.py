@@ -4,7 +4,10 @@ The platform supplies its own checkpointer, so the exported graph is compiled wi
 Start a cycle in Studio with an input such as::
 
     {"thread_id": "studio-1", "inputs": {"catalog": "scenarios/world/catalog.yaml",
-     "signals": "scenarios/world/signals/demand-rise.yaml", "policy": "scenarios/policies"}}
+     "signals": "scenarios/world/signals/demand-rise.yaml",
+     "contracts": "scenarios/world/contracts.yaml", "role": "operator", "region": "eu"}}
+
+(The default policy bundle applies; ``"policy": DIR`` replaces it.)
 """
 
 from __future__ import annotations

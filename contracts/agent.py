@@ -7,7 +7,7 @@ __all__ = ["DECISIONS", "CycleResult", "Decision", "PlanRequest"]
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Decision = Literal["approved", "rejected", "escalated", "noop"]
 DECISIONS: tuple[str, ...] = get_args(Decision)
@@ -15,6 +15,9 @@ DECISIONS: tuple[str, ...] = get_args(Decision)
 
 class PlanRequest(BaseModel):
     """The inputs of one planning cycle: file paths plus who asks for what.
+
+    Policy is on by default: with ``policy`` None the shipped bundle is applied; only
+    ``no_policy=True`` turns it off, and then the cycle cannot auto-approve.
 
     Paths (not loaded objects) are what the graph state keeps, so a cycle resumed in another
     process (``jitplan approve``, ``--resume``) reloads the same inputs.
@@ -27,9 +30,14 @@ class PlanRequest(BaseModel):
     contracts: str | None = None
     state: str | None = None
     policy: str | None = None
+    """A policy bundle directory; None: the default bundle shipped in the package."""
+    no_policy: bool = False
+    """Explicitly evaluate no bundle (``--no-policy``): audited, and the cycle always escalates."""
     request: str = Field(default="", max_length=4000)
-    role: str = Field(default="operator", max_length=128)
-    region: str = Field(default="eu", max_length=64)
+    role: str = Field(min_length=1, max_length=128)
+    """The requester's role (``--as`` / ``JITPLAN_ROLE``); required, never defaulted."""
+    region: str = Field(min_length=1, max_length=64)
+    """The requester's region (``--region`` / ``JITPLAN_REGION``); required, never defaulted."""
     model: str | None = Field(default=None, max_length=500)
     now: str | None = None
     apply: bool = False
@@ -38,6 +46,12 @@ class PlanRequest(BaseModel):
     max_tool_calls: int = Field(default=24, ge=0, le=500)
     replications: int = Field(default=10, ge=1, le=100)
     use_cache: bool = True
+
+    @model_validator(mode="after")
+    def _one_policy_choice(self) -> PlanRequest:
+        if self.no_policy and self.policy:
+            raise ValueError("give either a policy bundle (policy) or no_policy, not both")
+        return self
     focus: tuple[str, ...] = ()
     """Feature ids a signal-driven cycle is limited to (the separate cycle of a feature that a
     request's cycle left out); empty: every triggered feature."""

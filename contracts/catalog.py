@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "PII_REDACTION",
     "RISK_ORDER",
     "Catalog",
     "CostEnvelope",
@@ -30,8 +31,11 @@ from jitplan.contracts.loading import FromFile
 FeatureKind = Literal["prompt", "reasoning", "adapter", "pipeline"]
 RiskTier = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+PII_REDACTION = "pii_redaction"
+"""The capability a feature handling ``pii`` (``risk.data_classes``) needs from a dependency."""
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+_CAPABILITY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -133,6 +137,23 @@ class FeatureSpec(_Model):
     triggers: Triggers = Field(default_factory=Triggers)
     depends_on: list[Dependency] = Field(default_factory=list)
     fallback: str | None = None
+    provides: list[str] = Field(default_factory=list, max_length=32)
+    """Capabilities this feature offers its dependants, e.g. ``pii_redaction``: a feature with
+    ``pii`` in ``risk.data_classes`` must depend on one that provides ``pii_redaction``."""
+
+    @field_validator("provides")
+    @classmethod
+    def _capabilities(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _CAPABILITY.match(name):
+                raise ValueError(f"expected capability names such as 'pii_redaction' (lowercase "
+                                 f"letters, digits and '_'), got {name[:64]!r}")
+        return v
+
+    @property
+    def handles_pii(self) -> bool:
+        """Whether the feature sees personal data and is not itself the redactor."""
+        return "pii" in self.risk.data_classes and PII_REDACTION not in self.provides
 
     @field_validator("id", "fallback")
     @classmethod

@@ -21,14 +21,16 @@ class PolicyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    role: str = "operator"
-    region: str = "eu"
+    role: str | None = None
+    """The requester's role; None (not given) is refused wherever the catalog restricts roles."""
+    region: str | None = None
+    """The requester's region; None (not given) is refused wherever the catalog restricts regions."""
     purpose: str = Field(default="", max_length=500)
 
     @field_validator("role", "region")
     @classmethod
-    def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not _NAME.match(v):
             raise ValueError("expected 1-64 chars of letters, digits, _ . : - (e.g. 'operator', 'eu')")
         return v
 

@@ -63,6 +63,7 @@ def generate_catalog(n: int = 200, seed: int = 0) -> dict[str, Any]:
                     },
                     "triggers": {"demand_min_rpm": float(rng.choice([10, 30, 60, 120])), "drift_max": 0.1},
                     "depends_on": deps,
+                    **({"provides": ["pii_redaction"]} if i == 0 else {}),
                 }
             )
         ids.append(fid)

@@ -46,6 +46,11 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("JITPLAN_HOME", str(home))
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    # The requester is configured once for the suite, as a user would (JITPLAN_ROLE/REGION);
+    # tests of the "required" rule delete them. A developer's own policy choice is not inherited.
+    monkeypatch.setenv("JITPLAN_ROLE", "operator")
+    monkeypatch.setenv("JITPLAN_REGION", "eu")
+    monkeypatch.delenv("JITPLAN_POLICY", raising=False)
     yield home
 
 

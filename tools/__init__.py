@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "DependencyGraph": "depgraph",
     "CostEstimate": "cost", "estimate_cost": "cost",
     "PolicyBundle": "policy", "evaluate_policy": "policy", "policy_input": "policy",
+    "governance_refusals": "catalog_governance",
     "validate": "validator",
     "simulate_plan": "simulate_plan",
     "PlanCache": "plan_cache", "cache_key": "plan_cache",

@@ -8,7 +8,7 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
-from jitplan.contracts.catalog import Catalog
+from jitplan.contracts.catalog import PII_REDACTION, Catalog, Dependency
 from jitplan.contracts.errors import FieldProblem
 from jitplan.tools.depgraph import DependencyGraph
 
@@ -25,8 +25,15 @@ def _schema_problem(schema: object) -> str | None:
     return None
 
 
+def _redacts(catalog: Catalog, dep: Dependency) -> bool:
+    """Whether every catalog version ``dep`` admits (at least one) provides pii_redaction."""
+    admitted = [v for v in catalog.versions(dep.id) if dep.admits(v.version)]
+    return bool(admitted) and all(PII_REDACTION in v.provides for v in admitted)
+
+
 def check_catalog(catalog: Catalog, source: str) -> list[FieldProblem]:
-    """Duplicates, dependency ranges and cycles, JSON Schemas, prompt files, fallbacks."""
+    """Duplicates, dependency ranges and cycles, JSON Schemas, prompt files, fallbacks, and
+    redaction: a feature handling pii must depend on one that provides pii_redaction."""
     problems: list[FieldProblem] = []
     keys = Counter((f.id, f.version) for f in catalog.features)
     ids = set(catalog.ids)
@@ -46,6 +53,11 @@ def check_catalog(catalog: Catalog, source: str) -> list[FieldProblem]:
                 problems.append(
                     FieldProblem(source, f"{where}.version", f"no version of {dep.id} satisfies {dep.version!r} (catalog has {have})")
                 )
+        if f.handles_pii and not any(_redacts(catalog, d) for d in f.depends_on):
+            problems.append(FieldProblem(
+                source, f"{at}.depends_on",
+                f"{f.key} handles pii (risk.data_classes) but no dependency provides "
+                f"{PII_REDACTION}: depend on a feature that declares provides: [{PII_REDACTION}]"))
         if f.fallback is not None:
             if f.fallback not in ids:
                 problems.append(FieldProblem(source, f"{at}.fallback", f"unknown feature {f.fallback!r}"))

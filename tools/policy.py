@@ -9,6 +9,15 @@ run time (regopy's strict built-in errors are on), times out, or leaves ``deny``
 undefined or of the wrong type yields ``allowed=False`` with the reason — never an allow.
 Every decision records ``bundle_sha256`` (sha256 over the sorted file names and contents).
 
+The default bundle ships as package data (``jitplan/tools/policy_bundle/*.rego``) and is read with
+``importlib.resources`` (``PolicyBundle.default()``), so an installed wheel applies it anywhere.
+``PolicyBundle.no_policy()`` stands for an explicit ``--no-policy``: no Rego is evaluated and the
+decision always escalates (a human must approve what no policy checked).
+
+Whatever the bundle, the catalog's own ``governance.roles`` and ``governance.regions`` are
+checked in Python (``tools.catalog_governance``) and their deny reasons merged into the decision,
+so a custom bundle that forgets them cannot allow what the catalog forbids.
+
 The input document is built by ``tools.policy_input.policy_input``.
 
 Evaluation runs the query on a worker thread and waits at most ``timeout_s`` (regopy's C calls
@@ -19,14 +28,17 @@ deny. Loaded interpreters are pooled per bundle hash, so repeated evaluations sk
 from __future__ import annotations
 
 __all__ = [
+    "DEFAULT_BUNDLE",
     "FEATURE_FIELDS",
     "FORBIDDEN_BUILTINS",
+    "NO_POLICY_ESCALATION",
     "SIGNAL_FIELDS",
     "STEP_FIELDS",
     "PendingDecision",
     "PolicyBundle",
     "evaluate_policy",
     "forbidden_builtins",
+    "governance_refusals",
     "policy_input",
     "signal_docs",
     "start_policy_evaluation",
@@ -46,6 +58,7 @@ from typing import Any
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.loading import read_text
 from jitplan.contracts.policy import PolicyDecision
+from jitplan.tools.catalog_governance import governance_refusals
 from jitplan.tools.policy_input import (
     FEATURE_FIELDS,
     SIGNAL_FIELDS,
@@ -72,6 +85,11 @@ _FORBIDDEN_RE = re.compile(
     r"|crypto\.x509\.parse_and_verify_certificates_with_options)\b"
 )
 MAX_BUNDLE_FILES = 200
+DEFAULT_BUNDLE = ("jitplan.tools", "policy_bundle")
+"""Where the default bundle ships: (package, resource directory)."""
+NO_POLICY_PATH = "(none: --no-policy)"
+NO_POLICY_ESCALATION = ("policy disabled (--no-policy): no policy bundle was evaluated, "
+                        "so a human must approve")
 _QUERY = 'x := {"deny": data.jitplan.deny, "escalate": data.jitplan.escalate}'
 
 
@@ -124,6 +142,39 @@ class PolicyBundle:
     """(relative path, source) pairs sorted by path."""
     sha256: str
     forbidden: tuple[str, ...] = ()
+    disabled: bool = False
+    """True for ``PolicyBundle.no_policy()`` (``--no-policy``): only catalog governance is checked."""
+
+    @classmethod
+    def default(cls) -> PolicyBundle:
+        """The bundle shipped in the package (``jitplan/tools/policy_bundle``)."""
+        from importlib.resources import files
+
+        root = files(DEFAULT_BUNDLE[0]).joinpath(DEFAULT_BUNDLE[1])
+        found: list[tuple[str, str]] = []
+
+        def walk(node: Any, prefix: str) -> None:
+            for child in sorted(node.iterdir(), key=lambda c: c.name):
+                if child.is_dir():
+                    walk(child, f"{prefix}{child.name}/")
+                elif child.name.endswith(".rego"):
+                    found.append((prefix + child.name, child.read_text(encoding="utf-8")))
+
+        if not root.is_dir():
+            raise UserError("the default policy bundle is not installed (package data "
+                            "jitplan/tools/policy_bundle); reinstall jitplan or pass --policy DIR",
+                            source="--policy")
+        walk(root, "")
+        if not found:
+            raise UserError("no .rego files in the installed default policy bundle",
+                            source=str(root))
+        return cls.from_sources(found, path=str(root))
+
+    @classmethod
+    def no_policy(cls) -> PolicyBundle:
+        """No bundle (``--no-policy``): decisions carry catalog governance and always escalate."""
+        digest = hashlib.sha256(b"jitplan:no-policy").hexdigest()
+        return cls(path=NO_POLICY_PATH, files=(), sha256=digest, disabled=True)
 
     @classmethod
     def load(cls, directory: str | Path) -> PolicyBundle:
@@ -286,6 +337,13 @@ class PendingDecision:
         self._decision: PolicyDecision | None = None
         self._worker: threading.Thread | None = None
         self._deadline = time.monotonic() + timeout_s
+        self._governance = governance_refusals(input_doc)
+        if bundle.disabled:
+            deny = sorted(set(self._governance))
+            self._decision = PolicyDecision(allowed=not deny, deny=deny,
+                                            escalate=[NO_POLICY_ESCALATION],
+                                            bundle_sha256=bundle.sha256)
+            return
         if bundle.forbidden:
             self._decision = self._denied(
                 "policy bundle refused: non-deterministic built-ins are not allowed: "
@@ -328,7 +386,8 @@ class PendingDecision:
         input_set.wait(timeout_s)
 
     def _denied(self, reason: str) -> PolicyDecision:
-        return PolicyDecision(allowed=False, deny=[reason], escalate=[],
+        deny = sorted({reason, *self._governance})
+        return PolicyDecision(allowed=False, deny=deny, escalate=[],
                               bundle_sha256=self._bundle.sha256, error=reason)
 
     def result(self) -> PolicyDecision:
@@ -345,6 +404,7 @@ class PendingDecision:
         else:
             _release(self._bundle, self._engine)
             deny, escalate = self._box["result"]
+            deny = sorted(set(deny) | set(self._governance))
             self._decision = PolicyDecision(allowed=not deny, deny=deny, escalate=escalate,
                                             bundle_sha256=self._bundle.sha256)
         return self._decision

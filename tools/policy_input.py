@@ -5,7 +5,8 @@ The input document (also described in ``scenarios/policies/README.md``)::
 
     {
       "request":  {"role": str, "region": str, "purpose": str},
-      "features": [FeatureSpec as JSON, ...],      # every feature version the request touches
+      "features": [FeatureSpec as JSON, ...],      # every feature version the request touches;
+                                                   # depends_on entries carry "provides"
       "signals":  [{...Signal as JSON, "quarantined": bool, "reasons": [str, ...]}, ...],
       "plan":     Plan as JSON | null,             # null: "may these features be activated?"
       "state":    {feature_id: {...FeatureState as JSON, "enabled": bool,
@@ -24,6 +25,7 @@ __all__ = [
     "FEATURE_FIELDS",
     "SIGNAL_FIELDS",
     "STEP_FIELDS",
+    "feature_doc",
     "policy_input",
     "signal_docs",
     "touched_features",
@@ -32,17 +34,20 @@ __all__ = [
 from collections.abc import Sequence
 from typing import Any
 
-from jitplan.contracts.catalog import Catalog, FeatureSpec
-from jitplan.contracts.plan import Plan
+from jitplan.contracts.catalog import Catalog, Dependency, FeatureSpec
+from jitplan.contracts.plan import Plan, Step
 from jitplan.contracts.policy import PolicyRequest
 from jitplan.contracts.signals import SignalStatus
 from jitplan.contracts.state import DeploymentState
 from jitplan.tools.catalog_store import CatalogStore
 
 FEATURE_FIELDS: tuple[str, ...] = (
-    "id", "version", "kind", "cost", "risk", "governance", "slo", "depends_on",
+    "id", "version", "kind", "cost", "risk", "governance", "slo", "depends_on", "provides",
 )
-"""FeatureSpec fields carried in the policy input (the policy-relevant view of a spec)."""
+"""FeatureSpec fields carried in the policy input (the policy-relevant view of a spec).
+
+Each ``depends_on`` entry also carries ``provides``: the capabilities (e.g. ``pii_redaction``)
+that every catalog version the dependency's range admits declares."""
 STEP_FIELDS: tuple[str, ...] = ("id", "action", "feature", "version", "params", "depends_on")
 """Step fields carried in the policy input (tolerances, compensations and rationale are not)."""
 _RESTORING = frozenset({"rollback", "disable"})
@@ -57,6 +62,23 @@ def _state_doc(state: DeploymentState, ids: set[str] | None) -> dict[str, Any]:
         for fid, fs in sorted(state.features.items())
         if ids is None or fid in ids
     }
+
+
+def _provided(store: CatalogStore, dep: Dependency) -> list[str]:
+    """Capabilities every catalog version admitted by ``dep`` provides (none admitted: none)."""
+    common: set[str] | None = None
+    for spec in store.versions(dep.id):
+        if dep.admits(spec.version):
+            common = set(spec.provides) if common is None else common & set(spec.provides)
+    return sorted(common or ())
+
+
+def feature_doc(spec: FeatureSpec, store: CatalogStore) -> dict[str, Any]:
+    """One spec as the policy input carries it (``FEATURE_FIELDS``; dependencies with ``provides``)."""
+    doc = spec.model_dump(mode="json", include=set(FEATURE_FIELDS))
+    doc["depends_on"] = [{**d, "provides": _provided(store, dep)}
+                         for d, dep in zip(doc["depends_on"], spec.depends_on, strict=True)]
+    return doc
 
 
 def _plan_doc(plan: Plan) -> dict[str, Any]:
@@ -82,6 +104,14 @@ def signal_docs(signals: Sequence[SignalStatus]) -> list[dict[str, Any]]:
     ]
 
 
+def _target(step: Step) -> str | None:
+    """The version a step acts on: a rollback's ``params.to_version``, else its ``version``."""
+    if step.action == "rollback":
+        to = step.params.get("to_version")
+        return to if isinstance(to, str) else None
+    return step.version
+
+
 def touched_features(
     plan: Plan,
     catalog: Catalog,
@@ -91,7 +121,8 @@ def touched_features(
 ) -> list[FeatureSpec]:
     """The catalog specs a plan's steps (and their compensations) act on, by key.
 
-    A step without a version touches the serving version (from ``state``), else the newest.
+    A step without a version touches the serving version (from ``state``), else the newest; a
+    rollback's version is the one it returns to (``params.to_version``).
     A compensation that rolls back or disables its own step's feature, naming no version or the
     serving one, touches nothing new: it returns to the deployed state, and its step already put that feature in front of the
     policy. (Listing the serving spec for every such undo doubled the input of a typical plan.)
@@ -113,13 +144,13 @@ def touched_features(
     for step in plan.steps:
         if step.action in ("noop", "escalate"):
             continue  # changes nothing, so needs no rights over the feature
-        add(step.feature, step.version)
+        add(step.feature, _target(step))
         undo = step.compensation
         serving = state.get(step.feature).version if state is not None and step.feature else None
         if undo is not None and not (undo.feature == step.feature
                                      and undo.action in _RESTORING
-                                     and undo.version in (None, serving)):
-            add(undo.feature, undo.version)
+                                     and _target(undo) in (None, serving)):
+            add(undo.feature, _target(undo))
     return [found[k] for k in sorted(found)]
 
 
@@ -140,16 +171,16 @@ def policy_input(
     ``SIGNAL_FIELDS``), only the signals of the listed features, and only the state of the
     listed features and their dependencies: rego-cpp's cost grows with the input's size.
     """
+    lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
     specs: dict[str, FeatureSpec] = {f.key: f for f in features}
     if plan is not None:
-        for f in touched_features(plan, catalog, state, store=store):
+        for f in touched_features(plan, catalog, state, store=lookup):
             specs.setdefault(f.key, f)
     ids = {f.id for f in specs.values()}
     related = ids | {d.id for f in specs.values() for d in f.depends_on}
     return {
         "request": request.model_dump(mode="json"),
-        "features": [specs[k].model_dump(mode="json", include=set(FEATURE_FIELDS))
-                     for k in sorted(specs)],
+        "features": [feature_doc(specs[k], lookup) for k in sorted(specs)],
         "signals": signal_docs([s for s in signals if s.signal.feature in ids]),
         "plan": _plan_doc(plan) if plan is not None else None,
         "state": _state_doc(state, related) if state is not None else None,

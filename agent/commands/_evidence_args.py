@@ -8,7 +8,7 @@ field; unknown versions and stale evidence are warned about on stderr). Stdlib o
 
 from __future__ import annotations
 
-__all__ = ["add_evidence_argument", "evidence_index", "evidence_paths", "warn_notes"]
+__all__ = ["add_evidence_argument", "evidence_index", "evidence_paths", "exposure_summary", "warn_notes"]
 
 import argparse
 import sys
@@ -48,3 +48,20 @@ def evidence_index(args: argparse.Namespace | Sequence[str], catalog: Any,
     if warn:
         warn_notes(index.notes)
     return index
+
+
+def exposure_summary(plan: Any, index: Any) -> dict[str, Any]:
+    """For ``jitplan validate``: what each version the plan serves users from rests on
+    (``provenance``) and which of them are ``unproven`` (the simulation will not pass them)."""
+    from jitplan.tools.evidence_matrix import EXPOSING_ACTIONS, is_proven
+
+    steps = plan.get("steps") if isinstance(plan, dict) else None
+    keys: list[str] = []
+    for st in steps if isinstance(steps, list) else []:
+        if (isinstance(st, dict) and st.get("action") in EXPOSING_ACTIONS
+                and isinstance(st.get("feature"), str) and isinstance(st.get("version"), str)):
+            key = f"{st['feature']}@{st['version']}"
+            if key not in keys:
+                keys.append(key)
+    prov = {k: (p.provenance() if (p := index.get(k)) is not None else "nominal") for k in keys}
+    return {"provenance": prov, "unproven": [k for k in keys if not is_proven(index.get(k))]}

@@ -1,7 +1,10 @@
 """``jitplan apply PLAN.json --state FLAGS [--signals S | --signals-dir DIR] [--dry-run]``.
 
-Exit 0 applied (or dry run), 1 refused (not approved / stale), compensated, paused or needs an
-operator, 2 bad input.
+Exit 0 applied (or dry run), 1 refused (not approved / stale / denied by the policy),
+compensated, paused or needs an operator, 2 bad input. The plan is checked against the policy
+(default bundle, ``--policy``/``JITPLAN_POLICY``, or the approval's) and the catalog's roles and
+regions first, dry run included; ``--as``/``--region`` (or ``JITPLAN_ROLE``/``JITPLAN_REGION``)
+name the requester.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ def register(sub: Any) -> None:
     p.add_argument("--thread", metavar="ID", help="thread id for audit records (default: the approval's)")
     p.add_argument("--audit", metavar="URL", help="audit log (default <home>/audit.db; postgresql://... ok)")
     p.add_argument("--catalog", metavar="CATALOG.yaml", help="catalog to re-hash (default: the approval's)")
-    p.add_argument("--policy", metavar="DIR", help="policy bundle to re-hash (default: the approval's)")
+    from jitplan.agent.commands._policy_args import add_policy_args, add_requester_args
+
+    add_policy_args(p)  # the plan is checked against it (default: the approval's, else shipped)
+    add_requester_args(p)
     p.add_argument("--confidence", type=float, default=0.95, help="canary test confidence (default 0.95)")
     p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative canary degradation (default 0.10)")
     p.add_argument("--min-samples", type=int, default=4,
@@ -58,27 +64,10 @@ class _Printable:
         self.stream.write("".join(c if c.isprintable() or c == "\n" else "?" for c in text))
 
 
-def _current_hashes(args: argparse.Namespace, inputs: dict[str, Any], state_sha: str) -> dict[str, str | None]:
-    from pathlib import Path
-
-    from jitplan.contracts.catalog import Catalog
-
-    cur: dict[str, str | None] = {"state_sha256": state_sha, "catalog_sha256": None, "policy_sha256": None}
-    if inputs.get("catalog_sha256"):
-        path = args.catalog or inputs.get("catalog_path")
-        if path and Path(path).exists():
-            cur["catalog_sha256"] = Catalog.from_file(path).digest()
-    if inputs.get("policy_sha256"):
-        pdir = args.policy or inputs.get("policy_dir")
-        if pdir and Path(pdir).is_dir():
-            from jitplan.tools.policy import PolicyBundle
-
-            cur["policy_sha256"] = PolicyBundle.load(pdir).sha256
-    return cur
-
-
 def run(args: argparse.Namespace) -> int:
+    from jitplan.agent.commands._apply_policy import plan_policy
     from jitplan.agent.commands._output import dump_json
+    from jitplan.agent.commands._policy_args import audit_no_policy
     from jitplan.agent.orchestrator import (
         apply_plan,
         approval_problem,
@@ -134,8 +123,22 @@ def run(args: argparse.Namespace) -> int:
             except ValueError:
                 raise UserError("corrupt run journal", source=str(journal)) from None
         inputs = dict((approval.payload.get("inputs") or {}) if approval else {})
-        problem = approval_problem(approval, _current_hashes(args, inputs, state_sha))
         thread_id = args.thread or (approval.thread_id if approval else None)
+        current: dict[str, str | None] = {"state_sha256": state_sha}
+        unapproved = approval is None or approval.payload.get("decision") != "approved"
+        problem = approval_problem(approval, current) if unapproved else None
+        if problem is None or args.dry_run:  # the policy is asked unless nothing can run anyway
+            pol = plan_policy(args, plan, state, signals, contracts, inputs)
+            if pol.bundle.disabled:
+                audit_no_policy("apply", pol.request, audit=audit, thread_id=thread_id)
+            if pol.denial and not args.abort:  # dry run too: apply agrees with plan and validate
+                if not args.dry_run:
+                    audit.append("apply_refused", {"plan_id": plan.id, "plan_sha256": plan.digest(),
+                                                   "reason": pol.denial}, thread_id=thread_id)
+                _Printable(sys.stderr).write(f"jitplan: refused: {pol.denial}\n")
+                return 1
+            current |= {"catalog_sha256": pol.catalog_sha256, "policy_sha256": pol.bundle.sha256}
+            problem = approval_problem(approval, current) or pol.needs_human(approval)
         if problem and args.dry_run:
             _Printable(sys.stderr).write(f"jitplan: note: a real apply would be refused: {problem}\n")
         elif problem:

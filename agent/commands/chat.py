@@ -19,9 +19,10 @@ def register(sub: Any) -> None:
     p.add_argument("--state", metavar="FLAGS.json")
     from jitplan.agent.commands._evidence_args import add_evidence_argument
     add_evidence_argument(p)
-    p.add_argument("--policy", metavar="DIR")
-    p.add_argument("--as", dest="role", default="operator", metavar="ROLE")
-    p.add_argument("--region", default="eu", metavar="R")
+    from jitplan.agent.commands._policy_args import add_policy_args, add_requester_args
+
+    add_policy_args(p)
+    add_requester_args(p)
     p.add_argument("--model", default=None, metavar="M", help="LLM (litellm name) or scripted:FILE")
     p.add_argument("--replications", type=int, default=10, metavar="N")
     p.set_defaults(func=run)
@@ -41,12 +42,14 @@ def _empty_signals() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from jitplan.agent.chat import HELP, ChatSession
+    from jitplan.agent.commands._policy_args import policy_choice, requester
     from jitplan.agent.commands.plan import render
 
+    who, choice = requester(args), policy_choice(args)
     base: dict[str, Any] = {
         "catalog": args.catalog, "signals": args.signals or _empty_signals(),
-        "contracts": args.contracts, "state": args.state, "policy": args.policy,
-        "role": args.role, "region": args.region, "model": args.model,
+        "contracts": args.contracts, "state": args.state, "policy": choice.path,
+        "no_policy": choice.disabled, "role": who.role, "region": who.region, "model": args.model,
         "replications": args.replications, "evidence": list(getattr(args, "evidence", [])),
     }
     from jitplan.agent.nodes.common import load_inputs

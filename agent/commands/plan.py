@@ -22,11 +22,14 @@ def register(sub: Any) -> None:
     p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd JSON)")
     from jitplan.agent.commands._evidence_args import add_evidence_argument
     add_evidence_argument(p)
-    p.add_argument("--policy", metavar="DIR", help="policy bundle directory (.rego)")
+    from jitplan.agent.commands._policy_args import add_policy_args, add_requester_args
+
+    add_policy_args(p)
     p.add_argument("--request", default="", metavar="TEXT",
-                   help="what to do, e.g. 'enable answer-synthesizer', 'roll out reply-drafter to 25%%'")
-    p.add_argument("--as", dest="role", default="operator", metavar="ROLE", help="requesting role")
-    p.add_argument("--region", default="eu", metavar="R")
+                   help="what to do, e.g. 'enable answer-synthesizer', 'roll out reply-drafter to 25%%'; "
+                   "plans only that feature and its dependencies (other triggered features get their "
+                   "own cycles, listed under scope.deferred)")
+    add_requester_args(p)
     p.add_argument("--model", default=None, metavar="M",
                    help="LLM planner through litellm (e.g. openai/gpt-4o-mini, ollama/llama3.1) or "
                    "scripted:FILE; default: the offline planner")
@@ -78,6 +81,9 @@ def build_request(args: argparse.Namespace) -> Any:
     for flag in ("catalog", "signals"):
         if not getattr(args, flag):
             raise UserError(f"--{flag} is required (or use --resume THREAD_ID)", source=f"--{flag}")
+    from jitplan.agent.commands._policy_args import policy_choice, requester
+
+    who, choice = requester(args), policy_choice(args)
     from jitplan.agent.commands._evidence_args import evidence_paths
 
     try:

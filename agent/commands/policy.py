@@ -1,8 +1,9 @@
-"""``jitplan policy eval --catalog C --feature ID [--version V] [--as ROLE] [--region R]
+"""``jitplan policy eval --catalog C --feature ID [--version V] --as ROLE --region R
 [--signals S --contracts K] [--state FLAGS] [--policy DIR] [--json]``.
 
-Shows the policy decision for activating one feature version. Exit 0 allowed (escalations are
-listed), 1 denied, 2 bad input.
+Shows the policy decision for activating one feature version: the default bundle shipped with
+jitplan unless ``--policy``/``JITPLAN_POLICY`` name another, plus the catalog's own roles and
+regions. Exit 0 allowed (escalations are listed), 1 denied, 2 bad input.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def register(sub: Any) -> None:
     e.add_argument("--version", metavar="V", help="feature version (default: the newest)")
     e.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="evaluation time bound in seconds (default 2)")
-    add_context_args(e)
+    add_context_args(e, allow_disable=False)
     e.set_defaults(func=run_eval)
 
 
@@ -37,7 +38,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from jitplan.contracts.errors import UserError
     from jitplan.tools.policy import evaluate_policy, policy_input
 
-    ctx = load_context(args, policy_required=True)
+    ctx = load_context(args)
     catalog = ctx["catalog"]
     spec = catalog.get(args.feature, args.version)
     if spec is None:
@@ -67,7 +68,8 @@ def run_eval(args: argparse.Namespace) -> int:
     verdict = "ALLOWED" if decision.allowed else "DENIED"
     if decision.allowed and decision.escalate:
         verdict = "ALLOWED with human approval"
-    out.write(f"{spec.key} for role {args.role!r} in region {args.region!r}: {verdict}\n")
+    req = ctx["request"]
+    out.write(f"{spec.key} for role {req.role!r} in region {req.region!r}: {verdict}\n")
     for reason in decision.deny:
         out.write(f"  deny: {clean(reason, 600)}\n")
     for reason in decision.escalate:

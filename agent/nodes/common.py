@@ -50,7 +50,8 @@ class CycleInputs:
     snapshot: SignalSnapshot
     contracts: ContractSet
     state: DeploymentState
-    policy: PolicyBundle | None
+    policy: PolicyBundle
+    """The default bundle, the one named, or ``PolicyBundle.no_policy()`` (``--no-policy``)."""
     now: datetime | None
     evidence: Any = None
     """The catalog's ``EvidenceIndex`` (``--evidence``; empty without)."""
@@ -73,8 +74,8 @@ class CycleInputs:
         return {
             "catalog_path": r.catalog,
             "catalog_sha256": self.catalog.digest(),
-            "policy_dir": r.policy,
-            "policy_sha256": self.policy.sha256 if self.policy else None,
+            "policy_dir": self.policy.path,
+            "policy_sha256": self.policy.sha256,
             "state_path": r.state,
             "state_sha256": self.state.digest() if r.state else None,
             "signals_path": r.signals,
@@ -150,11 +151,12 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
     contracts = ContractSet.from_file(req.contracts) if req.contracts else ContractSet()
     state = (DeploymentState.from_flagd(load_document(req.state), source=req.state)
              if req.state else DeploymentState())
-    policy = None
-    if req.policy:
-        from jitplan.tools.policy import PolicyBundle
+    from jitplan.tools.policy import PolicyBundle
 
-        policy = PolicyBundle.load(req.policy)
+    if req.no_policy:  # explicit opt-out: audited by govern, and decide always escalates
+        policy = PolicyBundle.no_policy()
+    else:  # policy is on by default: the shipped bundle unless another is named
+        policy = PolicyBundle.load(req.policy) if req.policy else PolicyBundle.default()
     now = None
     if req.now:
         from jitplan.contracts.errors import UserError

@@ -19,6 +19,10 @@ def escalation_reasons(plan: Plan, cin: CycleInputs, state: CycleState) -> tuple
     roles: set[str] | None = None
     policy = state.get("policy") or {}
     reasons.extend(f"policy: {e}" for e in policy.get("escalate", []))
+    if cin.request.no_policy or cin.policy.disabled:
+        from jitplan.tools.policy import NO_POLICY_ESCALATION
+
+        reasons.append(f"policy: {NO_POLICY_ESCALATION}")  # never auto-approve unchecked
     reasons.extend(f"validator: {e}" for e in state.get("validation", {}).get("escalate", []))
     for step in plan.steps:
         if step.action == "escalate":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["govern"]
+__all__ = ["disabled_by", "govern"]
 
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,18 @@ from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span,
 if TYPE_CHECKING:
     from jitplan.agent.state import CycleState
     from jitplan.contracts.catalog import FeatureSpec
+
+
+def disabled_by(role: str | None, region: str | None) -> dict[str, Any]:
+    """Who turned the policy off: the ``policy_disabled`` audit payload (requester and OS user)."""
+    import getpass
+    import os
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry and no USER/LOGNAME in the environment
+        user = os.environ.get("USER") or "unknown"
+    return {"policy": "disabled (--no-policy)", "role": role, "region": region, "user": user}
 
 
 def govern(state: CycleState) -> dict[str, Any]:
@@ -22,10 +34,12 @@ def govern(state: CycleState) -> dict[str, Any]:
     with node_span("govern", state):
         cin = inputs_of(state)
         reasons = list(state.get("reasons", []))
-        if cin.policy is None:
-            reasons.append("no policy bundle given (--policy): policy not evaluated")
-            maybe_crash("govern")
-            return {"policy": None, "reasons": reasons}
+        if cin.policy.disabled:
+            who = disabled_by(cin.request.role, cin.request.region)
+            audit(state, "govern", 1, "policy_disabled", who)
+            reasons.append(f"policy disabled (--no-policy) by role {who['role']!r} (user "
+                           f"{who['user']!r}): only catalog governance is checked, and a human "
+                           "must approve")
         wanted: dict[str, FeatureSpec] = {}
         ids = [f["feature"] for f in state.get("findings", [])]
         intent = parse_request(cin.request.request) if cin.request.request else None
@@ -42,6 +56,7 @@ def govern(state: CycleState) -> dict[str, Any]:
         decision = evaluate_policy(cin.policy, doc)
         payload = decision.model_dump(mode="json")
         audit(state, "govern", 0, "policy", {"stage": "request", **payload,
+                                             "policy_dir": cin.policy.path,
                                              "features": sorted(wanted)})
         if decision.error:
             reasons.append(f"policy could not be evaluated (deny by default): {decision.error}")

@@ -82,7 +82,7 @@ def over_budget(doc: dict[str, Any]) -> set[str]:
 
 
 def test_budget_denials_match_plain_arithmetic(specs: list[dict[str, Any]]) -> None:
-    bundle = PolicyBundle.load(ROOT / "scenarios" / "policies")
+    bundle = PolicyBundle.load(ROOT / "tools" / "policy_bundle")
     rng = random.Random(20261126)
     for _ in range(150):
         doc = random_input(rng, specs)

@@ -9,10 +9,12 @@ import pytest
 import yaml
 
 from jitplan.contracts.catalog import Catalog
+from jitplan.tools.catalog_store import CatalogStore
 from jitplan.tools.policy import PolicyBundle, evaluate_policy, forbidden_builtins
+from jitplan.tools.policy_input import feature_doc
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLE_DIR = ROOT / "scenarios" / "policies"
+BUNDLE_DIR = ROOT / "tools" / "policy_bundle"
 CASES = yaml.safe_load((Path(__file__).parent / "cases.yaml").read_text())["cases"]
 
 
@@ -24,7 +26,8 @@ def bundle() -> PolicyBundle:
 @pytest.fixture(scope="module")
 def specs() -> dict[str, dict[str, Any]]:
     catalog = Catalog.from_file(ROOT / "scenarios" / "world" / "catalog.yaml")
-    return {f.key: f.model_dump(mode="json") for f in catalog.features}
+    store = CatalogStore(catalog)
+    return {f.key: feature_doc(f, store) for f in catalog.features}
 
 
 def build_input(case: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -318,6 +318,7 @@ def test_policy_input_carries_the_policy_view_of_a_plan(catalog: Catalog,
 TOUCHED = {
     "versions from steps, state and catalog; an undo of its own feature touches nothing new": (
         [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "params": {"weight": 5},
           "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer"}},
          {"id": "b", "action": "disable", "feature": "tone-rewriter"},
          {"id": "c", "action": "enable", "feature": "answer-synthesizer"},
@@ -326,6 +327,7 @@ TOUCHED = {
         ["answer-synthesizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]),
     "an undo that activates (the serving version) or acts on another feature is touched": (
         [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "params": {"weight": 5},
           "compensation": {"id": "a-undo", "action": "promote", "feature": "ticket-summarizer"}},
          {"id": "b", "action": "enable", "feature": "answer-synthesizer", "version": "1.0.0",
           "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter"}}],
@@ -333,11 +335,13 @@ TOUCHED = {
          "tone-rewriter@1.0.0"]),
     "a rollback naming a version other than the serving one puts that version before the policy": (
         [{"id": "a", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+          "params": {"weight": 5},
           "compensation": {"id": "a-undo", "action": "rollback", "feature": "ticket-summarizer",
-                           "version": "1.0.0"}},
+                           "params": {"to_version": "1.0.0"}}},
          {"id": "b", "action": "canary", "feature": "tone-rewriter", "version": "1.0.0",
+          "params": {"weight": 5},
           "compensation": {"id": "b-undo", "action": "rollback", "feature": "tone-rewriter",
-                           "version": "1.0.0"}}],
+                           "params": {"to_version": "1.0.0"}}}],
         ["ticket-summarizer@1.0.0", "ticket-summarizer@1.2.0", "tone-rewriter@1.0.0"]),
 }
 
@@ -350,7 +354,7 @@ def test_touched_features(name: str, catalog: Catalog, state: DeploymentState) -
 
 
 def test_decisions_on_the_world_are_deterministic(catalog: Catalog, state: DeploymentState) -> None:
-    bundle = PolicyBundle.load(ROOT / "scenarios" / "policies")
+    bundle = PolicyBundle.load(ROOT / "tools" / "policy_bundle")
     spec = catalog.get("medical-triage")
     assert spec is not None
     doc = policy_input(PolicyRequest(role="clinical-lead", region="us"), catalog, [spec], [],

@@ -53,11 +53,16 @@ def test_role_and_region_are_passed_to_the_policy(cli) -> None:  # type: ignore[
     assert 'role "payments-lead"' in messages and 'region "apac"' in messages
 
 
-def test_no_policy_skips_with_a_note(cli) -> None:  # type: ignore[no-untyped-def]
+def test_no_policy_is_noted_escalates_and_is_audited(cli) -> None:  # type: ignore[no-untyped-def]
+    from jitplan.tools.audit import AuditLog
+
     r = cli("validate", GOOD, *CTX, "--no-policy", "--json")
     assert r.code == 0
     out = json.loads(r.out)
-    assert out["policy"] is None and "skipped" in out["note"]
+    assert out["policy_disabled"] is True and out["policy_dir"] is None
+    assert "--no-policy" in out["note"] and any("--no-policy" in e for e in out["escalate"])
+    with AuditLog.open() as log:
+        assert [x.kind for x in log.records()] == ["policy_disabled"]
 
 
 def test_schema_violations_are_exit_1_not_2(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

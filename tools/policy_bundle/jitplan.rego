@@ -3,7 +3,7 @@
 # Contract: package jitplan, rules `deny` and `escalate`, each a set of reason strings.
 # Allowed iff deny is empty; escalate means a human must approve.
 # Deterministic: no time, http, rand, uuid, net or opa.runtime built-ins (the loader refuses them).
-# The input document is described in README.md next to this file.
+# The input document and the rules are described in scenarios/policies/README.md (repository).
 #
 # Written for rego-cpp's cost model (README.md, "Writing rules for rego-cpp"): each rule body
 # iterates one collection; per-feature facts are computed once, keyed by "id@version", as small
@@ -63,7 +63,9 @@ act_features := {a[2] | some a in acts}
 # ---- role and region (data sovereignty) ---------------------------------------------------
 
 # [feature id, allowed roles] of each listed feature the requester's role may not change.
-role_refusals := [[f.id, f.governance.roles] | some f in input.features; count(f.governance.roles) > 0; not input.request.role in f.governance.roles]
+# (A role or region that is not given is refused outside Rego too: jitplan checks the catalog's
+# roles and regions itself, with these same messages, whatever the bundle says.)
+role_refusals := [[f.id, f.governance.roles] | some f in input.features; count(f.governance.roles) > 0; is_string(input.request.role); not input.request.role in f.governance.roles]
 
 deny contains msg if {
 	some r in role_refusals
@@ -71,7 +73,7 @@ deny contains msg if {
 }
 
 # [feature id, allowed regions] of each listed feature not allowed in the request's region.
-region_refusals := [[f.id, f.governance.regions] | some f in input.features; count(f.governance.regions) > 0; not input.request.region in f.governance.regions]
+region_refusals := [[f.id, f.governance.regions] | some f in input.features; count(f.governance.regions) > 0; is_string(input.request.region); not input.request.region in f.governance.regions]
 
 deny contains msg if {
 	some r in region_refusals
@@ -80,16 +82,19 @@ deny contains msg if {
 
 # ---- PII only behind an active redaction dependency ---------------------------------------
 
-# Spec key -> ids of its redaction dependencies, for specs handling pii (a redactor itself
-# needs none).
-pii_redactors := {k: deps | some f in input.features; "pii" in f.risk.data_classes; not contains(f.id, "redact"); k := concat("@", [f.id, f.version]); deps := {d.id | some d in f.depends_on; contains(d.id, "redact")}}
+# Redaction is a declared capability: a redactor says `provides: [pii_redaction]` in the
+# catalog, and each depends_on entry in the input carries what its feature provides.
 
-# Activated pii specs that declare no redactor.
+# Spec key -> ids of its dependencies providing pii_redaction, for specs handling pii (a
+# feature that itself provides pii_redaction needs none).
+pii_redactors := {k: deps | some f in input.features; "pii" in f.risk.data_classes; not "pii_redaction" in object.get(f, "provides", []); k := concat("@", [f.id, f.version]); deps := {d.id | some d in f.depends_on; "pii_redaction" in object.get(d, "provides", [])}}
+
+# Activated pii specs with no dependency providing pii_redaction.
 unredacted_keys := act_keys & {k | deps := pii_redactors[k]; count(deps) == 0}
 
 deny contains msg if {
 	some k in unredacted_keys
-	msg := sprintf("%s handles pii but declares no redaction dependency (a depends_on id containing 'redact')", [split(k, "@")[0]])
+	msg := sprintf("%s handles pii but no dependency provides pii_redaction (declare depends_on a feature with provides: [pii_redaction])", [split(k, "@")[0]])
 }
 
 redactor_ids := {d | deps := pii_redactors[_]; some d in deps}
