@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--fast-runs", type=int, default=30)
     ap.add_argument("--features", type=int, default=200)
-    ap.add_argument("--policy", default=str(ROOT / "scenarios" / "policies"), help="policy bundle")
+    ap.add_argument("--policy", default=str(ROOT / "tools" / "policy_bundle"), help="policy bundle")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="jitplan-bench-"))
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return PlanRequest(
             catalog=str(tmp / "catalog.json"), signals=str(tmp / signals),
             contracts=str(ROOT / "scenarios" / "world" / "contracts.yaml"), state=str(tmp / "flags.json"),
-            policy=args.policy, replications=10, use_cache=False,
+            policy=args.policy, replications=10, use_cache=False, role="operator", region="eu",
         )
 
     t0 = time.perf_counter()

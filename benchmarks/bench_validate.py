@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     catalog, state, signals, plan = world(args.features, args.steps)
     bundle = PolicyBundle.from_sources(
-        [(p.relative_to(ROOT / "scenarios" / "policies").as_posix(), p.read_text())
-         for p in sorted((ROOT / "scenarios" / "policies").rglob("*.rego"))])
+        [(p.relative_to(ROOT / "tools" / "policy_bundle").as_posix(), p.read_text())
+         for p in sorted((ROOT / "tools" / "policy_bundle").rglob("*.rego"))])
     request = PolicyRequest(role="operator", region="eu")
 
     t0 = time.perf_counter()

@@ -61,7 +61,7 @@ def time_rule(bundle: PolicyBundle, doc: dict[str, Any], name: str, runs: int) -
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--bundle", default=str(ROOT / "scenarios" / "policies"))
+    ap.add_argument("--bundle", default=str(ROOT / "tools" / "policy_bundle"))
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--features", type=int, default=200)

@@ -52,7 +52,7 @@ def ws(tmp_path: Path, world: Path) -> dict[str, Path]:
     catalog = tmp_path / "catalog.yaml"
     shutil.copyfile(world / "catalog.yaml", catalog)
     policy = tmp_path / "policies"
-    shutil.copytree(ROOT / "scenarios" / "policies", policy)
+    shutil.copytree(ROOT / "tools" / "policy_bundle", policy)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
     return {"flags": flags, "catalog": catalog, "policy": policy, "plan": plan,
@@ -139,7 +139,7 @@ def test_breach_compensates_and_exits_1(cli: Any, ws: dict[str, Path]) -> None:
 
 def test_dry_run_needs_no_approval_and_writes_nothing(cli: Any, ws: dict[str, Path]) -> None:
     before = ws["flags"].read_bytes()
-    res = cli("apply", ws["plan"], "--state", ws["flags"], "--dry-run")
+    res = cli("apply", ws["plan"], "--state", ws["flags"], "--catalog", ws["catalog"], "--dry-run")
     assert res.code == 0 and "dry_run" in res.out and "would be refused" in res.err
     assert ws["flags"].read_bytes() == before
 

@@ -52,7 +52,7 @@ def _request() -> PlanRequest:
     return PlanRequest(
         catalog=str(WORLD / "catalog.yaml"), signals=str(WORLD / "signals" / "hostile.yaml"),
         contracts=str(WORLD / "contracts.yaml"), state=str(WORLD / "flags.json"),
-        policy=str(ROOT / "scenarios" / "policies"), replications=3,
+        policy=str(ROOT / "tools" / "policy_bundle"), replications=3, role="operator", region="eu",
     )
 
 
@@ -128,7 +128,7 @@ def test_killed_cycle_and_killed_approval_resume_from_postgres_with_each_record_
     tid = "cycle-pgkilled01"
     argv = ["plan", "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / "hostile.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(WORLD / "flags.json"),
-            "--policy", str(ROOT / "scenarios" / "policies"), "--replications", "3",
+            "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "3",
             "--thread-id", tid, "--json"]
     homes = [tmp_path / f"process-{i}" for i in range(4)]
     for h in homes:

@@ -28,7 +28,7 @@ def _argv(flags: Path, thread_id: str) -> list[str]:
     return [sys.executable, "-m", "jitplan.agent.cli", "plan",
             "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / "cost-overrun.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(flags),
-            "--policy", str(ROOT / "scenarios" / "policies"), "--replications", "2",
+            "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "2",
             "--apply", "--thread-id", thread_id, "--json"]
 
 
@@ -64,7 +64,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict
     mp.setenv("JITPLAN_HOME", str(home))
     req = PlanRequest(catalog=str(WORLD / "catalog.yaml"), signals=str(WORLD / "signals" / "cost-overrun.yaml"),
                       contracts=str(WORLD / "contracts.yaml"), state=str(home / "flags.json"),
-                      policy=str(ROOT / "scenarios" / "policies"), replications=2, apply=True)
+                      policy=str(ROOT / "tools" / "policy_bundle"), replications=2, apply=True,
+                      role="operator", region="eu")
     run_cycle(req, thread_id="t-ref")
     out = [r.kind for r in _records(home, "t-ref")], json.loads((home / "flags.json").read_text())
     mp.undo()

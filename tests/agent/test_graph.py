@@ -27,7 +27,8 @@ def _req(signals: str, **kw: Any) -> PlanRequest:
     base: dict[str, Any] = {
         "catalog": str(WORLD / "catalog.yaml"), "signals": str(WORLD / "signals" / f"{signals}.yaml"),
         "contracts": str(WORLD / "contracts.yaml"), "state": str(WORLD / "flags.json"),
-        "policy": str(ROOT / "scenarios" / "policies"), "replications": 3,
+        "policy": str(ROOT / "tools" / "policy_bundle"), "replications": 3,
+        "role": "operator", "region": "eu",
     }
     base.update(kw)
     return PlanRequest(**base)
@@ -70,7 +71,7 @@ def test_demand_rise_is_planned_validated_simulated_and_auto_approved() -> None:
     assert approval["plan_sha256"] == res.plan_sha256
     inputs = approval["inputs"]
     assert inputs["catalog_sha256"] == Catalog.from_file(WORLD / "catalog.yaml").digest()
-    assert inputs["policy_sha256"] == PolicyBundle.load(ROOT / "scenarios" / "policies").sha256
+    assert inputs["policy_sha256"] == PolicyBundle.load(ROOT / "tools" / "policy_bundle").sha256
     assert inputs["state_sha256"] == DeploymentState.from_flagd(load_document(WORLD / "flags.json")).digest()
 
 

@@ -36,7 +36,8 @@ def _req(signals: str | Path, script: str | Path, **kw: Any) -> PlanRequest:
     base: dict[str, Any] = {
         "catalog": str(WORLD / "catalog.yaml"), "signals": str(sig),
         "contracts": str(WORLD / "contracts.yaml"), "state": str(WORLD / "flags.json"),
-        "policy": str(ROOT / "scenarios" / "policies"), "replications": 2,
+        "policy": str(ROOT / "tools" / "policy_bundle"), "replications": 2,
+        "role": "operator", "region": "eu",
         "model": f"scripted:{script if isinstance(script, Path) else SCRIPTS / script}",
     }
     base.update(kw)

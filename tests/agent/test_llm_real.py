@@ -33,7 +33,8 @@ def test_real_model_plans_a_demand_rise() -> None:
     req = PlanRequest(
         catalog=str(WORLD / "catalog.yaml"), signals=str(WORLD / "signals" / "demand-rise.yaml"),
         contracts=str(WORLD / "contracts.yaml"), state=str(WORLD / "flags.json"),
-        policy=str(ROOT / "scenarios" / "policies"), model=MODEL, replications=2, max_revisions=1,
+        policy=str(ROOT / "tools" / "policy_bundle"), model=MODEL, replications=2, max_revisions=1,
+        role="operator", region="eu",
     )
     res = run_cycle(req)
     assert res.status == "done" and res.decision in ("approved", "rejected", "escalated", "noop")

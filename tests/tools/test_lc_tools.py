@@ -25,7 +25,7 @@ def _ctx(signals: str = "demand-rise", role: str = "operator") -> ToolContext:
     snap = SignalSnapshot.from_file(WORLD / "signals" / f"{signals}.yaml")
     statuses = check_signals(snap, ContractSet.from_file(WORLD / "contracts.yaml"), cat)
     state = DeploymentState.from_flagd(load_document(WORLD / "flags.json"))
-    return ToolContext(cat, tuple(statuses), state, PolicyBundle.load(ROOT / "scenarios" / "policies"),
+    return ToolContext(cat, tuple(statuses), state, PolicyBundle.load(ROOT / "tools" / "policy_bundle"),
                        PolicyRequest(role=role), replications=1)
 
 

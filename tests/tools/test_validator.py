@@ -21,6 +21,8 @@ from jitplan.tools.signal_check import check_signals
 from jitplan.tools.validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = PolicyRequest(role="operator", region="eu")
+"""The requester (no default: a missing role or region is refused where the catalog restricts)."""
 WORLD = ROOT / "scenarios" / "world"
 PLANS = ROOT / "tests" / "policies" / "plans"
 
@@ -41,7 +43,7 @@ def state() -> DeploymentState:
 
 @pytest.fixture(scope="module")
 def bundle() -> PolicyBundle:
-    return PolicyBundle.load(ROOT / "scenarios" / "policies")
+    return PolicyBundle.load(ROOT / "tools" / "policy_bundle")
 
 
 def signals(catalog: Catalog, name: str) -> list[SignalStatus]:
@@ -108,7 +110,7 @@ GOOD = {
 @pytest.mark.parametrize("name", list(GOOD))
 def test_good_plans_pass(name: str, catalog: Catalog, state: DeploymentState,
                          bundle: PolicyBundle) -> None:
-    report = validate(GOOD[name], catalog, signals(catalog, "steady"), state, bundle)
+    report = validate(GOOD[name], catalog, signals(catalog, "steady"), state, bundle, OPERATOR)
     assert report.ok, report.feedback()
     assert report.violations == [] and report.policy is not None and report.policy.allowed
     assert set(report.inputs) == {"plan", "catalog", "signals", "state", "policy"}
@@ -121,8 +123,8 @@ def test_a_plan_object_and_its_dict_give_the_same_report(
     catalog: Catalog, state: DeploymentState, bundle: PolicyBundle
 ) -> None:
     doc = good_plan()
-    from_dict = validate(doc, catalog, [], state, bundle)
-    from_model = validate(Plan.from_data(doc), catalog, [], state, bundle)
+    from_dict = validate(doc, catalog, [], state, bundle, OPERATOR)
+    from_model = validate(Plan.from_data(doc), catalog, [], state, bundle, OPERATOR)
     assert from_dict == from_model
 
 
@@ -131,7 +133,8 @@ def test_escalation_is_flagged_not_a_violation(catalog: Catalog, state: Deployme
     doc = plan(step("s1", "canary", "refund-advisor", "1.0.0", params={"weight": 5},
                     tolerances=[{"metric": "error_rate", "comparator": "<=", "threshold": 0.005}]))
     report = validate(doc, catalog, [], state.with_feature(
-        "pii-redactor", state.get("pii-redactor").model_copy(update={"version": "1.1.0"})), bundle)
+        "pii-redactor", state.get("pii-redactor").model_copy(update={"version": "1.1.0"})), bundle,
+        OPERATOR)
     assert report.ok, report.feedback()
     assert any("high risk" in r for r in report.escalate)
     assert any("human approval" in r for r in report.escalate)
@@ -329,7 +332,7 @@ def test_policy_deny_becomes_a_violation_with_its_step(catalog: Catalog, state: 
     doc = plan(step("s1", "promote", "pii-redactor", "1.1.0",
                     compensation={"id": "u", "action": "pin_version", "feature": "pii-redactor",
                                   "version": "1.0.0"}))
-    report = validate(doc, catalog, [], state, bundle)
+    report = validate(doc, catalog, [], state, bundle, OPERATOR)
     deny = [v for v in report.violations if v.code == "policy_deny"]
     assert [v.step for v in deny] == ["s1"]
     assert "without a canary step first" in deny[0].message
@@ -411,7 +414,7 @@ def test_hostile_text_in_a_quarantine_reason_reaches_the_policy_verdict_intact(
         signal=Signal(name="ticket-summarizer.demand", kind="demand", feature="ticket-summarizer",
                       value=5.0, unit=hostile, observed_at=NOW, lineage=["gw"]),
         ok=False, reasons=[f"unit {hostile!r} does not match the contract's 'rpm'"])]
-    report = validate(good_plan(), catalog, statuses, state, bundle)
+    report = validate(good_plan(), catalog, statuses, state, bundle, OPERATOR)
     assert report.policy is not None and report.policy.error is None
     denies = [v.message for v in report.violations if v.code == "policy_deny"]
     assert denies == [f"policy denies: ticket-summarizer cannot be activated: its signal "

@@ -38,7 +38,7 @@ SIGNALS = {
     name: check_signals(SignalSnapshot.from_file(WORLD / "signals" / f"{name}.yaml"), CONTRACTS, CATALOG)
     for name in ("steady", "drift", "stale", "demand-rise", "cost-overrun")
 }
-BUNDLE = PolicyBundle.load(ROOT / "scenarios" / "policies")
+BUNDLE = PolicyBundle.load(ROOT / "tools" / "policy_bundle")
 GOOD = json.loads((ROOT / "tests" / "policies" / "plans" / "good-summarizer-canary.json").read_text())
 FEATURE_IDS = CATALOG.ids
 VERSIONS = sorted({f.version for f in CATALOG.features})
@@ -329,7 +329,7 @@ def test_no_plan_passes_where_validator_or_policy_denies(
 
 @pytest.mark.parametrize("sig", sorted(SIGNALS))
 def test_differential_on_the_good_plan(sig: str) -> None:
-    request = PolicyRequest()
+    request = PolicyRequest(role="operator", region="eu")
     full = validate(GOOD, CATALOG, SIGNALS[sig], STATE, BUNDLE, request)
     bare = validate(GOOD, CATALOG, SIGNALS[sig], STATE, None)
     assert full.ok == (bare.ok and full.policy is not None and full.policy.allowed)
