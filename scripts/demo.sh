@@ -8,7 +8,11 @@ W=scenarios/world
 HOME_DIR=${JITPLAN_HOME:-.jitplan/demo}
 export JITPLAN_HOME=$HOME_DIR
 mkdir -p "$HOME_DIR"
-K=(--contracts $W/contracts.yaml --state $W/flags.json --policy scenarios/policies)
+# The requester, configured once (every governed command needs a role and a region; the
+# catalog's governance.roles/regions are checked against them). Policy is on by default: the
+# bundle shipped in the package; --policy DIR / JITPLAN_POLICY replace it.
+export JITPLAN_ROLE=${JITPLAN_ROLE:-operator} JITPLAN_REGION=${JITPLAN_REGION:-eu}
+K=(--contracts $W/contracts.yaml --state $W/flags.json)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. the catalog"
@@ -34,7 +38,7 @@ say "6. execute the approved rollout on copies of the flags file; gates judge ca
 for f in flags.json flags-regressed.json; do cp $W/flags.json "$HOME_DIR/$f"; rm -rf "$HOME_DIR/$f.history"; done
 rm -rf "$HOME_DIR/runs"
 $J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml --contracts $W/contracts.yaml \
-  --state "$HOME_DIR/flags.json" --policy scenarios/policies --out "$HOME_DIR/rollout.json" --json > /dev/null
+  --state "$HOME_DIR/flags.json" --out "$HOME_DIR/rollout.json" --json > /dev/null
 # Each stage is judged only on samples observed after it began. A stand-in metrics pipeline
 # (make_canary_snapshots.py --feed) scrapes once per stage into a watched folder.
 FEED=
