@@ -106,6 +106,11 @@ def test_signals_without_contracts_are_bad_input(cli: Any) -> None:
     assert "--contracts" in r.err and "signals.yaml" in r.err and "simulation passed" not in r.out
 
 
+def test_chat_with_signals_but_no_contracts_is_bad_input(cli: Any) -> None:
+    r = cli("chat", "--catalog", SHOP / "catalog.yaml", "--signals", SHOP / "signals.yaml", *WHO)
+    assert r.code == 2 and "--contracts" in r.err and "Traceback" not in r.err
+
+
 def _chat(cli: Any, monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> Any:
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
     return cli("chat", "--catalog", SHOP / "catalog.yaml", "--signals", SHOP / "signals.yaml",
