@@ -52,7 +52,14 @@ REFRESH_PHASES: tuple[RefreshPhase, ...] = ("shadow", "canary", "promote")
 
 
 class StepError(ValueError):
-    """A step cannot be applied to the current state (no version to act on, ...)."""
+    """A step cannot be applied to the current state (no version to act on, ...).
+
+    ``code`` is the validator's violation code for it (``missing_version`` or ``bad_params``).
+    """
+
+    def __init__(self, message: str, code: str = "bad_params") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class FeatureState(BaseModel):
@@ -117,7 +124,8 @@ class DeploymentState(BaseModel):
             return self
         fid = step.feature
         if fid is None:
-            raise StepError(f"step {step.id}: action {step.action!r} needs a feature")
+            raise StepError(f"step {step.id}: action {step.action!r} needs a feature",
+                            "missing_feature")
         if step.action == "refresh_prompt":
             state = self
             for ph in (phase,) if phase is not None else REFRESH_PHASES:
@@ -229,7 +237,8 @@ class DeploymentState(BaseModel):
 def _need_version(step: Step, fallback: str | None = None, why: str = "") -> str:
     v = step.version or fallback
     if not v:
-        raise StepError(f"step {step.id}: {step.action} {step.feature} needs a version{why}")
+        raise StepError(f"step {step.id}: {step.action} {step.feature} needs a version{why}",
+                        "missing_version")
     return v
 
 

@@ -215,7 +215,9 @@ def describe_params() -> dict[str, str]:
         for name, info in model.model_fields.items():
             if name == "action":
                 continue
-            need = "required" if info.is_required() else f"optional, default {info.default!r}"
-            parts.append(f"{name} ({need}): {info.description}")
+            desc = info.description or ""
+            need = "required" if info.is_required() else (
+                "optional" if "omitted:" in desc else f"optional, default {info.default!r}")
+            parts.append(f"{name} ({need}): {desc}")
         out[action] = "; ".join(parts) or "no params"
     return out

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jitplan.contracts.plan import ACTIONS, MAX_PLAN_STEPS, Plan
+from jitplan.contracts.step_params import PARAMS_BY_ACTION
 from jitplan.contracts.validation import Violation
 
 PATH_TRAVERSAL = re.compile(r"(?<![^\s\\/'\"=:(\[,;])\.\.(?:[\\/]|$)|\x00")
@@ -101,6 +102,28 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
 
 
+def _param_problem(data: dict[str, Any], loc: tuple[Any, ...], err: Any) -> tuple[str, str] | None:
+    """(code, message) for an error in a step's ``params``: ``canary_weight_range`` for a canary
+    weight, else ``bad_params``; the message names ``steps[i].params.<key>`` and its rule."""
+    if len(loc) < 4 or loc[0] != "steps" or "params" not in loc[2:]:
+        return None
+    at = loc.index("params", 2)
+    if at + 1 >= len(loc):
+        return None
+    node: Any = data.get("steps")
+    for part in loc[1:at]:
+        node = node[part] if isinstance(node, dict | list) else None
+    action = node.get("action") if isinstance(node, dict) else None
+    key = str(loc[at + 1])
+    model = PARAMS_BY_ACTION.get(action) if isinstance(action, str) else None
+    info = model.model_fields.get(key) if model is not None else None
+    rule = f" ({action} {key}: {info.description})" if info is not None and info.description else ""
+    got = "" if err["type"] in ("missing", "unknown_param") else f" (got {err.get('input')!r})"
+    msg = "required parameter is missing" if err["type"] == "missing" else err["msg"]
+    code = "canary_weight_range" if action == "canary" and key == "weight" else "bad_params"
+    return code, f"{_loc(loc)}: {msg}{got}{rule}"
+
+
 def parse_plan(
     data: dict[str, Any], max_steps: int = MAX_PLAN_STEPS
 ) -> tuple[Plan | None, list[Violation]]:
@@ -121,6 +144,10 @@ def parse_plan(
                 msg = "unknown field (not part of the plan format)"
             step = _step_id(data, loc[1]) if len(loc) > 1 and loc[0] == "steps" and isinstance(
                 loc[1], int) else None
+            param = _param_problem(data, loc, err)
+            if param is not None:
+                out.append(Violation(code=param[0], message=param[1], step=step))
+                continue
             out.append(Violation(code="schema", message=f"{_loc(loc) or 'plan'}: {msg}", step=step))
         return None, out or [Violation(code="schema", message="plan does not match the schema")]
     if len(plan.steps) > max_steps and not any(v.code == "too_many_steps" for v in out):

@@ -1,6 +1,7 @@
 """Validator, second pass: walk the steps in order over a simulated deployment state.
 
-Per step: feature and version exist, the step's parameters make sense, dependencies are active
+The walk changes the state with ``DeploymentState.apply``, the transition the executor and the
+simulator use, so the state the validator predicts is the state the executor writes. Per step: feature and version exist, the step's parameters make sense, dependencies are active
 (or enabled earlier), canary weights never decrease before a promote, mutating steps carry
 tolerances no looser than the feature's SLO and a compensation that undoes them, projected cost
 stays inside the envelopes, refresh_prompt targets a newer prompt version, and no step acts on a
@@ -13,13 +14,12 @@ __all__ = ["COMPENSATIONS", "StepChecker"]
 
 import difflib
 import math
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jitplan.contracts.catalog import FeatureSpec
 from jitplan.contracts.plan import METRICS, Plan, Step, Tolerance
 from jitplan.contracts.signals import SignalStatus
-from jitplan.contracts.state import DeploymentState
+from jitplan.contracts.state import DeploymentState, FeatureState, StepError
 from jitplan.contracts.validation import Violation
 from jitplan.tools.catalog_store import CatalogStore
 from jitplan.tools.cost import estimate_cost
@@ -45,25 +45,6 @@ UPPER_BOUND_METRICS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Sim:
-    """The simulated deployment of one feature while walking the plan."""
-
-    version: str | None = None
-    canary_version: str | None = None
-    canary_weight: float = 0.0
-    shadow_version: str | None = None
-    budget: float | None = None
-
-    def active_versions(self) -> list[str]:
-        out = [v for v in (self.version, self.canary_version if self.canary_weight > 0 else None) if v]
-        return out
-
-    @property
-    def on(self) -> bool:
-        return bool(self.active_versions())
-
-
 class StepChecker:
     """Checks one parsed plan's steps against a catalog, signals and a starting state."""
 
@@ -75,12 +56,9 @@ class StepChecker:
     ) -> None:
         self.store = store
         self.state = state
-        self.sim: dict[str, _Sim] = {}
-        if state is not None:
-            for fid, fs in state.features.items():
-                self.sim[fid] = _Sim(fs.version, fs.canary_version, fs.canary_weight,
-                                     fs.shadow_version, fs.budget_usd_per_day)
-        self.initial = dict(self.sim)
+        self.initial = state if state is not None else DeploymentState()
+        self.sim = self.initial
+        """The deployment state predicted after the steps walked so far."""
         self.signals = signals
         self.dependents: dict[str, list[FeatureSpec]] = {}
         for fid in store.ids:
@@ -94,8 +72,8 @@ class StepChecker:
     def _v(self, code: str, message: str, step: str | None) -> None:
         self.out.append(Violation(code=code, message=message, step=step))
 
-    def _get(self, fid: str) -> _Sim:
-        return self.sim.get(fid, _Sim())
+    def _get(self, fid: str) -> FeatureState:
+        return self.sim.get(fid)
 
     def _usable(self, fid: str, kind: str) -> list[float]:
         return [s.signal.value for s in self.signals
@@ -168,7 +146,7 @@ class StepChecker:
             self._dependents(step, fid)
         if spec is not None and action in NEEDS_DEPENDENCIES:
             self._budget(step, spec, before)
-        self._apply(step, spec)
+        self._apply(step)
 
     def _resolve(self, step: Step) -> FeatureSpec | None:
         fid = step.feature
@@ -197,34 +175,40 @@ class StepChecker:
 
     # ---- parameters ----------------------------------------------------------------------
 
-    def _params(self, step: Step, spec: FeatureSpec | None, before: _Sim) -> None:
-        if step.action == "canary":
-            w = step.weight
-            raw = step.params.get("weight")
-            if w is None or not math.isfinite(w) or not 0 <= w <= 100:
-                self._v("canary_weight_range",
-                        f"step {step.id} canary weight {raw!r} must be a number from 0 to 100 "
-                        "(params.weight, percent of traffic)", step.id)
-            elif (before.canary_weight > 0 and before.canary_version == (step.version or
-                  before.canary_version) and w < before.canary_weight):
+    def _params(self, step: Step, spec: FeatureSpec | None, before: FeatureState) -> None:
+        """What the schema cannot see: weights against the state, budgets against the catalog.
+
+        The parameters' shape and ranges (``contracts.step_params``) were checked when the
+        plan was parsed.
+        """
+        p = step.typed_params
+        if p.action == "canary":
+            w = p.weight
+            if (before.canary_weight > 0 and before.canary_version == (step.version or
+                    before.canary_version) and w < before.canary_weight):
                 self._v("canary_weight_decreasing",
                         f"step {step.id} canary weight {w:g} for {step.feature} is lower than the "
                         f"previous {before.canary_weight:g}; weights must not decrease before "
                         "promote (use rollback to back out)", step.id)
-        elif step.action == "set_budget":
-            usd = step.params.get("usd_per_day")
-            if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd) \
-                    or usd < 0:
-                self._v("bad_params", f"step {step.id} set_budget needs params.usd_per_day, a "
-                        f"number >= 0 (got {usd!r})", step.id)
-            elif spec is not None and usd > spec.cost.daily_budget_usd:
+        elif p.action == "set_budget":
+            usd = p.usd_per_day
+            if usd is not None and spec is not None and usd > spec.cost.daily_budget_usd:
                 self._v("over_budget",
                         f"step {step.id} sets {spec.id}'s budget to {usd:g} USD/day, above its "
                         f"catalog ceiling of {spec.cost.daily_budget_usd:g} USD/day", step.id)
-        elif step.action == "refresh_prompt" and spec is not None:
+        elif p.action == "rollback" and p.target_set:
+            served = {before.version, self.initial.get(step.feature or "").version}
+            if p.to_version not in served:
+                shown = ", ".join(sorted(v or "off" for v in served))
+                self._v("bad_params",
+                        f"step {step.id} rolls {step.feature} back to {p.to_version or 'off'}, "
+                        f"which was not serving before (serving: {shown}); a rollback returns "
+                        "to a version that served — use canary and promote to move to another",
+                        step.id)
+        elif p.action == "refresh_prompt" and spec is not None:
             self._refresh_target(step, spec, before)
 
-    def _refresh_target(self, step: Step, spec: FeatureSpec, before: _Sim) -> None:
+    def _refresh_target(self, step: Step, spec: FeatureSpec, before: FeatureState) -> None:
         if spec.prompt is None:
             self._v("refresh_prompt_target",
                     f"step {step.id} refreshes the prompt of {spec.key}, which has no prompt "
@@ -305,7 +289,7 @@ class StepChecker:
 
     # ---- compensation --------------------------------------------------------------------
 
-    def _compensation(self, step: Step, before: _Sim) -> None:
+    def _compensation(self, step: Step, before: FeatureState) -> None:
         comp = step.compensation
         sid = step.id
         allowed = COMPENSATIONS.get(step.action, frozenset())
@@ -328,17 +312,29 @@ class StepChecker:
         elif comp.action == "disable" and step.action in ("canary", "shadow") and before.version:
             problem = (f"disables {step.feature}, which was serving {before.version} before the "
                        "step; use rollback")
-        elif comp.action in ("enable", "pin_version", "refresh_prompt") and comp.version and \
-                before.version and comp.version != before.version:
-            problem = (f"restores {comp.version}, but {before.version} was serving before the "
-                       "step")
         elif comp.compensation is not None:
             problem = "has a compensation of its own; compensations must be single steps"
+        else:
+            problem = self._restores(step, comp, before)
         if comp.version is not None and comp.feature and comp.feature in self.store and \
                 self.store.get(comp.feature, comp.version) is None:
             problem = problem or f"names {comp.feature}@{comp.version}, which is not in the catalog"
         if problem:
             self._v("compensation_mismatch", f"step {sid} compensation {comp.id} {problem}", sid)
+
+    def _restores(self, step: Step, comp: Step, before: FeatureState) -> str:
+        """Why applying ``comp`` after ``step`` does not put the serving version back ("" if it does)."""
+        fid = step.feature
+        assert fid is not None
+        start = self.sim.with_feature(fid, before)
+        try:
+            restored = start.apply(step).apply(comp).get(fid)
+        except StepError as exc:
+            return f"cannot undo the step: {exc}"
+        if restored.version != before.version:
+            return (f"restores {restored.version or 'off'}, but {before.version or 'off'} was "
+                    "serving before the step")
+        return ""
 
     # ---- dependencies --------------------------------------------------------------------
 
@@ -357,16 +353,23 @@ class StepChecker:
                         f"{dep.version}, but {dep.id} serves {', '.join(active)}", step.id)
 
     def _dependents(self, step: Step, fid: str) -> None:
+        """Active features left without an admitted version of ``fid`` by this step."""
+        try:
+            left = self.sim.apply(step).get(fid).active_versions()
+        except StepError:
+            left = []
         for spec in self.dependents.get(fid, []):
             if spec.id == fid or spec.version not in self._get(spec.id).active_versions():
                 continue
+            if any(d.id == fid and any(d.admits(v) for v in left) for d in spec.depends_on):
+                continue  # e.g. a rollback that keeps an admitted version serving
             self._v("dependency_order",
                     f"step {step.id} {step.action}s {fid} while {spec.key}, which depends on it, "
                     f"is still active; disable {spec.id} in an earlier step first", step.id)
 
     # ---- cost ----------------------------------------------------------------------------
 
-    def _budget(self, step: Step, spec: FeatureSpec, before: _Sim) -> None:
+    def _budget(self, step: Step, spec: FeatureSpec, before: FeatureState) -> None:
         demand = self._usable(spec.id, "demand")
         if not demand:
             return
@@ -374,10 +377,10 @@ class StepChecker:
         serving_same = before.version is None or before.version == spec.version
         per_request = max(observed) if (observed and serving_same) else None
         share = 1.0
-        if step.action == "canary" and step.weight is not None and 0 <= step.weight <= 100:
+        if step.weight is not None:
             share = step.weight / 100
         est = estimate_cost(spec, max(demand), per_request_usd=per_request, share=share,
-                            daily_limit_usd=before.budget)
+                            daily_limit_usd=before.budget_usd_per_day)
         if not est.within_daily:
             self._v("over_budget", f"step {step.id}: {est.describe()}; lower the traffic share or "
                     "raise the budget", step.id)
@@ -387,30 +390,15 @@ class StepChecker:
 
     # ---- state transition ----------------------------------------------------------------
 
-    def _apply(self, step: Step, spec: FeatureSpec | None) -> None:
-        fid = step.feature
-        assert fid is not None
-        sim = self._get(fid)
-        version = spec.version if spec is not None else step.version
-        match step.action:
-            case "enable" | "pin_version" | "refresh_prompt":
-                sim = replace(sim, version=version or sim.version)
-            case "disable":
-                sim = replace(sim, version=None, canary_version=None, canary_weight=0.0,
-                              shadow_version=None)
-            case "canary":
-                w = step.weight
-                if w is not None and math.isfinite(w) and 0 <= w <= 100:
-                    sim = replace(sim, canary_version=version, canary_weight=w)
-            case "promote":
-                sim = replace(sim, version=version or sim.canary_version, canary_version=None,
-                              canary_weight=0.0)
-            case "shadow":
-                sim = replace(sim, shadow_version=version)
-            case "rollback":
-                sim = self.initial.get(fid, _Sim())
-            case "set_budget":
-                usd = step.params.get("usd_per_day")
-                if isinstance(usd, int | float) and not isinstance(usd, bool):
-                    sim = replace(sim, budget=float(usd))
-        self.sim[fid] = sim
+    def _apply(self, step: Step) -> None:
+        """Advance the predicted state by ``DeploymentState.apply`` (what the executor does)."""
+        try:
+            self.sim = self.sim.apply(step)
+        except StepError as exc:
+            if not any(v.step == step.id and v.code == exc.code for v in self.out):
+                self._v(exc.code, f"{exc}; the executor would stop here", step.id)
+
+    @property
+    def predicted(self) -> DeploymentState:
+        """The deployment state after the steps walked (the executor's state for a valid plan)."""
+        return self.sim

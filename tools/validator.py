@@ -14,7 +14,7 @@ plan itself — each deny becomes a ``policy_deny`` violation, escalations are l
 
 from __future__ import annotations
 
-__all__ = ["catalog_context", "validate"]
+__all__ = ["catalog_context", "predict_state", "validate"]
 
 import re
 import threading
@@ -96,6 +96,20 @@ def _dedupe(violations: list[Violation]) -> list[Violation]:
             seen.add(key)
             out.append(v)
     return out
+
+
+def predict_state(
+    plan: Plan,
+    catalog: Catalog,
+    state: DeploymentState | None,
+    signals: list[SignalStatus] | None = None,
+) -> DeploymentState:
+    """The deployment state the validator predicts after ``plan``: its walk over the steps with
+    ``DeploymentState.apply``, the executor's transition (for a valid plan, the flags it writes)."""
+    store, _ = catalog_context(catalog)
+    checker = StepChecker(store, list(signals or []), state)
+    checker.run(plan)
+    return checker.predicted
 
 
 def validate(

@@ -6,6 +6,8 @@ __all__ = ["StepBuilder", "slo_tolerances"]
 
 from typing import TYPE_CHECKING, Any
 
+from jitplan.contracts.step_params import validate_params
+
 if TYPE_CHECKING:
     from jitplan.contracts.catalog import FeatureSpec
 
@@ -21,7 +23,11 @@ def slo_tolerances(spec: FeatureSpec, *, window_s: float = 300.0) -> list[dict[s
 
 
 class StepBuilder:
-    """Accumulates steps as plain dicts (the ``Step`` schema) with ids ``s1``, ``s2``, ..."""
+    """Accumulates steps as plain dicts (the ``Step`` schema) with ids ``s1``, ``s2``, ...
+
+    Params are checked against their action's model (``contracts.step_params``) as each step
+    is added: canonical keys only (``weight``, ``usd_per_day``, ``to_version``, ...).
+    """
 
     def __init__(self) -> None:
         self.steps: list[dict[str, Any]] = []
@@ -52,6 +58,7 @@ class StepBuilder:
             "timeout_s": timeout_s,
             "rationale": rationale,
         }
+        validate_params(action, step["params"])  # a planner bug surfaces here, not at apply
         if compensation is not None:
             comp: dict[str, Any] = {
                 "id": f"{sid}-undo",
@@ -65,6 +72,7 @@ class StepBuilder:
                 "version": None,
             }
             comp.update(compensation)
+            validate_params(comp["action"], comp["params"])
             step["compensation"] = comp
         self.steps.append(step)
         return sid

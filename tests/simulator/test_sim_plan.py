@@ -9,7 +9,7 @@ import pytest
 from jitplan import simulator
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan
-from jitplan.contracts.scenario import Scenario
+from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic, VersionProfile
 
 Build = Callable[..., Scenario]
 PlanBuild = Callable[..., Plan]
@@ -161,3 +161,28 @@ def test_embedded_plan_is_used_and_cli_plan_overrides(
     assert simulator.run(sc).passed is False
     lenient = canary_plan(p95_ms=60_000)
     assert simulator.run(sc, lenient).passed is True
+
+
+@pytest.mark.parametrize("engine", ["fast", "exact"])
+def test_enable_from_off_is_judged_on_the_new_versions_requests(engine: str) -> None:
+    # Old: an enable changed no routing, so its gates saw no request of api@2 ("observed None",
+    # inconclusive) and every plan enabling a feature from off failed its simulation.
+    sc = Scenario(
+        name="enable-from-off", seed=5, duration_s=900.0, traffic=Traffic(rate_rps=5),
+        service=Service(concurrency=20, baseline="api@off", latency=Latency(dist="constant", mean_s=0.001),
+                        quality=1.0,
+                        versions={"api@2": VersionProfile(latency=Latency(mean_s=0.3), error_rate=0.001,
+                                                          quality=0.9)}),
+    )
+    plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [
+        {"id": "e", "action": "enable", "feature": "api", "version": "2",
+         "tolerances": [{"metric": "latency_p95_ms", "comparator": "<=", "threshold": 2000, "window_s": 300},
+                        {"metric": "error_rate", "comparator": "<=", "threshold": 0.05, "window_s": 300}],
+         "compensation": {"id": "u", "action": "disable", "feature": "api"}}]})
+    res = simulator.run(sc, plan, engine=engine)
+    assert res.passed is True, res.verdict
+    kinds = _kinds(res)
+    assert "enabled" in kinds and "gate_passed" in kinds and "gate_inconclusive" not in kinds
+    gates = res.replications[0].gates
+    assert gates and all(g.observed is not None for g in gates)
+    assert res.replications[0].versions["api@2"]["requests"] > 1000

@@ -97,7 +97,9 @@ GOOD = {
                       "version": "1.1.0"})),
     "redactor canary before a pii feature that needs it": plan(
         step("s1", "canary", "pii-redactor", "1.1.0", params={"weight": 30}, tolerances=[STRICT]),
-        step("s2", "promote", "pii-redactor", "1.1.0", depends_on=["s1"], tolerances=[STRICT]),
+        step("s2", "promote", "pii-redactor", "1.1.0", depends_on=["s1"], tolerances=[STRICT],
+             compensation={"id": "s2-undo", "action": "rollback", "feature": "pii-redactor",
+                           "params": {"to_version": "1.0.0"}}),
         step("s3", "set_budget", "tone-rewriter", params={"usd_per_day": 8},
              compensation={"id": "u3", "action": "set_budget", "feature": "tone-rewriter",
                            "params": {"usd_per_day": 10}}),
@@ -202,11 +204,27 @@ BAD: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     ("disabling a dependency of an active feature", plan(step("s1", "disable", "pii-redactor")),
      "dependency_order", "s1", "while reply-drafter@2.0.0, which depends on it, is still active"),
     ("canary weight out of range", _mut(lambda d: d["steps"][0]["params"].update(weight=150)),
-     "canary_weight_range", "s1", "canary weight 150 must be a number from 0 to 100"),
+     "canary_weight_range", "s1",
+     "steps[0].params.weight: Input should be less than or equal to 100 (got 150)"),
+    ("canary weight zero", _mut(lambda d: d["steps"][0]["params"].update(weight=0)),
+     "canary_weight_range", "s1", "steps[0].params.weight: Input should be greater than 0"),
     ("canary weight missing", _mut(lambda d: d["steps"][0].update(params={})),
-     "canary_weight_range", "s1", "canary weight None"),
+     "canary_weight_range", "s1", "steps[0].params.weight: required parameter is missing"),
     ("canary weight not a number", _mut(lambda d: d["steps"][0]["params"].update(weight="10")),
-     "canary_weight_range", "s1", "'10'"),
+     "canary_weight_range", "s1", "(got '10')"),
+    ("canary weight under an old alias",
+     _mut(lambda d: d["steps"][0].update(params={"canary_weight": 10})), "bad_params", "s1",
+     "steps[0].params.canary_weight: unknown parameter for a canary step (accepted: weight); "
+     "did you mean 'weight'?"),
+    ("canary of the serving version", plan(step("s1", "canary", "tone-rewriter", "1.0.0")),
+     "bad_params", "s1", "canary of tone-rewriter@1.0.0, which already serves"),
+    ("rollback naming a version", plan(step("s1", "rollback", "tone-rewriter", "1.0.0")),
+     "schema", "s1", "a rollback names the version it returns to in params.to_version"),
+    ("rollback to a version that never served",
+     plan(step("s1", "rollback", "tone-rewriter", params={"to_version": "1.1.0"})),
+     "bad_params", "s1", "rolls tone-rewriter back to 1.1.0, which was not serving before"),
+    ("enable from off naming no version", plan(step("s1", "enable", "answer-synthesizer")),
+     "missing_version", "s1", "enable answer-synthesizer needs a version (the feature is off)"),
     ("canary weight decreasing", _mut(lambda d: d["steps"][1]["params"].update(weight=5)),
      "canary_weight_decreasing", "s2",
      "canary weight 5 for ticket-summarizer is lower than the previous 10"),
@@ -242,7 +260,11 @@ BAD: list[tuple[str, dict[str, Any], str, str | None, str]] = [
         {"metric": "quality", "comparator": ">=", "threshold": 0.5})),
      "tolerance_looser_than_slo", "s1", "quality_min of 0.85"),
     ("set_budget without an amount", plan(step("s1", "set_budget", "tone-rewriter", params={})),
-     "bad_params", "s1", "params.usd_per_day"),
+     "bad_params", "s1", "steps[0].params.usd_per_day: required parameter is missing"),
+    ("set_budget under an old alias", plan(step("s1", "set_budget", "tone-rewriter",
+                                                 params={"budget_usd_per_day": 5})),
+     "bad_params", "s1", "steps[0].params.budget_usd_per_day: unknown parameter for a set_budget "
+     "step (accepted: usd_per_day); did you mean 'usd_per_day'?"),
     ("set_budget above the ceiling", plan(step("s1", "set_budget", "tone-rewriter",
                                                 params={"usd_per_day": 500})),
      "over_budget", "s1", "above its catalog ceiling of 10 USD/day"),
@@ -305,7 +327,9 @@ def test_observed_cost_above_the_envelope_is_over_budget(catalog: Catalog,
                                                          state: DeploymentState) -> None:
     cost = SignalStatus(signal=Signal(name="tone-rewriter.cost", kind="cost", feature="tone-rewriter",
                                       value=0.01, unit="usd_per_request", observed_at=NOW), ok=True)
-    doc = plan(step("s1", "canary", "tone-rewriter", "1.0.0", params={"weight": 1}))
+    # pinning the serving version keeps its observed per-request cost (a canary of the serving
+    # version is refused: the flags file could not express it)
+    doc = plan(step("s1", "pin_version", "tone-rewriter", "1.0.0"))
     report = validate(doc, catalog, [cost, demand("tone-rewriter", 0.1)], state, None)
     assert [v.code for v in report.violations] == ["over_budget"]
     assert "observed per-request cost breaks the envelope" in report.violations[0].message
