@@ -18,7 +18,7 @@ stdout is moved to its stderr so a stray print cannot corrupt the protocol.
 
 from __future__ import annotations
 
-__all__ = ["run_in_workers"]
+__all__ = ["Task", "run_in_workers", "run_task", "serve_forever"]
 
 import os
 import pickle
@@ -32,10 +32,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from jitplan.contracts.errors import RunError, UserError
+from jitplan.contracts.plan import Plan
+from jitplan.contracts.scenario import Scenario
+from jitplan.simulator.replication import run_replication
 from jitplan.simulator.result import ReplicationResult
 
 Task = tuple[str, str | None, str, int, int]
+"""One replication: scenario JSON, plan JSON (or None), engine, seed, replication index."""
+
+
+def run_task(task: Task) -> ReplicationResult:
+    """Run one replication in this process (workers, Ray); replication ``i`` draws from child
+    ``i`` of ``SeedSequence(seed)``."""
+    sc_json, plan_json, engine, seed, index = task
+    sc = Scenario.model_validate_json(sc_json)
+    plan = Plan.model_validate_json(plan_json) if plan_json else None
+    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
+    return run_replication(sc, plan, engine, child, index)
 _HEADER = struct.Struct("!Q")
 
 
@@ -76,7 +92,7 @@ def run_in_workers(
     workers: int,
     progress: Callable[[float], None] | None = None,
 ) -> list[ReplicationResult]:
-    """Run ``tasks`` (``runner._one`` arguments) on ``workers`` fresh interpreters.
+    """Run ``tasks`` (see ``run_task``) on ``workers`` fresh interpreters.
 
     Results come back ordered by replication index; a failing replication raises ``RunError``
     with the worker's traceback.
@@ -146,8 +162,6 @@ def run_in_workers(
 
 def serve_forever() -> int:
     """Worker side: read tasks from stdin, answer on the original stdout."""
-    from jitplan.simulator.runner import _one
-
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # prints in a replication go to stderr, never into the protocol
     proto_in = sys.stdin.buffer
@@ -159,7 +173,7 @@ def serve_forever() -> int:
         if task is None:
             return 0
         try:
-            reply: tuple[str, Any] = ("ok", _one(task))
+            reply: tuple[str, Any] = ("ok", run_task(task))
         except UserError as exc:  # bad input found while simulating: the same error as in-process
             reply = ("user_error", (exc.detail, exc.source, exc.field))
         except BaseException:

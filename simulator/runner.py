@@ -14,7 +14,7 @@ import numpy as np
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.scenario import MAX_SIM_REQUESTS, Scenario
-from jitplan.simulator.pool import run_in_workers
+from jitplan.simulator.pool import run_in_workers, run_task
 from jitplan.simulator.replication import ENGINES, run_replication
 from jitplan.simulator.result import ReplicationResult, SimResult
 
@@ -29,14 +29,6 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             traffic = sc.traffic.model_copy(update={"path": str(cand)})
             sc = sc.model_copy(update={"traffic": traffic})
     return sc
-
-
-def _one(args: tuple[str, str | None, str, int, int]) -> ReplicationResult:
-    sc_json, plan_json, engine, seed, index = args
-    sc = Scenario.model_validate_json(sc_json)
-    plan = Plan.model_validate_json(plan_json) if plan_json else None
-    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
-    return run_replication(sc, plan, engine, child, index)
 
 
 def run(
@@ -108,7 +100,7 @@ def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[Replicat
         ray.init(
             address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False
         )
-    remote = ray.remote(_one)
+    remote = ray.remote(run_task)
     results: list[Any] = ray.get([remote.remote(a) for a in args])
     return sorted(results, key=lambda r: r.index)
 
