@@ -288,3 +288,17 @@ def test_the_readme_safety_defaults_example_runs(
             else:
                 assert r.code == 0 and "decision approved" in r.out, r.out + r.err
     assert ran == ["plan", "policy"]
+
+
+def test_approve_needs_a_named_approver(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = cli("plan", "--catalog", WORLD / "catalog.yaml", "--signals",
+            WORLD / "signals" / "demand-rise.yaml", "--contracts", WORLD / "contracts.yaml",
+            "--state", WORLD / "flags.json", "--no-policy", "--replications", "2", "--json")
+    doc = json.loads(r.out)
+    assert doc["decision"] == "escalated", doc["reasons"]
+    monkeypatch.delenv("JITPLAN_ROLE")
+    r = cli("approve", doc["thread_id"], "--json")  # used to approve as "operator"
+    assert r.code == 2 and "--as" in r.out + r.err and "JITPLAN_ROLE" in r.out + r.err
+    monkeypatch.setenv("JITPLAN_ROLE", "ml-engineer")
+    ok = cli("approve", doc["thread_id"], "--json")
+    assert ok.code == 0 and json.loads(ok.out)["approval"]["by"] == "ml-engineer"
