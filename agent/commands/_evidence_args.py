@@ -8,7 +8,14 @@ field; unknown versions and stale evidence are warned about on stderr). Stdlib o
 
 from __future__ import annotations
 
-__all__ = ["add_evidence_argument", "evidence_index", "evidence_paths", "exposure_summary", "warn_notes"]
+__all__ = [
+    "add_evidence_argument",
+    "evidence_index",
+    "evidence_paths",
+    "exposure_summary",
+    "record_observations",
+    "warn_notes",
+]
 
 import argparse
 import sys
@@ -19,8 +26,24 @@ HELP = ("evidence file or directory of measured version behaviour (repeatable); 
         "without evidence is 'unproven' and plans shadow it first")
 
 
-def add_evidence_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--evidence", action="append", default=[], metavar="PATH", help=HELP)
+APPLY_HELP = ("directory where the shadow and canary steps' observations are written as an "
+              "evidence file (observed-<plan id>.yaml) for the next cycle's --evidence")
+
+
+def add_evidence_argument(parser: argparse.ArgumentParser, *, help: str = HELP) -> None:
+    parser.add_argument("--evidence", action="append", default=[], metavar="PATH", help=help)
+
+
+def record_observations(args: argparse.Namespace, result: Any, plan: Any) -> None:
+    """``jitplan apply --evidence DIR``: write what the shadow/canary gates observed to DIR."""
+    paths = evidence_paths(args)
+    if not paths or getattr(args, "dry_run", False):
+        return
+    from jitplan.tools.evidence_observed import records_from_execution, write_observed
+
+    written = write_observed(records_from_execution(result, plan), paths[-1], plan.id)
+    if written is not None:
+        sys.stderr.write(f"jitplan: observations written as evidence to {written}\n")
 
 
 def evidence_paths(args: argparse.Namespace) -> tuple[str, ...]:
