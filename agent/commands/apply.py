@@ -33,6 +33,8 @@ def register(sub: Any) -> None:
     src.add_argument("--signals-dir", metavar="DIR", help="watched folder; the newest snapshot is used")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="quarantine signals breaking their data contract")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    from jitplan.agent.commands._evidence_args import APPLY_HELP, add_evidence_argument
+    add_evidence_argument(p, help=APPLY_HELP)
     p.add_argument("--step-wait", type=float, default=0.0, metavar="SECONDS", help="wait between a step and its gate")
     p.add_argument("--abort", action="store_true", help="compensate a paused or interrupted run")
     p.add_argument("--retry", action="store_true",
@@ -149,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         result = apply_plan(plan, store, signals=signals, audit=None if args.dry_run else audit,
                             thread_id=thread_id, dry_run=args.dry_run, step_wait_s=args.step_wait,
                             gate=gate, abort=args.abort, retry=args.retry, poll_s=args.poll)
+    from jitplan.agent.commands._evidence_args import record_observations
+    record_observations(args, result, plan)  # a shadow's observations: the next cycle's evidence
     if args.json:
         dump_json(result.model_dump(mode="json"))
     else:
