@@ -18,6 +18,7 @@ the change at once.
 | ``JITPLAN_LLM_API_BASE`` | ``llm_api_base`` | the provider's own |
 | ``JITPLAN_LLM_API_KEY`` | ``llm_api_key`` | none |
 | ``JITPLAN_LLM_TIMEOUT_S`` | ``llm_timeout_s`` | 120 |
+| ``JITPLAN_LLM_MAX_RETRIES`` | ``llm_max_retries`` | 1 (so at most 2 HTTP attempts per model call) |
 | ``JITPLAN_CRASH_AT`` | ``crash_at`` | none (fault injection for tests) |
 """
 
@@ -55,6 +56,7 @@ class Settings(BaseModel):
     llm_api_base: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    llm_max_retries: int = Field(default=1, ge=0, le=10)
     crash_at: str | None = None
 
     @classmethod
@@ -89,6 +91,7 @@ ENV_VARS: dict[str, str] = {
     "JITPLAN_LLM_API_BASE": "llm_api_base",
     "JITPLAN_LLM_API_KEY": "llm_api_key",
     "JITPLAN_LLM_TIMEOUT_S": "llm_timeout_s",
+    "JITPLAN_LLM_MAX_RETRIES": "llm_max_retries",
     "JITPLAN_CRASH_AT": "crash_at",
 }
 """Environment variable -> ``Settings`` field."""

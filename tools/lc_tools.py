@@ -1,19 +1,24 @@
 """LangChain tool wrappers the LLM planner calls (catalog, dependencies, cost, signals,
 policy, validate, simulate).
 
-Every tool returns a JSON string and never raises: bad arguments come back as
+Every tool returns compact JSON and never raises: bad arguments come back as
 ``{"error": ...}`` so a confused model gets a useful answer instead of crashing the cycle.
+Each tool's parameters are a pydantic model with a description per field (what the model sees in
+the request's ``tools``); ``validate_plan`` and ``simulate_plan`` take the plan as a JSON object,
+not as a JSON-encoded string (a string is still accepted and parsed).
 """
 
 from __future__ import annotations
 
-__all__ = ["TOOL_NAMES", "ToolContext", "make_tools", "run_tool"]
+__all__ = ["TOOL_ARGS", "TOOL_NAMES", "ToolContext", "invalid_call", "make_tools", "run_tool"]
 
 import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -30,6 +35,52 @@ TOOL_NAMES: tuple[str, ...] = (
 )
 MAX_RESULTS = 20
 
+_FEATURE = "a feature id from the catalog"
+_PLAN = "the draft plan: a JSON object shaped like your final answer (not a string)"
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchCatalogArgs(_Args):
+    query: str = Field(description="words that must all appear in a feature's id or description")
+
+
+class GetFeatureArgs(_Args):
+    feature_id: str = Field(description=_FEATURE)
+    version: str = Field(default="", description="a version, e.g. 1.2.0 (default: the newest)")
+
+
+class FeatureArgs(_Args):
+    feature_id: str = Field(description=_FEATURE)
+
+
+class EstimateCostArgs(_Args):
+    feature_id: str = Field(description=_FEATURE)
+    demand_rpm: float = Field(description="demand in requests per minute")
+
+
+class ReadSignalsArgs(_Args):
+    feature_id: str = Field(default="", description="a feature id (default: all signals)")
+
+
+class CheckPolicyArgs(_Args):
+    feature_ids: list[str] = Field(description="feature ids the plan would activate")
+
+
+class PlanArgs(_Args):
+    plan: dict[str, Any] = Field(description=_PLAN)
+
+
+TOOL_ARGS: dict[str, type[BaseModel]] = {
+    "search_catalog": SearchCatalogArgs, "get_feature": GetFeatureArgs,
+    "dependency_graph": FeatureArgs, "estimate_cost": EstimateCostArgs,
+    "read_signals": ReadSignalsArgs, "check_policy": CheckPolicyArgs,
+    "validate_plan": PlanArgs, "simulate_plan": PlanArgs,
+}
+"""Each tool's parameters (the JSON schema the model sees)."""
+
 
 @dataclass(frozen=True)
 class ToolContext:
@@ -45,16 +96,30 @@ class ToolContext:
     """The catalog's ``EvidenceIndex``: simulate_plan judges versions on it."""
 
 
+def _round(value: Any) -> Any:
+    """Floats to 6 significant digits, recursively (tool results are read by a model)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round(v) for v in value]
+    return value
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(_round(value), sort_keys=True, default=str, separators=(",", ":"))
 
 
 def _plan_arg(plan: Any) -> Any:
     if isinstance(plan, str):
         try:
-            return json.loads(plan)
+            plan = json.loads(plan)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"plan is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+            raise ValueError(f"plan is not valid JSON: {exc.msg} at line {exc.lineno}; "
+                             "pass the plan as a JSON object") from None
+    if not isinstance(plan, dict):
+        raise ValueError(f"plan must be a JSON object, got {type(plan).__name__}")
     return plan
 
 
@@ -71,7 +136,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
 
     def get_feature(feature_id: str, version: str | None = None) -> Any:
         """One catalog entry (newest version unless given) with its SLO, cost, risk, governance."""
-        spec = cat.get(feature_id, version)
+        spec = cat.get(feature_id, version or None)
         if spec is None:
             return {"error": f"unknown feature {feature_id!r}" + (f" version {version!r}" if version else ""),
                     "versions": [f.version for f in cat.versions(feature_id)]}
@@ -123,16 +188,18 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
         doc = policy_input(ctx.request, cat, specs, list(ctx.signals), None, ctx.state)
         return evaluate_policy(ctx.policy, doc).model_dump(mode="json")
 
-    def validate_plan(plan: str) -> Any:
-        """Validate a draft plan (a JSON object as a string); returns ok and violations."""
+    def validate_plan(plan: dict[str, Any]) -> Any:
+        """Validate a draft plan: schema, catalog, dependencies, tolerances, compensations and
+        policy. Returns ok and the violations to fix."""
         from jitplan.tools.validator import validate
 
         rep = validate(_plan_arg(plan), cat, list(ctx.signals), ctx.state, ctx.policy, ctx.request)
         return {"ok": rep.ok, "violations": [v.model_dump(mode="json") for v in rep.violations],
                 "escalate": rep.escalate}
 
-    def simulate_plan(plan: str) -> Any:
-        """Simulate a draft plan against the scenario matrix (few replications)."""
+    def simulate_plan(plan: dict[str, Any]) -> Any:
+        """Simulate a draft plan against the scenario matrix (few seeded replications); returns
+        whether each scenario's gates held."""
         from jitplan.contracts.plan import Plan
         from jitplan.tools.simulate_plan import simulate_plan as simulate
 
@@ -149,26 +216,49 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
     }
 
 
+def invalid_call(name: str, args: Any) -> str | None:
+    """Why a tool call cannot run (unknown tool, arguments not matching its schema), or None.
+
+    A plan passed as a JSON string is accepted (parsed) for ``validate_plan``/``simulate_plan``.
+    """
+    model = TOOL_ARGS.get(name)
+    if model is None:
+        return f"unknown tool {str(name)[:128]!r}; tools: {', '.join(TOOL_NAMES)}"
+    if not isinstance(args, dict):
+        return f"arguments for {name} must be a JSON object"
+    if isinstance(args.get("plan"), str):
+        try:
+            args = {**args, "plan": json.loads(args["plan"])}
+        except json.JSONDecodeError as exc:
+            return (f"invalid arguments for {name}: plan is not valid JSON ({exc.msg} at line {exc.lineno}); "
+                    "pass the plan as a JSON object")
+    try:
+        model.model_validate(args)
+    except ValidationError as exc:
+        probs = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'arguments'}: {e['msg']}"
+                          for e in exc.errors()[:5])
+        return f"invalid arguments for {name}: {probs}; parameters: {', '.join(model.model_fields)}"
+    return None
+
+
 def run_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
     """Call one tool by name; every failure is returned as ``{"error": ...}`` JSON."""
-    fns = _functions(ctx)
-    fn = fns.get(name)
-    if fn is None:
-        return _json({"error": f"unknown tool {name!r}; tools: {', '.join(TOOL_NAMES)}"})
-    if not isinstance(args, dict):
-        return _json({"error": "tool arguments must be an object"})
-    from jitplan.tools.telemetry import span
+    from jitplan.tools.telemetry import record_error, span
 
-    with span(f"jitplan.tool.{name}", attrs={"gen_ai.operation.name": "execute_tool",
-                                             "gen_ai.tool.name": name}) as sp:
+    fn = _functions(ctx).get(name)
+    shown = name if fn is not None else "unknown"
+    with span(f"jitplan.tool.{shown}", attrs={"gen_ai.operation.name": "execute_tool",
+                                              "gen_ai.tool.name": str(name)[:128]}) as sp:
+        why = invalid_call(name, args)
+        if fn is None or why is not None:
+            record_error(sp, "unknown_tool" if fn is None else "invalid_arguments", str(why))
+            return _json({"error": why})
         try:
             return _json(fn(**args))
-        except TypeError as exc:
-            sp.set_attribute("error.type", "TypeError")
-            return _json({"error": f"bad arguments for {name}: {exc}"})
         except Exception as exc:  # a tool must never crash the planner
-            sp.set_attribute("error.type", type(exc).__name__)
-            return _json({"error": f"{type(exc).__name__}: {str(exc)[:500]}"})
+            why = f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+            record_error(sp, type(exc).__name__, why)
+            return _json({"error": why})
 
 
 def _bound(ctx: ToolContext, name: str) -> Callable[..., str]:
@@ -179,12 +269,13 @@ def _bound(ctx: ToolContext, name: str) -> Callable[..., str]:
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
-    """The tools as LangChain ``StructuredTool``s (their schemas come from the signatures)."""
+    """The tools as LangChain ``StructuredTool``s (their schemas are ``TOOL_ARGS``)."""
     from langchain_core.tools import StructuredTool
 
     out: list[BaseTool] = []
     for name, fn in _functions(ctx).items():
-        tool = StructuredTool.from_function(func=fn, name=name, description=(fn.__doc__ or name).strip())
+        doc = " ".join((fn.__doc__ or name).split())
+        tool = StructuredTool.from_function(func=fn, name=name, description=doc, args_schema=TOOL_ARGS[name])
         # Execute through run_tool so errors come back as JSON, never as exceptions.
         tool.func = _bound(ctx, name)
         out.append(tool)

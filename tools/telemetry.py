@@ -29,6 +29,7 @@ __all__ = [
     "ATTRIBUTE_NAMES",
     "JsonlSpanExporter",
     "read_spans",
+    "record_error",
     "record_llm_call",
     "setup_telemetry",
     "shutdown_telemetry",
@@ -239,6 +240,14 @@ def record_llm_call(
     s.set_attribute("gen_ai.usage.input_tokens", int(input_tokens))
     s.set_attribute("gen_ai.usage.output_tokens", int(output_tokens))
     s.set_attribute("jitplan.cost_usd", float(cost_usd))
+
+
+def record_error(s: Span, error_type: str, message: str) -> None:
+    """Mark a span failed: status ERROR with ``message``, and ``error.type`` (OTel semconv)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    s.set_attribute("error.type", error_type)
+    s.set_status(Status(StatusCode.ERROR, message[:500]))
 
 
 def read_spans(path: Path, *, thread_id: str | None = None) -> list[dict[str, Any]]:

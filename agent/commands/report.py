@@ -40,7 +40,7 @@ def build_report(thread_id: str, spans: list[dict[str, Any]], records: list[Any]
                     target.add(parent)
                     parent = by_id[parent].get("parent_span_id")
     nodes: dict[str, dict[str, Any]] = {}
-    totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "llm_calls": 0}
+    totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "llm_calls": 0, "failed_llm_calls": 0}
     for s in sorted(spans, key=lambda d: str(d.get("start"))):
         attrs = s["attributes"]
         node = str(attrs.get("jitplan.node") or s.get("name"))
@@ -55,6 +55,8 @@ def build_report(thread_id: str, spans: list[dict[str, Any]], records: list[Any]
             totals["input_tokens"] += tin
             totals["output_tokens"] += tout
             totals["llm_calls"] += 1
+            if s.get("name") == "jitplan.llm.call" and s.get("status") == "ERROR":
+                totals["failed_llm_calls"] += 1
         if "jitplan.cost_usd" in attrs and s.get("span_id") not in cost_ancestors:
             row["cost_usd"] += _num(attrs["jitplan.cost_usd"])
             totals["cost_usd"] += _num(attrs["jitplan.cost_usd"])
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     w = sys.stdout.write
     t = rep["totals"]
     w(f"thread {args.thread_id}: {rep['spans']} spans, {rep['audit_records']} audit records\n")
-    w(f"  tokens in {t['input_tokens']}, out {t['output_tokens']} over {t['llm_calls']} LLM calls; cost ${t['cost_usd']:.6f}\n")
+    w(f"  tokens in {t['input_tokens']}, out {t['output_tokens']} over {t['llm_calls']} LLM calls ({t['failed_llm_calls']} failed); cost ${t['cost_usd']:.6f}\n")
     w("  node                  spans   time_ms   tokens_in  tokens_out   cost_usd\n")
     for name, row in rep["nodes"].items():
         w(f"  {name:<20} {row['spans']:>6} {row['duration_ms']:>9.1f} {row['input_tokens']:>11} {row['output_tokens']:>11} {row['cost_usd']:>10.6f}\n")

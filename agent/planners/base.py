@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LlmUsage", "PlanDraft", "Planner", "PlanningContext"]
+__all__ = ["MAX_LLM_ERRORS", "LlmUsage", "PlanDraft", "Planner", "PlanningContext"]
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,21 +40,37 @@ class PlanningContext:
     before any user sees it. None: evidence is not considered (library callers)."""
 
 
+MAX_LLM_ERRORS = 5
+"""How many LLM error reasons a cycle's ``llm`` totals keep (the most recent)."""
+
+
 @dataclass(frozen=True)
 class LlmUsage:
-    """What one draft cost in model calls (all zero for the offline planner)."""
+    """What one draft cost in model calls (all zero for the offline planner).
+
+    ``calls`` counts every model call, failed ones included; ``failed_calls`` those that got
+    no usable answer (transport errors after the retries, empty answers); ``attempts`` the HTTP
+    attempts (retries included); ``invalid_tool_calls`` tool calls with malformed arguments or
+    an unknown tool name (answered to the model as errors); ``errors`` one-line reasons.
+    """
 
     calls: int = 0
     tool_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    failed_calls: int = 0
+    attempts: int = 0
+    invalid_tool_calls: int = 0
+    errors: tuple[str, ...] = ()
 
     def add_to(self, totals: dict[str, Any]) -> dict[str, Any]:
         out = dict(totals)
-        for name in ("calls", "tool_calls", "input_tokens", "output_tokens"):
+        for name in ("calls", "tool_calls", "input_tokens", "output_tokens", "failed_calls", "attempts",
+                     "invalid_tool_calls"):
             out[name] = int(out.get(name, 0)) + int(getattr(self, name))
         out["cost_usd"] = round(float(out.get("cost_usd", 0.0)) + self.cost_usd, 8)
+        out["errors"] = [*list(out.get("errors") or []), *self.errors][-MAX_LLM_ERRORS:]
         return out
 
 
