@@ -23,6 +23,11 @@ $J signals check $W/signals/demand-rise.yaml --contracts $W/contracts.yaml --cat
 
 say "3. a planning cycle: perceive -> triage -> govern -> plan -> validate -> simulate -> decide -> record"
 $J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml "${K[@]}" --out "$HOME_DIR/plan.json"
+echo "-- no evidence for answer-synthesizer 1.0.0 yet: it is unproven, so the plan shadows it (no user sees it)"
+
+say "3a. the next cycle, with the evidence its shadow gathered (scenarios/world/evidence): an evidence-backed canary"
+$J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml "${K[@]}" --evidence $W/evidence \
+  --out "$HOME_DIR/plan-evidence.json"
 
 say "3b. the same inputs again: the plan cache skips the planner (the plan is still validated and simulated)"
 thread=$($J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml "${K[@]}" --json \
@@ -38,7 +43,7 @@ say "6. execute the approved rollout on copies of the flags file; gates judge ca
 for f in flags.json flags-regressed.json; do cp $W/flags.json "$HOME_DIR/$f"; rm -rf "$HOME_DIR/$f.history"; done
 rm -rf "$HOME_DIR/runs"
 $J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml --contracts $W/contracts.yaml \
-  --state "$HOME_DIR/flags.json" --out "$HOME_DIR/rollout.json" --json > /dev/null
+  --state "$HOME_DIR/flags.json" --evidence $W/evidence --out "$HOME_DIR/rollout.json" --json > /dev/null
 # Each stage is judged only on samples observed after it began. A stand-in metrics pipeline
 # (make_canary_snapshots.py --feed) scrapes once per stage into a watched folder.
 FEED=
