@@ -18,7 +18,8 @@ def _chat(cli: Any, monkeypatch: pytest.MonkeyPatch, lines: list[str], *extra: s
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
     return cli("chat", "--catalog", WORLD / "catalog.yaml", "--signals", WORLD / "signals" / "steady.yaml",
                "--contracts", WORLD / "contracts.yaml", "--state", WORLD / "flags.json",
-               "--policy", ROOT / "tools" / "policy_bundle", "--replications", "2", *extra)
+               "--policy", ROOT / "tools" / "policy_bundle", "--replications", "2",
+               "--evidence", WORLD / "evidence", *extra)
 
 
 def test_chat_proposes_escalates_and_approves(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:

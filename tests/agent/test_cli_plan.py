@@ -14,7 +14,8 @@ def _args(signals: str | Path, *extra: str) -> list[str]:
     sig = signals if isinstance(signals, Path) else WORLD / "signals" / f"{signals}.yaml"
     return ["plan", "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(sig),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(WORLD / "flags.json"),
-            "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "3", *extra]
+            "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "3",
+            "--evidence", str(WORLD / "evidence"), *extra]
 
 
 def test_plan_json_has_the_documented_shape(cli: Any) -> None:

@@ -29,7 +29,7 @@ def _argv(flags: Path, thread_id: str) -> list[str]:
             "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / "cost-overrun.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(flags),
             "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "2",
-            "--apply", "--thread-id", thread_id, "--json"]
+            "--evidence", str(WORLD / "evidence"), "--apply", "--thread-id", thread_id, "--json"]
 
 
 def _records(home: Path, thread_id: str) -> list[Any]:
@@ -65,7 +65,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict
     req = PlanRequest(catalog=str(WORLD / "catalog.yaml"), signals=str(WORLD / "signals" / "cost-overrun.yaml"),
                       contracts=str(WORLD / "contracts.yaml"), state=str(home / "flags.json"),
                       policy=str(ROOT / "tools" / "policy_bundle"), replications=2, apply=True,
-                      role="operator", region="eu")
+                      role="operator", region="eu", evidence=(str(WORLD / "evidence"),))
     run_cycle(req, thread_id="t-ref")
     out = [r.kind for r in _records(home, "t-ref")], json.loads((home / "flags.json").read_text())
     mp.undo()

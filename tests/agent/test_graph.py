@@ -28,7 +28,7 @@ def _req(signals: str, **kw: Any) -> PlanRequest:
         "catalog": str(WORLD / "catalog.yaml"), "signals": str(WORLD / "signals" / f"{signals}.yaml"),
         "contracts": str(WORLD / "contracts.yaml"), "state": str(WORLD / "flags.json"),
         "policy": str(ROOT / "tools" / "policy_bundle"), "replications": 3,
-        "role": "operator", "region": "eu",
+        "role": "operator", "region": "eu", "evidence": (str(WORLD / "evidence"),),
     }
     base.update(kw)
     return PlanRequest(**base)

@@ -37,7 +37,7 @@ def _req(signals: str | Path, script: str | Path, **kw: Any) -> PlanRequest:
         "catalog": str(WORLD / "catalog.yaml"), "signals": str(sig),
         "contracts": str(WORLD / "contracts.yaml"), "state": str(WORLD / "flags.json"),
         "policy": str(ROOT / "tools" / "policy_bundle"), "replications": 2,
-        "role": "operator", "region": "eu",
+        "role": "operator", "region": "eu", "evidence": (str(WORLD / "evidence"),),
         "model": f"scripted:{script if isinstance(script, Path) else SCRIPTS / script}",
     }
     base.update(kw)

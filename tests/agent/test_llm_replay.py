@@ -25,7 +25,8 @@ def plan_args(signals: str = "demand-rise", *extra: str, model: str = "openai/gp
     return ["plan", "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / f"{signals}.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(WORLD / "flags.json"),
             "--policy", str(ROOT / "tools" / "policy_bundle"), "--as", "operator", "--region", "eu",
-            "--replications", "2", "--no-cache", "--model", model, "--json", *extra]
+            "--replications", "2", "--no-cache", "--model", model, "--json",
+            "--evidence", str(WORLD / "evidence"), *extra]
 
 
 def _sent_tool_calls(messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
