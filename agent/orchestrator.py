@@ -17,8 +17,8 @@ original file bytes are put back (byte-for-byte identical); inconclusive -> paus
 A compensation that keeps failing is retried ``max_attempts`` times, then the run is left as
 ``needs_operator`` (audited, non-zero exit); re-running retries it.
 
-Fresh data: each unit's gate uses only samples observed at or after the unit's flags were written
-(``JournalEntry.applied_at``), never the samples an earlier stage was judged on. While they are
+Fresh data (``agent.stage_gate``): each unit's gate uses only samples observed after the unit's
+flags were written (``JournalEntry.applied_at``), never the samples an earlier stage was judged on. While they are
 missing (the gate is inconclusive) and the signal source is live (a watched folder, or a snapshot
 file someone rewrites), the gate re-reads it every ``poll_s`` until the step's ``timeout_s`` after
 the stage began; then the unit is inconclusive and the run pauses.
@@ -53,18 +53,17 @@ import signal as _signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from jitplan.agent.approval import approval_problem, latest_approval
 from jitplan.agent.execution_units import Unit, plan_units
+from jitplan.agent.stage_gate import StageGate
 from jitplan.contracts.errors import RunError, UserError
 from jitplan.contracts.execution import (
     ExecutionResult,
     ExecutionStatus,
-    GateVerdict,
     JournalEntry,
     RunJournal,
     RunPhase,
@@ -80,7 +79,7 @@ from jitplan.tools.flags import (
     atomic_write_bytes,
     restore_feature,
 )
-from jitplan.tools.gate import GateConfig, Observations, evaluate_gate
+from jitplan.tools.gate import GateConfig
 from jitplan.tools.signal_source import SignalSource, StaticSource
 from jitplan.tools.telemetry import span
 
@@ -120,9 +119,9 @@ class _Saga:
         self.plan, self.store, self.signals, self.audit = plan, store, signals, audit
         self.thread_id, self.step_wait_s, self.gate = thread_id, step_wait_s, gate
         self.max_attempts, self.retry_delay_s, self.sleep = max_attempts, retry_delay_s, sleep
-        self.clock, self.poll_s = clock, poll_s
-        self.live = bool(getattr(signals, "live", False))
+        self.clock = clock
         self.sha = plan.digest()
+        self.stages = StageGate(signals, gate, clock, sleep, poll_s, self.sha, audit, thread_id)
         self.run_id = run_id(plan, store)
         self.path = runs_dir / f"{self.run_id}.json"
         self.attempt = 1 + len(list(runs_dir.glob(f"{self.run_id}.attempt-*.json")))
@@ -314,7 +313,10 @@ class _Saga:
                         self.record("escalation", {"unit": u.name, "reason": u.step.rationale or "plan step escalates"}, f"escalate:{u.name}")
                 if self.step_wait_s > 0:
                     self.sleep(self.step_wait_s)
-                verdict = self.judge_fresh(u, entry.applied_at)
+                verdict, row = self.stages.judge(u, entry.applied_at)
+                if row is not None:
+                    self.evo.append(row)
+                    self.record("refresh_prompt", dict(row))
                 elapsed = time.monotonic() - t0 - verdict.waited_s
                 if elapsed > u.step.timeout_s:
                     verdict = verdict.model_copy(update={"verdict": "fail", "reason": f"timeout: {elapsed:.1f}s > {u.step.timeout_s:g}s"})
@@ -334,71 +336,6 @@ class _Saga:
         return self.stop(j, RunPhase.APPLIED, "all steps applied and gated", "execution",
                          {"status": "applied", "state_sha256": self.store.read().digest(),
                           "expected_vs_observed": self.evo}, "outcome")
-
-    def judge_fresh(self, u: Unit, since: datetime | None) -> GateVerdict:
-        """The unit's gate on samples observed since it began; while inconclusive and the source
-        is live, re-read it every ``poll_s`` until ``timeout_s`` after the stage began."""
-        waited = 0.0
-        verdict, obs = self.judge(u, since)
-        if since is not None and self.live:
-            deadline = since + timedelta(seconds=u.step.timeout_s)
-            while verdict.verdict == "inconclusive":
-                left = min((deadline - self.clock()).total_seconds(), u.step.timeout_s - waited)
-                if left <= 0:
-                    break
-                pause = min(self.poll_s, left)
-                self.sleep(pause)
-                waited += pause
-                verdict, obs = self.judge(u, since)
-            if verdict.verdict == "inconclusive" and waited:
-                verdict = verdict.model_copy(update={"reason": f"{verdict.reason} (waited {waited:.3g}s for fresh "
-                                                               f"samples: the step's timeout_s is {u.step.timeout_s:g}s)"})
-        self.expected_vs_observed(u, obs)
-        return verdict.model_copy(update={"waited_s": round(waited, 6)})
-
-    def judge(self, u: Unit, since: datetime | None) -> tuple[GateVerdict, Observations | None]:
-        try:
-            reading = self.signals.latest()
-        except UserError as exc:  # e.g. a half-written snapshot in a watched folder: pause, never pass
-            return GateVerdict(verdict="inconclusive", reason=f"signals unreadable: {exc}", since=since), None
-        snap = reading.snapshot
-        obs = Observations.from_signals(
-            list(snap.signals) if snap else [], quarantined=reading.quarantined,
-            source=reading.source, sha256=reading.sha256, as_of=snap.observed_at if snap else None, since=since,
-        )
-        return evaluate_gate(u.step, obs, self.gate, phase=u.action), obs
-
-    def expected_vs_observed(self, u: Unit, obs: Observations | None) -> None:
-        """For a refresh_prompt phase: expected vs observed quality (fresh samples), recorded."""
-        if obs is not None and u.step.action == "refresh_prompt" and u.step.feature:
-            cohort = {"shadow": "shadow", "canary": "canary"}.get(u.action)
-            vals = obs.values(u.step.feature, "quality", cohort) if cohort else []
-            latest = obs.latest(u.step.feature, "quality")
-            observed = float(median(vals)) if vals else (latest.value if latest else None)
-            exp = u.step.params.get("expected_quality")
-            expected = float(exp) if isinstance(exp, int | float) else self.simulated_quality(u.step.feature)
-            row: dict[str, float | str | None] = {
-                "unit": u.name, "phase": u.action, "feature": u.step.feature, "version": u.step.version,
-                "expected_quality": expected, "observed_quality": observed,
-            }
-            self.evo.append(row)
-            self.record("refresh_prompt", dict(row))
-
-    def simulated_quality(self, feature: str) -> float | None:
-        """Expected quality from this plan's ``simulation`` audit record (baseline scenario)."""
-        if self.audit is None:
-            return None
-        sims = [r for r in self.audit.records(self.thread_id)
-                if r.kind == "simulation" and r.payload.get("plan_sha256") == self.sha]
-        scenarios = sims[-1].payload.get("scenarios") if sims else None
-        if not isinstance(scenarios, dict):
-            return None
-        for name in (f"{feature}:baseline", *sorted(k for k in scenarios if k.startswith(f"{feature}:"))):
-            row = scenarios.get(name)
-            q = row.get("quality_mean") if isinstance(row, dict) else None
-            if isinstance(q, int | float):
-                return float(q)
-        return None
 
     def compensate(self, j: RunJournal, reason: str) -> ExecutionResult:
         j = self.enter(j, RunPhase.COMPENSATING, reason, "compensation_started", key="compensating")
