@@ -167,3 +167,15 @@ def test_retry_after_compensation_is_a_new_audited_attempt(flags: Path) -> None:
     assert [r.payload["status"] for r in recs if r.kind == "execution"] == ["compensated", "applied"]
     with pytest.raises(UserError, match="nothing to retry: the run is applied"):
         run(ramp(), flags, Feed(clock), clock, retry=True)
+
+
+def test_run_phases_are_an_enum_stored_as_their_names() -> None:
+    from pydantic import ValidationError
+
+    from jitplan.contracts.execution import RunJournal, RunPhase
+
+    doc = {"plan_id": "p", "plan_sha256": "a", "phase": "paused", "original_sha256": "b", "original_state_sha256": "c"}
+    j = RunJournal.model_validate(doc)
+    assert j.phase is RunPhase.PAUSED and '"phase":"paused"' in j.model_dump_json() and j.attempt == 1
+    with pytest.raises(ValidationError):
+        RunJournal.model_validate({**doc, "phase": "done"})
