@@ -8,13 +8,14 @@ CONSTRAINTS := constraints.txt
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow lint typecheck pytest test-llm bench lock clean help
+.PHONY: demo test test-slow test-wheel lint typecheck pytest test-llm bench lock clean help
 
 help:
 	@echo "make demo   - set up .venv and run one planning cycle on the sample world (no API key, no server)"
 	@echo "make test   - set up .venv with the dev extra; run ruff, mypy and pytest"
 	@echo "make test-slow - the long statistical checks (exact engine vs Erlang C, ~3 min)"
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
+	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
 
@@ -52,6 +53,12 @@ test: lint typecheck pytest
 test-slow: $(VENV)/.installed-dev
 	JITPLAN_SLOW_TESTS=1 $(BIN)/pytest -m slow tests
 
+# The wheel as a user gets it: built from a copy of the sources, installed with -c constraints.txt
+# into a fresh venv (only pip's download cache is shared), then run from a folder with its own
+# contracts/ and tools/ packages on a small catalog the test writes (tests/test_wheel.py).
+test-wheel: $(VENV)/.installed-dev
+	JITPLAN_WHEEL_TESTS=1 $(BIN)/pytest -m wheel -p no:xdist -s tests/test_wheel.py
+
 # The Postgres scale-out paths (audit log, LangGraph checkpointer) against a throwaway local
 # server on 127.0.0.1:54329 (scripts/start_postgres.sh; apt-installs PostgreSQL when missing).
 # A server this target did not start (e.g. yours, from the script) is left running.
@@ -69,8 +76,14 @@ test-postgres: $(VENV)/.installed-dev
 	if [ $$started -eq 1 ]; then bash scripts/start_postgres.sh stop; fi; \
 	exit $$rc
 
+# The real model path: JITPLAN_TEST_LLM_MODEL (e.g. openai/qwen2.5) served at JITPLAN_LLM_API_BASE.
+# Fails when the cycle falls back to the offline planner. (The replay-server tests of the same
+# litellm -> HTTP path run in `make test`.)
 test-llm: $(VENV)/.installed-dev
-	$(BIN)/pytest -m llm -p no:xdist tests
+	@if [ -z "$$JITPLAN_TEST_LLM_MODEL" ] || [ -z "$${JITPLAN_LLM_API_BASE:-$$OPENAI_API_BASE}" ]; then \
+	  echo "make test-llm: set JITPLAN_TEST_LLM_MODEL (e.g. openai/qwen2.5) and JITPLAN_LLM_API_BASE (e.g. http://127.0.0.1:8000/v1)" >&2; \
+	  exit 2; fi
+	$(BIN)/pytest -m llm -p no:xdist -rs tests
 
 bench: $(VENV)/.installed-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit $$?; done
