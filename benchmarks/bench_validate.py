@@ -59,7 +59,8 @@ def world(n_features: int, n_steps: int) -> tuple[Catalog, DeploymentState, list
              "compensation": {"id": f"s{n + 1}-undo", "action": "canary", "feature": spec.id,
                               "version": spec.version, "params": {"weight": 10}}},
             {**base, "id": f"s{n + 2}", "action": "promote", "depends_on": [f"s{n + 1}"],
-             "compensation": {"id": f"s{n + 2}-undo", "action": "rollback", "feature": spec.id}},
+             "compensation": {"id": f"s{n + 2}-undo", "action": "rollback", "feature": spec.id,
+                              "params": {"to_version": catalog.versions(spec.id)[0].version}}},
         ]
         if len(steps) >= n_steps:
             break

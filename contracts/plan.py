@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 import re
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -145,7 +145,14 @@ class Step(_Strict):
     @property
     def typed_params(self) -> StepParams:
         """The parameters as the model of this step's action (validated when built)."""
-        return validate_params(self.action, self.params)
+        cached = self.__dict__.get("_typed_params")
+        if cached is not None and cached[0] is self.params:
+            return cast("StepParams", cached[1])
+        typed = validate_params(self.action, self.params)
+        # Kept next to the fields (pydantic compares and dumps fields only), with the params
+        # object it was computed from: a copy with other params recomputes it.
+        self.__dict__["_typed_params"] = (self.params, typed)
+        return typed
 
     @property
     def weight(self) -> float | None:

@@ -87,6 +87,10 @@ class FeatureState(BaseModel):
         return out
 
 
+_ABSENT = FeatureState()
+"""A feature the state does not list: off, no versions known (frozen, so shared)."""
+
+
 class DeploymentState(BaseModel):
     """Every feature's deployment, keyed by feature id."""
 
@@ -95,7 +99,8 @@ class DeploymentState(BaseModel):
     features: dict[str, FeatureState] = Field(default_factory=dict)
 
     def get(self, feature_id: str) -> FeatureState:
-        return self.features.get(feature_id, FeatureState())
+        fs = self.features.get(feature_id)
+        return fs if fs is not None else _ABSENT
 
     def is_active(self, feature_id: str, version: str | None = None) -> bool:
         fs = self.get(feature_id)
@@ -105,8 +110,12 @@ class DeploymentState(BaseModel):
 
     def with_feature(self, feature_id: str, fs: FeatureState) -> DeploymentState:
         features = dict(self.features)
-        features[feature_id] = fs
-        return DeploymentState(features=dict(sorted(features.items())))
+        new = feature_id not in features
+        features[feature_id] = FeatureState.model_validate(fs)
+        if new:
+            features = dict(sorted(features.items()))
+        # Every value is a validated FeatureState: no need to validate the others again.
+        return DeploymentState.model_construct(features=features)
 
     def digest(self) -> str:
         """sha256 of the state's canonical JSON."""
@@ -248,7 +257,7 @@ def _with(fs: FeatureState, **update: Any) -> FeatureState:
         v = update.get(key)
         if isinstance(v, str):
             known.add(v)
-    return FeatureState.model_validate({**fs.model_dump(), **update, "known_versions": sorted(known)})
+    return FeatureState.model_validate({**fs.__dict__, **update, "known_versions": sorted(known)})
 
 
 def _serve(fs: FeatureState, version: str | None, **update: Any) -> FeatureState:
