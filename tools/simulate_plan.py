@@ -255,8 +255,8 @@ def simulate_plan(
                 failures.append(f"{feature} in scenario {row}: gates held in {verdict['pass_rate']:.0%} of "
                                 f"{replications} replications (need {PASS_RATE:.0%}); breached: {'; '.join(gates)}")
             scenarios[f"{feature}:{row}"] = doc
-    verdict = next((v for v in ("failed", "unproven") if v in verdicts), "passed")
-    out = {"passed": verdict == "passed", "verdict": verdict, "scenarios": scenarios,
+    overall = next((v for v in ("failed", "unproven") if v in verdicts), "passed")
+    out = {"passed": overall == "passed", "verdict": overall, "scenarios": scenarios,
            "failures": failures, "replications": replications, "provenance": provenance}
     if evidence is not None and evidence.notes:  # unknown versions, stale evidence
         out["evidence_notes"] = list(evidence.notes)
