@@ -162,6 +162,9 @@ def run_in_workers(
 
 def serve_forever() -> int:
     """Worker side: read tasks from stdin, answer on the original stdout."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it stops the workers
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # prints in a replication go to stderr, never into the protocol
     proto_in = sys.stdin.buffer

@@ -74,3 +74,13 @@ def test_bad_input_found_in_a_worker_is_the_same_user_error(tmp_path: Path) -> N
     with pytest.raises(UserError) as parallel:
         simulator.run(sc, replications=2, workers=2)
     assert str(parallel.value) == str(serial.value) and str(missing) in str(parallel.value)
+
+
+def test_a_crash_in_a_worker_is_a_run_error_with_its_traceback() -> None:
+    from jitplan.contracts.errors import RunError
+    from jitplan.simulator.pool import run_in_workers
+
+    good = simulator.load_scenario(SIM / "mm10.yaml").model_dump_json()
+    tasks = [(good, None, "fast", 1, 0), ("{not a scenario", None, "fast", 1, 1)]
+    with pytest.raises(RunError, match=r"(?s)failed in a worker process.*ValidationError"):
+        run_in_workers(tasks, 2)
