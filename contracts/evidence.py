@@ -158,6 +158,10 @@ class EvidenceSet:
     sources: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if len(self.sources) != len(self.records):  # built in code: name the records' origin
+            object.__setattr__(self, "sources", ("<evidence>",) * len(self.records))
+
     def __len__(self) -> int:
         return len(self.records)
 
