@@ -30,7 +30,7 @@ APPLY_HELP = ("directory where the shadow and canary steps' observations are wri
               "evidence file (observed-<plan id>.yaml) for the next cycle's --evidence")
 
 
-def add_evidence_argument(parser: argparse.ArgumentParser, *, help: str = HELP) -> None:
+def add_evidence_argument(parser: Any, *, help: str = HELP) -> None:
     parser.add_argument("--evidence", action="append", default=[], metavar="PATH", help=help)
 
 

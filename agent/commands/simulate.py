@@ -20,7 +20,9 @@ def register(sub: Any) -> None:
         "process per request) engine. Exit 0 ok, 1 when the plan under test fails a gate, "
         "2 bad input.",
     )
-    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument("scenario", metavar="SCENARIO.yaml", nargs="?")
+    from jitplan.agent.commands._simulate_catalog import add_catalog_arguments
+    add_catalog_arguments(p)  # --catalog/--signals/--contracts/--state/--evidence: a plan's matrix
     p.add_argument(
         "--plan", metavar="PLAN.json", help="plan under test (overrides an embedded plan)"
     )
@@ -35,12 +37,21 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_simulate)
 
 
+def _no_scenario() -> int:
+    from jitplan.contracts.errors import UserError
+
+    raise UserError("give SCENARIO.yaml, or --catalog CATALOG.yaml --plan PLAN.json", source="simulate")
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     from jitplan.contracts.errors import UserError
     from jitplan.contracts.plan import Plan
     from jitplan.simulator import load_scenario, run
     from jitplan.simulator.output import ProgressBar, summary_table, write_outputs
 
+    if args.catalog or not args.scenario:
+        from jitplan.agent.commands._simulate_catalog import run_catalog
+        return run_catalog(args) if args.catalog else _no_scenario()
     if args.replications is not None and args.replications < 1:
         raise UserError("must be at least 1", source="--replications")
     if args.seed is not None and args.seed < 0:
