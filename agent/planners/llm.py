@@ -169,7 +169,7 @@ class LlmPlanner:
                 content = resp.content if isinstance(resp.content, str) else str(resp.content)
                 if not tool_calls and not content.strip():
                     n["failed"] += 1
-                    why = f"the model answered with empty content (call {n['calls']})"
+                    why = f"the model answered with empty content (draft {ctx.revision})"
                     errors_seen.append(why)
                     record_error(sp, "empty_answer", why)
             messages.append(resp)

@@ -222,3 +222,25 @@ class ReplayServer:
                     return
 
         return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python tests/agent/replay_server.py RECORDING``: serve it until interrupted (manual runs,
+    e.g. ``make test-llm`` against a recording); prints the base URL."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("recording", help="a recording file, or a name in tests/fixtures/recordings")
+    args = ap.parse_args(argv)
+    srv = ReplayServer.from_recording(args.recording).start()
+    print(srv.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
