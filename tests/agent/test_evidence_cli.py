@@ -72,3 +72,27 @@ def test_sample_world_evidence_loads(cli: Any, world: Path) -> None:
     doc = json.loads(r.out)
     assert doc["unknown"] == []
     assert "answer-synthesizer@1.0.0" in {v["version"] for v in doc["versions"]}
+
+
+def test_simulate_catalog_judges_a_plan_on_evidence(cli: Any, world: Path, tmp_path: Path) -> None:
+    from jitplan.agent.planners.steps import slo_tolerances
+    from jitplan.contracts.catalog import Catalog
+
+    spec = Catalog.from_file(world / "catalog.yaml").get("answer-synthesizer")
+    assert spec is not None
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"id": "p", "goal": "g", "steps": [
+        {"id": f"s{i}", "action": "canary", "feature": "answer-synthesizer", "version": "1.0.0",
+         "params": {"weight": w}, "tolerances": slo_tolerances(spec), "depends_on": [f"s{i - 1}"] if i else [],
+         "compensation": {"id": f"u{i}", "action": "rollback", "feature": "answer-synthesizer", "params": {}}}
+        for i, w in enumerate((5, 25))]}))
+    common = ["simulate", "--catalog", world / "catalog.yaml", "--plan", plan, "--signals",
+              world / "signals" / "demand-rise.yaml", "--contracts", world / "contracts.yaml",
+              "--state", world / "flags.json", "--replications", "2", "--json"]
+    bare = cli(*common)
+    assert bare.code == 1 and json.loads(bare.out)["verdict"] == "unproven"
+    backed = cli(*common, "--evidence", world / "evidence")
+    doc = json.loads(backed.out)
+    assert backed.code == 0 and doc["verdict"] == "passed", doc["failures"]
+    assert doc["provenance"]["answer-synthesizer@1.0.0"]["source"] == "shadow"
+    assert cli("simulate", world / "catalog.yaml", "--catalog", world / "catalog.yaml", "--plan", plan).code == 2
