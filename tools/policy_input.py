@@ -4,7 +4,7 @@ plan and deployment state.
 The input document (also described in ``scenarios/policies/README.md``)::
 
     {
-      "request":  {"role": str, "region": str, "purpose": str},
+      "request":  {"role": str | null, "region": str | null, "purpose": str},  # null: not given
       "features": [FeatureSpec as JSON, ...],      # every feature version the request touches;
                                                    # depends_on entries carry "provides"
       "signals":  [{...Signal as JSON, "quarantined": bool, "reasons": [str, ...]}, ...],
@@ -73,11 +73,21 @@ def _provided(store: CatalogStore, dep: Dependency) -> list[str]:
     return sorted(common or ())
 
 
-def feature_doc(spec: FeatureSpec, store: CatalogStore) -> dict[str, Any]:
-    """One spec as the policy input carries it (``FEATURE_FIELDS``; dependencies with ``provides``)."""
+def feature_doc(spec: FeatureSpec, store: CatalogStore,
+                memo: dict[tuple[str, str], list[str]] | None = None) -> dict[str, Any]:
+    """One spec as the policy input carries it (``FEATURE_FIELDS``; dependencies with ``provides``).
+
+    ``memo`` shares the dependency lookups across the specs of one input document.
+    """
+    memo = {} if memo is None else memo
     doc = spec.model_dump(mode="json", include=set(FEATURE_FIELDS))
-    doc["depends_on"] = [{**d, "provides": _provided(store, dep)}
-                         for d, dep in zip(doc["depends_on"], spec.depends_on, strict=True)]
+    deps = []
+    for d, dep in zip(doc["depends_on"], spec.depends_on, strict=True):
+        key = (dep.id, dep.version)
+        if key not in memo:
+            memo[key] = _provided(store, dep)
+        deps.append({**d, "provides": memo[key]})
+    doc["depends_on"] = deps
     return doc
 
 
@@ -172,6 +182,7 @@ def policy_input(
     listed features and their dependencies: rego-cpp's cost grows with the input's size.
     """
     lookup = store if store is not None and store.catalog is catalog else CatalogStore(catalog)
+    memo: dict[tuple[str, str], list[str]] = {}
     specs: dict[str, FeatureSpec] = {f.key: f for f in features}
     if plan is not None:
         for f in touched_features(plan, catalog, state, store=lookup):
@@ -180,7 +191,7 @@ def policy_input(
     related = ids | {d.id for f in specs.values() for d in f.depends_on}
     return {
         "request": request.model_dump(mode="json"),
-        "features": [feature_doc(specs[k], lookup) for k in sorted(specs)],
+        "features": [feature_doc(specs[k], lookup, memo) for k in sorted(specs)],
         "signals": signal_docs([s for s in signals if s.signal.feature in ids]),
         "plan": _plan_doc(plan) if plan is not None else None,
         "state": _state_doc(state, related) if state is not None else None,

@@ -29,7 +29,8 @@ def _argv(flags: Path, thread_id: str) -> list[str]:
             "--catalog", str(WORLD / "catalog.yaml"), "--signals", str(WORLD / "signals" / "cost-overrun.yaml"),
             "--contracts", str(WORLD / "contracts.yaml"), "--state", str(flags),
             "--policy", str(ROOT / "tools" / "policy_bundle"), "--replications", "2",
-            "--evidence", str(WORLD / "evidence"), "--apply", "--thread-id", thread_id, "--json"]
+            "--evidence", str(WORLD / "evidence"), "--apply", "--thread-id", thread_id, "--json",
+            "--as", "operator", "--region", "eu"]
 
 
 def _records(home: Path, thread_id: str) -> list[Any]:
