@@ -46,12 +46,6 @@ class PlanRequest(BaseModel):
     max_tool_calls: int = Field(default=24, ge=0, le=500)
     replications: int = Field(default=10, ge=1, le=100)
     use_cache: bool = True
-
-    @model_validator(mode="after")
-    def _one_policy_choice(self) -> PlanRequest:
-        if self.no_policy and self.policy:
-            raise ValueError("give either a policy bundle (policy) or no_policy, not both")
-        return self
     focus: tuple[str, ...] = ()
     """Feature ids a signal-driven cycle is limited to (the separate cycle of a feature that a
     request's cycle left out); empty: every triggered feature."""
@@ -59,6 +53,11 @@ class PlanRequest(BaseModel):
     """Evidence files or directories (``--evidence``): measured behaviour of the catalog's
     versions; a version without evidence is unproven and shadowed before users see it."""
 
+    @model_validator(mode="after")
+    def _one_policy_choice(self) -> PlanRequest:
+        if self.no_policy and self.policy:
+            raise ValueError("give either a policy bundle (policy) or no_policy, not both")
+        return self
 
 
 class CycleResult(BaseModel):
