@@ -2,7 +2,10 @@
 
 The decision comes from a Rego bundle (``package jitplan``, rules ``deny`` and ``escalate``, both
 sets of reason strings). Allowed iff ``deny`` is empty and no error occurred; ``escalate`` means
-a human must approve. Every decision records the sha256 of the bundle that produced it.
+a human must approve. Every decision records the sha256 of the bundle that produced it, and
+carries the catalog's own role and region refusals whatever the bundle (``tools.policy``).
+A request has no default role or region: one not given is refused wherever the catalog
+restricts roles or regions.
 """
 
 from __future__ import annotations
