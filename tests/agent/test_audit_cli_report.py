@@ -36,7 +36,8 @@ def test_report_summarises_one_cycle(cli: Any) -> None:
     rep = json.loads(res.out)
     assert set(rep["nodes"]) == {"perceive", "govern", "plan", "validate", "simulate", "decide", "execute", "record", "llm.chat"}
     assert all(row["duration_ms"] >= 0 for row in rep["nodes"].values())
-    assert rep["totals"] == {"input_tokens": 201, "output_tokens": 40, "cost_usd": 0.002, "llm_calls": 2}
+    assert rep["totals"] == {"input_tokens": 201, "output_tokens": 40, "cost_usd": 0.002, "llm_calls": 2,
+                             "failed_llm_calls": 0}
     assert rep["policy"][0]["escalate"] == ["refund-advisor"]
     assert rep["approval"][0]["decision"] == "approved" and rep["approval"][0]["by"] == "operator"
     assert rep["expected"] == [{"verdict": "pass", "latency_p95_s": 1.2}]
