@@ -96,3 +96,18 @@ def test_simulate_catalog_judges_a_plan_on_evidence(cli: Any, world: Path, tmp_p
     assert backed.code == 0 and doc["verdict"] == "passed", doc["failures"]
     assert doc["provenance"]["answer-synthesizer@1.0.0"]["source"] == "shadow"
     assert cli("simulate", world / "catalog.yaml", "--catalog", world / "catalog.yaml", "--plan", plan).code == 2
+
+
+def test_new_evidence_is_not_answered_from_the_plan_cache(cli: Any, world: Path) -> None:
+    # Old key: catalog, signals, policy, state, planner, request. The shadow-first plan cached
+    # without evidence was served again after the shadow's evidence arrived.
+    args = ["plan", "--catalog", world / "catalog.yaml", "--signals", world / "signals" / "demand-rise.yaml",
+            "--contracts", world / "contracts.yaml", "--state", world / "flags.json",
+            "--replications", "2", "--json"]
+    first = json.loads(cli(*args).out)
+    assert [s["action"] for s in first["plan"]["steps"]] == ["shadow"]
+    again = json.loads(cli(*args).out)
+    assert again["cache_hit"] is True
+    backed = json.loads(cli(*args, "--evidence", world / "evidence").out)
+    assert backed["cache_hit"] is False
+    assert backed["plan"]["steps"][0]["action"] == "canary"
