@@ -27,6 +27,7 @@ from jitplan.contracts.signals import ContractSet, SignalSnapshot
 from jitplan.contracts.state import DeploymentState
 from jitplan.tools.policy import PolicyBundle, evaluate_policy, policy_input
 from jitplan.tools.signal_check import check_signals
+from jitplan.tools.validation_scope import PATH_TRAVERSAL
 from jitplan.tools.validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,7 +247,8 @@ MUTATIONS: list[tuple[str, Any]] = [
 ]
 
 
-safe_text = st.text(alphabet="abcdefghij klmnop-_.,", max_size=30)
+safe_text = st.text(alphabet="abcdefghij klmnop-_.,", max_size=30).filter(
+    lambda t: not PATH_TRAVERSAL.search(t))  # a bare ".." is a path segment: out of scope
 
 
 @FAST
