@@ -71,6 +71,7 @@ from jitplan.contracts.execution import (
 )
 from jitplan.contracts.home import jitplan_home
 from jitplan.contracts.plan import Plan
+from jitplan.contracts.settings import get_settings
 from jitplan.contracts.signals import SignalSnapshot
 from jitplan.tools.audit import AuditLog
 from jitplan.tools.flags import (
@@ -86,12 +87,11 @@ from jitplan.tools.telemetry import span
 MAX_COMPENSATION_ATTEMPTS = 3
 POLL_S = 1.0
 """How often a gate re-reads a live signal source while it waits for fresh samples."""
-_CRASH_ENV = "JITPLAN_CRASH_AT"  # the same fault-injection switch as the graph nodes
 
 
 def _crash_point(label: str) -> None:
     """Fault injection for the crash tests: SIGKILL ourselves at a named point."""
-    if os.environ.get(_CRASH_ENV) == label:  # pragma: no cover - the process dies here
+    if get_settings().crash_at == label:  # pragma: no cover - the process dies here
         os.kill(os.getpid(), _signal.SIGKILL)
 
 

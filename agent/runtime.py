@@ -13,9 +13,10 @@ __all__ = [
 ]
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
+
+from jitplan.contracts.settings import get_settings
 
 CHECKPOINT_ENV = "JITPLAN_CHECKPOINT_URL"
 
@@ -24,7 +25,7 @@ def checkpoint_target(url: str | None = None) -> str:
     """Where checkpoints go: a postgres URL, or a SQLite file path."""
     from jitplan.contracts.home import jitplan_home
 
-    url = url or os.environ.get(CHECKPOINT_ENV) or None
+    url = url or get_settings().checkpoint_url
     if url is None:
         return str(jitplan_home() / "checkpoints.db")
     if url.startswith("sqlite:///"):
@@ -116,7 +117,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
         conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL survives a killed process (what resume needs); set
         # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
-        mode = "FULL" if os.environ.get("JITPLAN_CHECKPOINT_SYNC", "").lower() == "full" else "NORMAL"
+        mode = get_settings().checkpoint_sync.upper()
         conn.execute(f"PRAGMA synchronous={mode}")
         saver = SqliteSaver(conn)
         _SAVERS[key] = saver

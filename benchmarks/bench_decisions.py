@@ -130,7 +130,7 @@ def jitplan(s: Situation, replications: int) -> tuple[Outcome, dict[str, Any]]:
     from jitplan.contracts.signals import SignalStatus
     from jitplan.contracts.state import DeploymentState, FeatureState
     from jitplan.tools.evidence import index_evidence
-    from jitplan.tools.simulate_plan import simulate_plan
+    from jitplan.tools.plan_simulation import simulate_plan
     from jitplan.tools.validator import validate
 
     index = index_evidence(s.catalog, s.evidence, now=NOW)

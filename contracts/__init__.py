@@ -19,6 +19,9 @@ _EXPORTS: dict[str, str] = {
     # signals
     "Signal": "signals", "SignalSnapshot": "signals", "DataContract": "signals",
     "ContractSet": "signals", "SignalStatus": "signals",
+    "SignalKindSpec": "signal_kinds", "UnitConversion": "signal_kinds", "register_kind": "signal_kinds",
+    "kinds_registered": "signal_kinds", "get_kind": "signal_kinds",
+    "UnitError": "units",
     # plans, state, policy, validation
     "Plan": "plan", "Step": "plan", "Tolerance": "plan", "TriggerRef": "plan",
     "DeploymentState": "state", "FeatureState": "state", "StepError": "state",
@@ -38,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "MetricComparison": "execution", "RunJournal": "execution",
     "AuditRecord": "audit",
     "jitplan_home": "home",
+    # configuration
+    "Settings": "settings", "get_settings": "settings",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

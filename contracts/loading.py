@@ -29,18 +29,16 @@ from typing import Any, Self
 from pydantic import BaseModel, ValidationError
 
 from jitplan.contracts.errors import FieldProblem, InputError, UserError
+from jitplan.contracts.settings import DEFAULT_MAX_INPUT_BYTES, get_settings
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_MAX_INPUT_BYTES
 """Largest input file accepted by default (5 MiB); override with ``JITPLAN_MAX_INPUT_BYTES``."""
 
 
 def _max_bytes(override: int | None) -> int:
     if override is not None:
         return override
-    env = os.environ.get("JITPLAN_MAX_INPUT_BYTES")
-    if env and env.isdigit():
-        return int(env)
-    return DEFAULT_MAX_BYTES
+    return get_settings().max_input_bytes
 
 
 def read_text(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> str:

@@ -19,6 +19,7 @@ the change at once.
 | ``JITPLAN_LLM_API_KEY`` | ``llm_api_key`` | none |
 | ``JITPLAN_LLM_TIMEOUT_S`` | ``llm_timeout_s`` | 120 |
 | ``JITPLAN_LLM_MAX_RETRIES`` | ``llm_max_retries`` | 1 (so at most 2 HTTP attempts per model call) |
+| ``JITPLAN_EVIDENCE_MAX_AGE_DAYS`` | ``evidence_max_age_days`` | 14 (older evidence is stale) |
 | ``JITPLAN_CRASH_AT`` | ``crash_at`` | none (fault injection for tests) |
 """
 
@@ -57,6 +58,7 @@ class Settings(BaseModel):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     llm_max_retries: int = Field(default=1, ge=0, le=10)
+    evidence_max_age_days: float = Field(default=14.0, gt=0, allow_inf_nan=False)
     crash_at: str | None = None
 
     @classmethod
@@ -92,6 +94,7 @@ ENV_VARS: dict[str, str] = {
     "JITPLAN_LLM_API_KEY": "llm_api_key",
     "JITPLAN_LLM_TIMEOUT_S": "llm_timeout_s",
     "JITPLAN_LLM_MAX_RETRIES": "llm_max_retries",
+    "JITPLAN_EVIDENCE_MAX_AGE_DAYS": "evidence_max_age_days",
     "JITPLAN_CRASH_AT": "crash_at",
 }
 """Environment variable -> ``Settings`` field."""

@@ -18,7 +18,7 @@ _EXPORTS: dict[str, str] = {
     "PolicyBundle": "policy", "evaluate_policy": "policy", "policy_input": "policy",
     "governance_refusals": "catalog_governance",
     "validate": "validator",
-    "simulate_plan": "simulate_plan",
+    "simulate_plan": "plan_simulation",
     "EvidenceIndex": "evidence", "index_evidence": "evidence",
     "EvidenceProfile": "evidence_profile", "fit_profile": "evidence_profile",
     "run_drawn": "evidence_sim", "from_promptfoo": "evidence_import", "from_spans": "evidence_import",

@@ -21,14 +21,13 @@ __all__ = [
 ]
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from jitplan.contracts.catalog import Catalog
-from jitplan.contracts.errors import UserError
 from jitplan.contracts.evidence import EvidenceRecord, EvidenceSet, LatencyQuantiles
+from jitplan.contracts.settings import get_settings
 from jitplan.contracts.signals import SignalStatus
 from jitplan.tools.evidence_profile import DEFAULT_MAX_AGE_S, EvidenceProfile, fit_profile
 
@@ -40,16 +39,7 @@ SIGNAL_WINDOW_MIN = 5.0
 
 def evidence_max_age_s() -> float:
     """Staleness bound: ``JITPLAN_EVIDENCE_MAX_AGE_DAYS`` (days) or 14 days."""
-    raw = os.environ.get("JITPLAN_EVIDENCE_MAX_AGE_DAYS")
-    if not raw:
-        return DEFAULT_MAX_AGE_S
-    try:
-        days = float(raw)
-    except ValueError:
-        days = math.nan
-    if not math.isfinite(days) or days <= 0:
-        raise UserError(f"JITPLAN_EVIDENCE_MAX_AGE_DAYS must be a positive number of days (got {raw!r})")
-    return days * 86400.0
+    return get_settings().evidence_max_age_days * 86400.0
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def _functions(ctx: ToolContext) -> dict[str, Callable[..., Any]]:
         """Simulate a draft plan against the scenario matrix (few seeded replications); returns
         whether each scenario's gates held."""
         from jitplan.contracts.plan import Plan
-        from jitplan.tools.simulate_plan import simulate_plan as simulate
+        from jitplan.tools.plan_simulation import simulate_plan as simulate
 
         p = Plan.model_validate(_plan_arg(plan))
         serving = {s.feature: ctx.state.get(s.feature).version for s in p.steps if s.feature}

@@ -18,7 +18,7 @@ Whatever the bundle, the catalog's own ``governance.roles`` and ``governance.reg
 checked in Python (``tools.catalog_governance``) and their deny reasons merged into the decision,
 so a custom bundle that forgets them cannot allow what the catalog forbids.
 
-The input document is built by ``tools.policy_input.policy_input``.
+The input document is built by ``tools.policy_document.policy_input``.
 
 Evaluation runs the query on a worker thread and waits at most ``timeout_s`` (regopy's C calls
 release the GIL); on timeout the worker and its interpreter are abandoned and the decision is a
@@ -59,7 +59,7 @@ from jitplan.contracts.errors import UserError
 from jitplan.contracts.loading import read_text
 from jitplan.contracts.policy import PolicyDecision
 from jitplan.tools.catalog_governance import governance_refusals
-from jitplan.tools.policy_input import (
+from jitplan.tools.policy_document import (
     FEATURE_FIELDS,
     SIGNAL_FIELDS,
     STEP_FIELDS,

@@ -342,6 +342,8 @@ class StepChecker:
         for dep in spec.depends_on:
             sim = self._get(dep.id)
             active = sim.active_versions()
+            if step.action == "shadow" and sim.shadow_version and dep.admits(sim.shadow_version):
+                continue  # mirrored traffic may flow through a dependency's shadow (no user sees it)
             if not active:
                 self._v("dependency_order",
                         f"step {step.id} {step.action}s {spec.key}, which depends on {dep.id} "

@@ -37,8 +37,8 @@ def run_catalog(args: argparse.Namespace) -> int:
     from jitplan.contracts.plan import Plan
     from jitplan.contracts.signals import ContractSet, SignalSnapshot
     from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.plan_simulation import simulate_plan
     from jitplan.tools.signal_check import check_signals
-    from jitplan.tools.simulate_plan import simulate_plan
 
     if args.scenario:
         raise UserError("give either SCENARIO.yaml or --catalog with --plan, not both", source="--catalog")

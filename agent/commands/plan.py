@@ -89,7 +89,8 @@ def build_request(args: argparse.Namespace) -> Any:
     try:
         req = PlanRequest(
             catalog=args.catalog, signals=args.signals, contracts=args.contracts, state=args.state,
-            policy=args.policy, request=args.request, role=args.role, region=args.region,
+            policy=choice.path, no_policy=choice.disabled, request=args.request,
+            role=str(who.role), region=str(who.region),
             model=args.model, now=args.now, apply=args.apply, max_revisions=args.max_revisions,
             max_llm_calls=args.max_llm_calls, max_tool_calls=args.max_tool_calls,
             replications=args.replications, use_cache=not args.no_cache,

@@ -83,7 +83,7 @@ def validate(state: CycleState) -> dict[str, Any]:
 def simulate(state: CycleState) -> dict[str, Any]:
     """Replay the plan through the scenario matrix; breached tolerances fail the plan."""
     from jitplan.contracts.plan import Plan
-    from jitplan.tools.simulate_plan import simulate_plan
+    from jitplan.tools.plan_simulation import simulate_plan
 
     with node_span("simulate", state):
         cin = inputs_of(state)

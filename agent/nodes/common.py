@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jitplan.contracts.settings import get_settings
+
 if TYPE_CHECKING:
     from jitplan.agent.state import CycleState
     from jitplan.contracts.agent import PlanRequest
@@ -94,7 +96,6 @@ class CycleInputs:
                            "region": self.request.region, "now": self.request.now,
                            **({"focus": list(self.request.focus)} if self.request.focus else {})},
                           sort_keys=True)
-
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -200,7 +201,8 @@ def audit_log() -> Any:
     """One open audit log per (thread, JITPLAN_HOME, JITPLAN_AUDIT_URL): opening costs ~15 ms."""
     from jitplan.tools.audit import AuditLog
 
-    key = (threading.get_ident(), os.environ.get("JITPLAN_HOME", ""), os.environ.get("JITPLAN_AUDIT_URL", ""))
+    settings = get_settings()
+    key = (threading.get_ident(), str(settings.home), settings.audit_url or "")
     with _LOCK:
         log = _LOGS.get(key)
     if log is None:
@@ -223,7 +225,7 @@ def audit(state: CycleState, node: str, n: int, kind: str, payload: dict[str, An
 
 def maybe_crash(node: str) -> None:
     """SIGKILL this process when ``JITPLAN_CRASH_AT`` names ``node`` (crash-safety tests)."""
-    if os.environ.get(CRASH_ENV) == node:
+    if get_settings().crash_at == node:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

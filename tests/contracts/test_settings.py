@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import jitplan
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.home import jitplan_home
 from jitplan.contracts.settings import ENV_VARS, Settings, get_settings
@@ -55,3 +60,51 @@ def test_the_environment_is_read_at_each_call(monkeypatch: pytest.MonkeyPatch, t
     assert get_settings().home == tmp_path / "a"
     monkeypatch.setenv("JITPLAN_HOME", str(tmp_path / "b"))
     assert jitplan_home() == tmp_path / "b" and (tmp_path / "b").is_dir()
+
+
+def _environment_reads(tree: ast.AST) -> list[str]:
+    """``os.environ.get(X)``, ``os.getenv(X)`` and ``os.environ[X]`` reads of a JITPLAN_* name."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        arg: ast.expr | None = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            target = node.func
+            if (target.attr == "get" and isinstance(target.value, ast.Attribute)
+                    and target.value.attr == "environ") or target.attr == "getenv":
+                arg = node.args[0]
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                and node.value.attr == "environ" and isinstance(node.ctx, ast.Load):
+            arg = node.slice
+        if isinstance(arg, ast.Constant) and str(arg.value).startswith("JITPLAN_"):
+            found.append(f"{arg.value} (line {node.lineno})")
+        elif isinstance(arg, ast.Name) and arg.id.endswith("_ENV"):
+            found.append(f"{arg.id} (line {node.lineno})")
+    return found
+
+
+def test_only_the_settings_module_reads_jitplan_variables() -> None:
+    root = Path(jitplan.__file__).resolve().parent
+    reads = {
+        str(path.relative_to(root)): hits
+        for layer in ("contracts", "simulator", "tools", "agent")
+        for path in sorted((root / layer).rglob("*.py"))
+        if path.name != "settings.py"
+        and (hits := _environment_reads(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert reads == {}, f"read JITPLAN_* through contracts.settings.get_settings(): {reads}"
+
+
+def test_the_scan_sees_a_direct_read() -> None:
+    # Guards the scanner above: it must flag the pattern it is meant to forbid.
+    code = 'import os\nA = os.environ.get("JITPLAN_HOME")\nB = os.getenv(CRASH_ENV)\nC = os.environ["JITPLAN_X"]\n'
+    assert len(_environment_reads(ast.parse(code))) == 3
+
+
+def test_a_malformed_variable_is_exit_2_naming_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JITPLAN_")}
+    env["JITPLAN_MAX_INPUT_BYTES"] = "5MB"
+    proc = subprocess.run([sys.executable, "-m", "jitplan.agent.cli", "catalog", "validate",
+                           str(tmp_path / "missing.yaml")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "JITPLAN_MAX_INPUT_BYTES" in proc.stderr and "Traceback" not in proc.stderr

@@ -11,7 +11,7 @@ import yaml
 from jitplan.contracts.catalog import Catalog
 from jitplan.tools.catalog_store import CatalogStore
 from jitplan.tools.policy import PolicyBundle, evaluate_policy, forbidden_builtins
-from jitplan.tools.policy_input import feature_doc
+from jitplan.tools.policy_document import feature_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_DIR = ROOT / "tools" / "policy_bundle"

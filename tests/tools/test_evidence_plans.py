@@ -13,7 +13,7 @@ from jitplan.contracts.evidence import EvidenceRecord, EvidenceSet
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.signals import Signal, SignalStatus
 from jitplan.tools.evidence import index_evidence
-from jitplan.tools.simulate_plan import simulate_plan
+from jitplan.tools.plan_simulation import simulate_plan
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DEMAND_RPM = 480.0  # 8 rps; at ~1 s per request, ~8 in flight (24 at the x3 peak)

@@ -19,7 +19,7 @@ from jitplan.contracts.signals import ContractSet, Signal, SignalSnapshot
 from jitplan.contracts.state import DeploymentState
 from jitplan.tools.gate import Observations, evaluate_gate
 from jitplan.tools.policy import PolicyBundle
-from jitplan.tools.policy_input import policy_input
+from jitplan.tools.policy_document import policy_input
 from jitplan.tools.signal_check import check_signals
 from jitplan.tools.validator import validate
 

@@ -104,6 +104,12 @@ GOOD = {
              compensation={"id": "u3", "action": "set_budget", "feature": "tone-rewriter",
                            "params": {"usd_per_day": 10}}),
     ),
+    # Shadow-first (no evidence yet): mirrored traffic may flow through a dependency's own
+    # shadow at an admitted version; no user sees either (was dependency_order).
+    "a pii feature shadowed behind its redactor's shadow": plan(
+        step("s1", "shadow", "pii-redactor", "1.1.0", tolerances=[STRICT]),
+        step("s2", "shadow", "refund-advisor", "1.0.0", depends_on=["s1"], tolerances=[STRICT]),
+    ),
     "noop and escalate need nothing": plan({"id": "n", "action": "noop"},
                                             {"id": "e", "action": "escalate", "feature": "sql-copilot"}),
 }
@@ -201,6 +207,10 @@ BAD: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     ("feature dependency at a version outside the range",
      plan(step("s1", "canary", "refund-advisor", "1.0.0")),
      "dependency_order", "s1", "needs pii-redactor >=1.1, but pii-redactor serves 1.0.0"),
+    ("users served behind a dependency that is only shadowed",
+     plan(step("s1", "shadow", "pii-redactor", "1.1.0"),
+          step("s2", "canary", "refund-advisor", "1.0.0", depends_on=["s1"])),
+     "dependency_order", "s2", "needs pii-redactor >=1.1, but pii-redactor serves 1.0.0"),
     ("disabling a dependency of an active feature", plan(step("s1", "disable", "pii-redactor")),
      "dependency_order", "s1", "while reply-drafter@2.0.0, which depends on it, is still active"),
     ("canary weight out of range", _mut(lambda d: d["steps"][0]["params"].update(weight=150)),

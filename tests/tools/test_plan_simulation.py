@@ -1,4 +1,4 @@
-"""tools.simulate_plan: the scenario matrix derived from catalog + signals, and its verdicts."""
+"""tools.plan_simulation: the scenario matrix derived from catalog + signals, and its verdicts."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from jitplan.contracts.evidence import load_evidence
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.signals import ContractSet, SignalSnapshot
 from jitplan.tools.evidence import index_evidence
-from jitplan.tools.signal_check import check_signals
-from jitplan.tools.simulate_plan import (
+from jitplan.tools.plan_simulation import (
     MAX_REQUESTS_PER_REPLICATION,
     build_scenarios,
     simulate_plan,
     sub_plan,
 )
+from jitplan.tools.signal_check import check_signals
 
 WORLD = Path(__file__).resolve().parents[2] / "scenarios" / "world"
 CAT = Catalog.from_file(WORLD / "catalog.yaml")
@@ -131,7 +131,7 @@ def test_nothing_is_borrowed_from_the_source_tree_by_name() -> None:
     assert not res["passed"] and res["verdict"] == "unproven"
     assert res["provenance"]["ticket-summarizer@1.1.0"] == "nominal"
     assert {r["verdict"] for r in res["scenarios"].values()} == {"unproven"}
-    import jitplan.tools.simulate_plan as sp
+    import jitplan.tools.plan_simulation as sp
 
     assert not hasattr(sp, "calibration") and not hasattr(sp, "default_sim_dir")
 
