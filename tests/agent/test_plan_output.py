@@ -95,3 +95,15 @@ def test_a_noop_never_prints_simulation_passed(cli: Any) -> None:
     r = cli(*_world("steady", "--request", "enable translation-adapter"))  # already serves: a noop plan
     assert r.code == 0 and "decision noop" in r.out
     assert "simulation passed" not in r.out and "simulation not run" in r.out
+
+
+def test_each_simulated_version_says_where_its_behaviour_came_from() -> None:
+    sim = {**FAILED_SIM, "provenance": {
+        "kb-retriever@1.1.0": {"source": "shadow", "requests": 1200, "age_s": 7200.0},
+        "kb-retriever@1.2.0": "nominal"}}
+    res = CycleResult(thread_id="cycle-x", decision="rejected", plan={"id": "p", "goal": "g", "steps": []},
+                      validation={"ok": True, "violations": []}, simulation=sim,
+                      reasons=["rejected: simulation failed"])
+    text = _text(res)
+    assert "evidence kb-retriever@1.1.0: shadow evidence, 1200 requests, 2.0 h old" in text
+    assert "evidence kb-retriever@1.2.0: no evidence: nominal catalog profile, unproven" in text
