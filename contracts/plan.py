@@ -59,7 +59,8 @@ METRICS: tuple[str, ...] = (
     "cost_per_request_usd",
     "cost_usd_per_day",
 )
-"""Metrics a tolerance may reference."""
+"""The built-in gate metrics (what the simulator measures). The validator accepts these and any
+metric of a registered signal kind (``contracts.signal_kinds.metric_directions``)."""
 
 MAX_PLAN_STEPS = 64
 """Cap on steps per plan (bounded work); larger plans are rejected at the schema."""

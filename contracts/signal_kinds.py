@@ -29,6 +29,7 @@ __all__ = [
     "kinds",
     "kinds_registered",
     "metric_directions",
+    "metric_kind",
     "register_kind",
     "unregister_kind",
 ]
@@ -280,6 +281,12 @@ def kinds() -> tuple[SignalKindSpec, ...]:
 
 def kind_names() -> tuple[str, ...]:
     return tuple(k.name for k in kinds())
+
+
+def metric_kind(metric: str) -> SignalKindSpec | None:
+    """The kind whose signals (or simulation) give a gate metric; None for an unknown metric."""
+    _load_entry_points()
+    return next((k for k in _REG.kinds.values() if metric in (*k.metrics, *k.derived_metrics)), None)
 
 
 def metric_directions() -> dict[str, bool]:

@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 
 from jitplan.contracts.catalog import FeatureSpec
-from jitplan.contracts.plan import METRICS, Plan, Step, Tolerance
+from jitplan.contracts.plan import Plan, Step, Tolerance
+from jitplan.contracts.signal_kinds import metric_directions, metric_kind
 from jitplan.contracts.signals import SignalStatus
 from jitplan.contracts.state import DeploymentState, FeatureState, StepError
 from jitplan.contracts.validation import Violation
@@ -39,10 +40,6 @@ COMPENSATIONS: dict[str, frozenset[str]] = {
 SWITCH_ON = frozenset({"enable", "canary", "promote"})
 NEEDS_DEPENDENCIES = frozenset({"enable", "canary", "promote", "shadow", "pin_version", "refresh_prompt"})
 NEEDS_VERSION = frozenset({"canary", "shadow", "pin_version", "refresh_prompt"})
-UPPER_BOUND_METRICS = frozenset(
-    {"latency_p95_ms", "latency_p99_ms", "latency_p50_ms", "error_rate", "cost_per_request_usd",
-     "cost_usd_per_day"}
-)
 
 
 class StepChecker:
@@ -247,21 +244,24 @@ class StepChecker:
 
     def _tolerance(self, step: Step, spec: FeatureSpec | None, t: Tolerance) -> None:
         sid = step.id
-        if t.metric not in METRICS:
+        # Known metrics and their direction come from the signal-kind registry, so a registered
+        # kind's metric (say a ``toxicity`` guardrail) is a valid tolerance like a built-in one.
+        directions = metric_directions()
+        if t.metric not in directions:
             self._v("unknown_metric", f"step {sid} tolerance metric {t.metric!r} is unknown; use "
-                    f"one of {', '.join(METRICS)}", sid)
+                    f"one of {', '.join(directions)}", sid)
             return
-        upper = t.metric in UPPER_BOUND_METRICS
+        upper = directions[t.metric]
+        kind = metric_kind(t.metric)
+        is_ratio = kind is not None and kind.canonical_unit == "ratio"
         if upper != (t.comparator in ("<", "<=")):
             want = "an upper bound (< or <=)" if upper else "a lower bound (> or >=)"
             self._v("tolerance_direction",
                     f"step {sid} tolerance '{t.metric} {t.comparator} {t.threshold:g}' must be "
                     f"{want}", sid)
             return
-        if not math.isfinite(t.threshold) or t.threshold < 0 or (
-            t.metric in ("error_rate", "quality") and t.threshold > 1
-        ):
-            rng = "between 0 and 1" if t.metric in ("error_rate", "quality") else ">= 0"
+        if not math.isfinite(t.threshold) or t.threshold < 0 or (is_ratio and t.threshold > 1):
+            rng = "between 0 and 1" if is_ratio else ">= 0"
             self._v("tolerance_threshold", f"step {sid} tolerance {t.metric} threshold "
                     f"{t.threshold:g} must be {rng}", sid)
             return

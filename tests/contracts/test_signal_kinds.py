@@ -239,3 +239,35 @@ def test_a_finding_of_an_unregistered_kind_escalates() -> None:
     plan = _plan([f, g], state)
     assert ("escalate", "answer-synthesizer") in [(s["action"], s["feature"]) for s in plan["steps"]]
     assert not any(s["action"] in ACTIVATING and s["feature"] == "answer-synthesizer" for s in plan["steps"])
+
+
+def _canary_with(tolerance: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "p-tox", "goal": "canary with a guardrail", "steps": [{
+        "id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+        "params": {"weight": 10},
+        "tolerances": [{"metric": "error_rate", "comparator": "<=", "threshold": 0.01}, tolerance],
+        "compensation": {"id": "u1", "action": "rollback", "feature": "ticket-summarizer"}}]}
+
+
+def test_a_registered_kinds_metric_is_a_valid_tolerance(toxicity: SignalKindSpec) -> None:
+    # One registry entry is enough: the validator takes known metrics and their direction (and
+    # the 0-1 range of a ratio) from the registry, not from a list of its own.
+    from jitplan.tools.validator import validate
+
+    state = _state(canary=False)
+
+    def codes(tol: dict[str, Any]) -> list[str]:
+        report = validate(_canary_with(tol), _catalog(), [], state, None)
+        return [v.code for v in report.violations]
+
+    assert codes({"metric": "toxicity", "comparator": "<=", "threshold": 0.02}) == []
+    assert codes({"metric": "toxicity", "comparator": ">=", "threshold": 0.02}) == ["tolerance_direction"]
+    assert codes({"metric": "toxicity", "comparator": "<=", "threshold": 1.5}) == ["tolerance_threshold"]
+
+
+def test_an_unregistered_metric_is_unknown() -> None:
+    from jitplan.tools.validator import validate
+
+    report = validate(_canary_with({"metric": "toxicity", "comparator": "<=", "threshold": 0.02}),
+                      _catalog(), [], _state(canary=False), None)
+    assert [v.code for v in report.violations] == ["unknown_metric"]
