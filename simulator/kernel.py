@@ -112,6 +112,20 @@ def _rpop(rt: NDArray[np.float64], rinfo: NDArray[np.float64], n: int) -> int:
 
 
 @njit(cache=True, error_model="numpy")
+def _rpm_admits(vcap: NDArray[np.float64], v: int, t: float, rpm: float) -> bool:
+    """Count one call against version ``v``'s provider quota (``rpm`` per fixed minute);
+    False when this minute's quota is spent. ``vcap[v]`` is (current minute, calls in it)."""
+    win = math.floor(t / 60.0)
+    if win != vcap[v, 0]:
+        vcap[v, 0] = win
+        vcap[v, 1] = 0.0
+    if vcap[v, 1] >= rpm:
+        return False
+    vcap[v, 1] += 1.0
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def run_batch(
     arr_t: NDArray[np.float64],
     arr_tin: NDArray[np.float64],
@@ -200,16 +214,10 @@ def run_batch(
                 s_err = (
                     params[shadow_v, P_OUTAGE] > 0 or np.random.random() < params[shadow_v, P_ERR]
                 )
-                if params[shadow_v, P_RPM] > 0:  # shadow calls spend the provider's quota too
-                    win = math.floor(t / 60.0)
-                    if win != vcap[shadow_v, 0]:
-                        vcap[shadow_v, 0] = win
-                        vcap[shadow_v, 1] = 0.0
-                    if vcap[shadow_v, 1] >= params[shadow_v, P_RPM]:
-                        s_err = True
-                        ss = 0.0
-                    else:
-                        vcap[shadow_v, 1] += 1.0
+                # shadow calls spend the provider's quota too
+                if params[shadow_v, P_RPM] > 0 and not _rpm_admits(vcap, shadow_v, t, params[shadow_v, P_RPM]):
+                    s_err = True
+                    ss = 0.0
                 s_cost = (
                     params[shadow_v, P_USD_REQ]
                     + params[shadow_v, P_USD_IN] * tin / 1000.0
@@ -252,15 +260,8 @@ def run_batch(
                     rejected = True
                 else:
                     state[2] += 1.0
-            if not rejected and params[v, P_RPM] > 0:
-                win = math.floor(t / 60.0)
-                if win != vcap[v, 0]:
-                    vcap[v, 0] = win
-                    vcap[v, 1] = 0.0
-                if vcap[v, 1] >= params[v, P_RPM]:
-                    rejected = True
-                else:
-                    vcap[v, 1] += 1.0
+            if not rejected and params[v, P_RPM] > 0 and not _rpm_admits(vcap, v, t, params[v, P_RPM]):
+                rejected = True
             if rejected:
                 lat = 0.0
                 err = True
