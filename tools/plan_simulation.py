@@ -207,7 +207,7 @@ def simulate_plan(
         if s.feature and s.action in MUTATING_ACTIONS and s.feature not in features:
             features.append(s.feature)
     if not features:
-        return {"passed": True, "verdict": "passed", "scenarios": {}, "failures": [], "replications": 0,
+        return {"passed": True, "verdict": "not_run", "scenarios": {}, "failures": [], "replications": 0,
                 "provenance": {}, "note": "no mutating step: nothing to simulate"}
     serving = serving or {}
     scenarios: dict[str, Any] = {}

@@ -103,6 +103,7 @@ def test_plans_without_mutating_steps_need_no_simulation() -> None:
     plan = Plan.model_validate({"id": "p", "goal": "g", "steps": [{"id": "s1", "action": "noop"}]})
     res = simulate_plan(plan, CAT, [], replications=2)
     assert res["passed"] and res["scenarios"] == {}
+    assert res["verdict"] == "not_run"  # nothing was simulated: never reported as "passed"
 
 
 def test_sub_plan_keeps_one_feature_and_its_internal_dependencies() -> None:
