@@ -137,8 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 if not args.dry_run:
                     audit.append("apply_refused", {"plan_id": plan.id, "plan_sha256": plan.digest(),
                                                    "reason": pol.denial}, thread_id=thread_id)
-                _Printable(sys.stderr).write(f"jitplan: refused: {pol.denial}\n")
-                return 1
+                return _refused(args, plan, pol.denial)
             current |= {"catalog_sha256": pol.catalog_sha256, "policy_sha256": pol.bundle.sha256}
             problem = approval_problem(approval, current) or pol.needs_human(approval)
         if problem and args.dry_run:
@@ -146,8 +145,7 @@ def run(args: argparse.Namespace) -> int:
         elif problem:
             audit.append("apply_refused", {"plan_id": plan.id, "plan_sha256": plan.digest(), "reason": problem},
                          thread_id=thread_id)
-            _Printable(sys.stderr).write(f"jitplan: refused: {problem}\n")
-            return 1
+            return _refused(args, plan, problem)
         result = apply_plan(plan, store, signals=signals, audit=None if args.dry_run else audit,
                             thread_id=thread_id, dry_run=args.dry_run, step_wait_s=args.step_wait,
                             gate=gate, abort=args.abort, retry=args.retry, poll_s=args.poll)
@@ -177,3 +175,14 @@ def run(args: argparse.Namespace) -> int:
     elif result.status == "paused":
         _Printable(sys.stderr).write(f"jitplan: paused, escalated to a human: {result.reason}\n")
     return result.exit_code
+
+
+def _refused(args: argparse.Namespace, plan: Any, reason: str) -> int:
+    """Exit 1: nothing was applied. With ``--json`` the refusal is one object on stdout too."""
+    from jitplan.agent.commands._output import dump_json
+
+    if args.json:
+        dump_json({"status": "refused", "plan_id": plan.id, "plan_sha256": plan.digest(),
+                   "reason": reason, "exit_code": 1})
+    _Printable(sys.stderr).write(f"jitplan: refused: {reason}\n")
+    return 1

@@ -88,6 +88,13 @@ def test_unapproved_plan_is_refused(cli: Any, ws: dict[str, Path]) -> None:
         assert [r.kind for r in log.records()] == ["apply_refused"]
 
 
+def test_a_refusal_with_json_is_one_object_on_stdout(cli: Any, ws: dict[str, Path]) -> None:
+    res = apply(cli, ws, "--json")
+    assert res.code == 1
+    doc = json.loads(res.out)
+    assert doc["status"] == "refused" and doc["exit_code"] == 1 and "not approved" in doc["reason"]
+
+
 def test_rejected_plan_is_refused_and_latest_decision_wins(cli: Any, ws: dict[str, Path]) -> None:
     approve(ws, "rejected")
     res = apply(cli, ws)
