@@ -60,6 +60,17 @@ def _world(tmp: Path, n: int) -> tuple[dict[str, Any], dict[str, Any], str]:
                          "source": "bench", "lineage": ["gw"]})
         return {"observed_at": "2026-11-26T12:00:00Z", "signals": sigs}
 
+    # Shadow evidence for every version (healthy, inside its SLO), so the cycle measured is the
+    # evidence-backed staged canary, not the shadow-first plan of an unproven version.
+    evidence = [{
+        "feature": f["id"], "version": f["version"], "source": "shadow",
+        "observed_at": "2026-11-26T11:00:00Z", "requests": 5000,
+        "latency_ms": {"p50": 0.3 * f["slo"]["latency_p95_ms"], "p95": 0.6 * f["slo"]["latency_p95_ms"]},
+        "error_rate": 0.2 * f["slo"]["error_rate_max"],
+        "quality": min(0.999, f["slo"]["quality_min"] + 0.5 * (1 - f["slo"]["quality_min"])),
+        "cost_per_request_usd": 0.5 * f["cost"]["per_request_usd"],
+    } for f in feats]
+    (tmp / "evidence.json").write_text(json.dumps({"evidence": evidence}))
     (tmp / "rise.json").write_text(json.dumps(snap(rpm)))
     (tmp / "steady.json").write_text(json.dumps(snap(None)))
     (tmp / "flags.json").write_text(json.dumps({"flags": {}}))
@@ -91,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             catalog=str(tmp / "catalog.json"), signals=str(tmp / signals),
             contracts=str(ROOT / "scenarios" / "world" / "contracts.yaml"), state=str(tmp / "flags.json"),
             policy=args.policy, replications=10, use_cache=False, role="operator", region="eu",
+            evidence=[str(tmp / "evidence.json")],
         )
 
     t0 = time.perf_counter()
