@@ -33,6 +33,8 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "policy",
     "simulate",
+    "sweep",
+    "regress",
     # execution and evidence
     "apply",
     "audit",
