@@ -33,7 +33,6 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "policy",
     "simulate",
-    "sweep",
     "regress",
     # execution and evidence
     "apply",
