@@ -16,6 +16,7 @@ help:
 	@echo "make test-slow - the long statistical checks (exact engine vs Erlang C, ~3 min)"
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
+	@echo "make test-ray - a sweep on a real local Ray head equals the local run (installs the ray extra)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
 
@@ -58,6 +59,18 @@ test-slow: $(VENV)/.installed-dev
 # contracts/ and tools/ packages on a small catalog the test writes (tests/test_wheel.py).
 test-wheel: $(VENV)/.installed-dev
 	JITPLAN_WHEEL_TESTS=1 $(BIN)/pytest -m wheel -p no:xdist -s tests/test_wheel.py
+
+# `--backend ray`: installs the ray extra, starts a local Ray head on 127.0.0.1 (stopped by PID
+# afterwards) and checks a 20-point x 10-replication sweep through RAY_ADDRESS equals the local
+# run (tests/simulator/test_sweep_ray.py, under a minute). No head possible: a skip with the reason.
+.PHONY: test-ray
+test-ray: $(VENV)/.installed-dev
+	@stamp=$(VENV)/.installed-ray; \
+	if [ ! -f $$stamp ] || [ pyproject.toml -nt $$stamp ] || [ $(CONSTRAINTS) -nt $$stamp ]; then \
+	  echo "$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]'"; \
+	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]' && touch $$stamp || exit $$?; \
+	fi
+	JITPLAN_RAY_TESTS=1 $(BIN)/pytest -m ray -p no:xdist -rs tests/simulator/test_sweep_ray.py
 
 # The Postgres scale-out paths (audit log, LangGraph checkpointer) against a throwaway local
 # server on 127.0.0.1:54329 (scripts/start_postgres.sh; apt-installs PostgreSQL when missing).

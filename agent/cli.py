@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "policy",
     "simulate",
+    "sweep",
     "regress",
     # execution and evidence
     "apply",

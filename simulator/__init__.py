@@ -15,6 +15,8 @@ __all__ = [
     "Scenario",
     "Service",
     "SimResult",
+    "SweepAxis",
+    "SweepResult",
     "Traffic",
     "VersionProfile",
     "erlang_c",
@@ -25,6 +27,7 @@ __all__ = [
     "mmc_wait_mean",
     "run",
     "summary_table",
+    "sweep",
     "write_outputs",
 ]
 
@@ -35,3 +38,4 @@ from jitplan.simulator.output import summary_table, write_outputs
 from jitplan.simulator.replication import ENGINES
 from jitplan.simulator.result import METRIC_NAMES, ReplicationResult, SimResult
 from jitplan.simulator.runner import estimated_requests, load_scenario, run
+from jitplan.simulator.sweep import SweepAxis, SweepResult, sweep
