@@ -106,6 +106,8 @@ class PlanningCase(BaseModel):
     """``offline`` or ``scripted:FILE`` (a scripted chat model; no network)."""
     replications: int = Field(default=3, ge=1, le=100)
     max_revisions: int = Field(default=3, ge=0, le=10)
+    max_llm_calls: int = Field(default=12, ge=1, le=200)
+    max_tool_calls: int = Field(default=24, ge=0, le=500)
     now: str | None = None
     expect: PlanningExpect
 

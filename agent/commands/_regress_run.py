@@ -103,6 +103,7 @@ def _run_planning(case: PlanningCase) -> tuple[list[str], dict[str, Any]]:
         policy=case.policy, evidence=case.evidence, request=case.request, role=case.role,
         region=case.region, model=None if case.planner == "offline" else case.planner,
         replications=case.replications, max_revisions=case.max_revisions, now=case.now,
+        max_llm_calls=case.max_llm_calls, max_tool_calls=case.max_tool_calls,
         use_cache=False,
     )
     return check_planning(case, run_cycle(req, thread_id=new_thread_id()))
