@@ -8,11 +8,12 @@ CONSTRAINTS := constraints.txt
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow test-wheel lint typecheck pytest test-llm bench lock clean help
+.PHONY: demo test test-slow test-wheel lint typecheck pytest regress-smoke test-llm bench lock clean help
 
 help:
 	@echo "make demo   - set up .venv and run one planning cycle on the sample world (no API key, no server)"
-	@echo "make test   - set up .venv with the dev extra; run ruff, mypy and pytest"
+	@echo "make test   - set up .venv with the dev extra; run ruff, mypy, pytest and the smoke regression suite"
+	@echo "make regress-smoke - jitplan regress scenarios/suites/smoke.yaml with JUnit XML (REGRESS_JUNIT=...)"
 	@echo "make test-slow - the long statistical checks (exact engine vs Erlang C, ~3 min)"
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
@@ -47,7 +48,12 @@ pytest: $(VENV)/.installed-dev
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): nothing was verified" >&2; fi; \
 	exit $$rc
 
-test: lint typecheck pytest
+# The smoke regression suite as CI runs it: JUnit XML to $(REGRESS_JUNIT).
+REGRESS_JUNIT ?= $${TMPDIR:-/tmp}/jitplan-regress-smoke.xml
+regress-smoke: $(VENV)/.installed-dev
+	$(BIN)/jitplan regress scenarios/suites/smoke.yaml --junit $(REGRESS_JUNIT)
+
+test: lint typecheck pytest regress-smoke
 
 # The exact engine's 2 % Erlang-C checks need ~23M SimPy requests (about 3 minutes on 2 cores);
 # CI runs them after `make test`.

@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "load_evidence": "evidence",
     # planning cycle I/O
     "PlanRequest": "agent", "CycleResult": "agent", "Decision": "agent",
+    # regression suites (jitplan regress)
+    "Suite": "suite", "PlanningCase": "suite", "SimulationCase": "suite", "load_suite": "suite",
     # execution and audit
     "ExecutionResult": "execution", "StepOutcome": "execution", "GateVerdict": "execution",
     "MetricComparison": "execution", "RunJournal": "execution",
