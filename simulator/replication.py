@@ -54,8 +54,13 @@ def run_replication(
     seed_seq: np.random.SeedSequence,
     index: int = 0,
     progress: Callable[[float], None] | None = None,
+    *,
+    series: bool = True,
 ) -> ReplicationResult:
-    """Simulate one replication of ``sc`` (with ``plan`` under test) on ``engine``."""
+    """Simulate one replication of ``sc`` (with ``plan`` under test) on ``engine``.
+
+    ``series=False`` skips the per-tick time series (``ReplicationResult.series`` has no
+    rows); every metric, gate and timeline event is the same."""
     arrivals_ss, variates_ss, control_ss = seed_seq.spawn(3)
     rng = np.random.default_rng(control_ss)
     env = simpy.Environment()
@@ -68,7 +73,7 @@ def run_replication(
     variates = UnitVariates(
         np.random.default_rng(variates_ss), "exponential" in dists, "lognormal" in dists
     )
-    recorder = Recorder(len(world.keys), tick_s, sc.service.concurrency)
+    recorder = Recorder(len(world.keys), tick_s, sc.service.concurrency, series=series)
     end_s = sc.duration_s if sc.duration_s is not None else math.inf
     warm = (sc.warmup_s, sc.warmup_requests)
     cls = FastPlane if engine == "fast" else ExactPlane

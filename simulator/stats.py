@@ -90,8 +90,9 @@ def window_metrics(
 class Recorder:
     """Folds chunks into totals, per-version totals, a tick series and open windows."""
 
-    def __init__(self, nver: int, tick_s: float, concurrency: int) -> None:
+    def __init__(self, nver: int, tick_s: float, concurrency: int, *, series: bool = True) -> None:
         self.tick_s = tick_s
+        self.keep_series = series  # False: no per-tick series (its tick p95s are the costly part)
         self.concurrency = concurrency
         self.tot = np.zeros(L.NFIELDS)
         self.hist = np.zeros(NBINS, dtype=np.int64)
@@ -120,19 +121,23 @@ class Recorder:
         for w in self.windows:
             w.tot += ver[w.v]
             w.hist += ch.hist_ver[w.v]
+        if not self.keep_series:
+            return
         tot, hist = ch.tick_tot, ch.hist_tick
+        nt = tot.shape[0]
+        first_tot, first_hist = tot[0], hist[0]
         if self._open is not None:
             k, otot, ohist, _ = self._open
-            if k == ch.k0:
-                tot = tot.copy()
-                hist = hist.copy()
-                tot[0] += otot
-                hist[0] += ohist
+            if k == ch.k0:  # the open tick continues: merge it into this chunk's first row
+                first_tot, first_hist = tot[0] + otot, hist[0] + ohist
             else:
                 self._emit(k, otot[None, :], ohist[None, :], self._open[3])
-        nt = tot.shape[0]
-        if nt > 1:
-            self._emit(ch.k0, tot[:-1], hist[:-1], canary_weight)
+        if nt == 1:
+            self._open = (ch.k0, first_tot.copy(), first_hist.copy(), canary_weight)
+            return
+        self._emit(ch.k0, first_tot[None, :], first_hist[None, :], canary_weight)
+        if nt > 2:  # the middle rows as views: no copy of the chunk
+            self._emit(ch.k0 + 1, tot[1:-1], hist[1:-1], canary_weight)
         self._open = (ch.k0 + nt - 1, tot[-1].copy(), hist[-1].copy(), canary_weight)
 
     def _emit(self, k0: int, tot: NDArray[np.float64], hist: NDArray[np.int64], cw: float) -> None:
@@ -158,7 +163,9 @@ class Recorder:
         self._rows.append(rows)
 
     def series(self) -> NDArray[np.float64]:
-        """The per-tick time series (columns ``SERIES_COLUMNS``); closes the open tick."""
+        """The per-tick time series (columns ``SERIES_COLUMNS``); closes the open tick.
+
+        Empty (no rows) for a recorder made with ``series=False``."""
         if self._open is not None:
             k, otot, ohist, cw = self._open
             self._emit(k, otot[None, :], ohist[None, :], cw)

@@ -47,9 +47,10 @@ def drawn_scenario(sc: Scenario, profiles: Mapping[str, EvidenceProfile],
 
 def run_drawn(
     sc: Scenario, plan: Plan | None, profiles: Mapping[str, EvidenceProfile], *,
-    replications: int, engine: str = "fast", seed: int | None = None,
+    replications: int, engine: str = "fast", seed: int | None = None, series: bool = True,
 ) -> SimResult:
-    """Run ``replications`` replications, each on its own parameter draw."""
+    """Run ``replications`` replications, each on its own parameter draw (``series=False``:
+    without the per-tick time series, which the planning cycle never reads)."""
     if engine not in ENGINES:
         raise UserError(f"unknown engine '{engine}', expected one of {', '.join(ENGINES)}")
     if replications < 1:
@@ -62,5 +63,5 @@ def run_drawn(
         rng = np.random.default_rng(np.random.SeedSequence([seed, i, _DRAW_STREAM]))
         sc_i = drawn_scenario(sc, profiles, rng)
         child = np.random.SeedSequence(seed).spawn(i + 1)[i]
-        results.append(run_replication(sc_i, plan, engine, child, i))
+        results.append(run_replication(sc_i, plan, engine, child, i, series=series))
     return SimResult(sc.name, engine, seed, tuple(results), plan.id if plan else None)

@@ -220,7 +220,8 @@ def simulate_plan(
         for row, sc in rows.items():
             view = apply_evidence(sc, catalog, feature, evidence, signals, serving=serving.get(feature))
             provenance.update(view.provenance)
-            res = run_drawn(view.scenario, sub, view.profiles, replications=replications, engine=engine)
+            res = run_drawn(view.scenario, sub, view.profiles, replications=replications, engine=engine,
+                            series=False)  # nothing below reads the per-tick series
             verdict = res.verdict or {"status": "pass", "pass_rate": 1.0, "breaches": [], "reasons": []}
             m = res.metrics
             aborted = any(e.kind == "plan_aborted" for r in res.replications for e in r.timeline)
