@@ -33,9 +33,9 @@ def register(sub: Any) -> None:
 def run_regress(args: argparse.Namespace) -> int:
     import json
     import os
-    import shutil
     import tempfile
     from concurrent.futures import ThreadPoolExecutor, as_completed
+    from unittest.mock import patch
 
     from jitplan.agent.commands._regress_run import (
         check_metric_names,
@@ -54,26 +54,19 @@ def run_regress(args: argparse.Namespace) -> int:
     cases = select(suite, args.pattern)
     if not cases:
         raise UserError(f"no case of {suite.name} matches {args.pattern!r}", source="-k")
-    home = tempfile.mkdtemp(prefix="jitplan-regress-")
-    previous = os.environ.get("JITPLAN_HOME")
-    os.environ["JITPLAN_HOME"] = home
     outcomes = []
-    try:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            futures = [pool.submit(run_case, c) for c in cases]
-            for done, fut in enumerate(as_completed(futures), 1):
-                out = fut.result()
-                outcomes.append(out)
-                if not args.no_progress:
-                    sys.stderr.write(f"[{done}/{len(cases)}] {out.status.upper():5} {out.name} "
-                                     f"({out.seconds:.1f} s)\n")
-                    sys.stderr.flush()
-    finally:
-        if previous is None:
-            os.environ.pop("JITPLAN_HOME", None)
-        else:
-            os.environ["JITPLAN_HOME"] = previous
-        shutil.rmtree(home, ignore_errors=True)
+    # A private home (checkpoints, audit log) for this run; patch.dict restores the environment.
+    with tempfile.TemporaryDirectory(prefix="jitplan-regress-", ignore_cleanup_errors=True) as home, \
+            patch.dict(os.environ, {"JITPLAN_HOME": home}), \
+            ThreadPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(run_case, c) for c in cases]
+        for done, fut in enumerate(as_completed(futures), 1):
+            out = fut.result()
+            outcomes.append(out)
+            if not args.no_progress:
+                sys.stderr.write(f"[{done}/{len(cases)}] {out.status.upper():5} {out.name} "
+                                 f"({out.seconds:.1f} s)\n")
+                sys.stderr.flush()
     order = {c.name: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.name])
     if args.junit:

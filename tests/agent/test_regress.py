@@ -44,6 +44,7 @@ def test_smoke_suite_passes_and_its_junit_xml_parses(cli: Any, tmp_path: Path) -
     assert set(cases) == {c.name for c in load_suite(SMOKE).cases}
     assert all(c.is_passed for c in cases.values())
     assert os.environ["JITPLAN_HOME"] == home_before  # the private home is undone
+    assert list(Path(home_before).iterdir()) == []  # cases checkpointed and audited elsewhere
 
 
 def test_a_broken_case_fails_with_a_readable_message(cli: Any, tmp_path: Path) -> None:
