@@ -94,13 +94,13 @@ def run_in_workers(
 ) -> list[ReplicationResult]:
     """Run ``tasks`` (see ``run_task``) on ``workers`` fresh interpreters.
 
-    Results come back ordered by replication index; a failing replication raises ``RunError``
+    Results come back in task order; a failing replication raises ``RunError``
     with the worker's traceback.
     """
-    todo: queue.SimpleQueue[Task] = queue.SimpleQueue()
-    for t in tasks:
-        todo.put(t)
-    done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    todo: queue.SimpleQueue[tuple[int, Task]] = queue.SimpleQueue()
+    for pos, t in enumerate(tasks):
+        todo.put((pos, t))
+    done: queue.SimpleQueue[tuple[str, Any, int]] = queue.SimpleQueue()
     procs: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
 
@@ -109,17 +109,17 @@ def run_in_workers(
         try:
             while not stop.is_set():
                 try:
-                    task = todo.get_nowait()
+                    pos, task = todo.get_nowait()
                 except queue.Empty:
                     break
                 _send(proc.stdin, task)
                 status, payload = _recv(proc.stdout)
-                done.put((status, payload))
+                done.put((status, payload, pos))
                 if status != "ok":
                     return
             _send(proc.stdin, None)
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
-            done.put(("error", f"worker process {proc.pid} died ({exc}); exit code {proc.poll()}"))
+            done.put(("error", f"worker process {proc.pid} died ({exc}); exit code {proc.poll()}", -1))
 
     env = _worker_env()
     threads = []
@@ -135,13 +135,13 @@ def run_in_workers(
             threads.append(th)
         out: dict[int, ReplicationResult] = {}
         while len(out) < len(tasks):
-            status, payload = done.get()
+            status, payload, pos = done.get()
             if status == "user_error":
                 detail, source, field = payload
                 raise UserError(detail, source=source, field=field)
             if status != "ok":
                 raise RunError(f"a simulation replication failed in a worker process:\n{payload}")
-            out[payload.index] = payload
+            out[pos] = payload  # by task position: a sweep repeats replication indexes
             if progress is not None:
                 progress(len(out) / len(tasks))
         finished = True

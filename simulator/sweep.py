@@ -219,11 +219,8 @@ def sweep(
             results.append(run_task(t))
             if progress is not None:
                 progress((k + 1) / len(tasks))
-    else:  # one pool run per point: the pool orders results by replication index
-        results = []
-        for k in range(len(grid)):
-            sub = None if progress is None else _scaled(progress, k, len(grid))
-            results += run_in_workers(tasks[k * reps : (k + 1) * reps], min(workers, reps), sub)
+    else:  # one pool for the whole grid (worker start-up costs seconds); task order kept
+        results = run_in_workers(tasks, min(workers, len(tasks)), progress)
     points = tuple(
         SweepPoint(
             params,
@@ -236,9 +233,3 @@ def sweep(
     )
     return SweepResult(sc.name, tuple(axes), seed, reps, engine, points)
 
-
-def _scaled(progress: Callable[[float], None], k: int, n: int) -> Callable[[float], None]:
-    def report(f: float) -> None:
-        progress((k + min(f, 1.0)) / n)
-
-    return report

@@ -206,3 +206,23 @@ def test_parquet_written_exactly_when_pyarrow_is_importable(tmp_path: Path) -> N
         cols, rows = res.rows()
         assert list(table) == cols
         assert table["latency_mean_s_mean"] == [r[cols.index("latency_mean_s_mean")] for r in rows]
+
+
+def test_worker_pool_keeps_task_order_when_replication_indexes_repeat() -> None:
+    """A sweep sends every point's replications 0..R-1 to one pool; results keyed by replication
+    index collided (and the pool waited forever for the missing ones)."""
+    import threading
+
+    from jitplan.simulator.pool import Task, run_in_workers, run_task
+
+    a = apply_params(_tiny(), {"traffic.rate_rps": 2.0}).model_dump_json()
+    b = apply_params(_tiny(), {"traffic.rate_rps": 6.0}).model_dump_json()
+    tasks: list[Task] = [(a, None, "fast", 1, 0), (a, None, "fast", 1, 1),
+                         (b, None, "fast", 1, 0), (b, None, "fast", 1, 1)]
+    got: list[object] = []
+    th = threading.Thread(target=lambda: got.extend(run_in_workers(tasks, 2)), daemon=True)
+    th.start()
+    th.join(120)
+    assert not th.is_alive(), "run_in_workers did not return"
+    want = [run_task(t).metrics for t in tasks]
+    assert [r.metrics for r in got] == want  # type: ignore[attr-defined]
