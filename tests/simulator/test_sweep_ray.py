@@ -66,13 +66,21 @@ def _head_pids(temp_dir: Path) -> list[int]:
     return pids
 
 
+def _ray_env(temp_dir: Path) -> dict[str, str]:
+    """A HOME of the test's own: Ray turns on token auth when it finds ``~/.ray/auth_token``
+    (written by an earlier ``ray.init``), which a head started here must not depend on."""
+    home = temp_dir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return dict(os.environ, HOME=str(home), RAY_USAGE_STATS_ENABLED="0")
+
+
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     pytest.importorskip("ray", reason="the 'ray' extra is not installed (make test-ray)")
     # Ray's socket paths must stay short: a short temp dir of its own under /tmp.
     temp_dir = Path(f"/tmp/jr{os.getpid()}")
     port = _free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    env = _ray_env(temp_dir)
     cmd = [
         _ray_bin(), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
@@ -85,7 +93,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         if started.returncode != 0:
             pytest.skip(f"could not start a Ray head: {started.stderr.strip()[-800:]}")
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", env["HOME"]
     finally:
         # Not `ray stop`: it stops every Ray process of this user. Ours are found by PID.
         for pid in _head_pids(temp_dir):
@@ -105,6 +113,8 @@ def _sweep(tmp: Path, backend: str, env_extra: dict[str, str]) -> tuple[bytes, d
     scenario.write_text(TINY, encoding="utf-8")
     out = tmp / backend
     env = dict(os.environ, MPLBACKEND="Agg", RAY_USAGE_STATS_ENABLED="0", **env_extra)
+    if "RAY_HOME" in env_extra:
+        env["HOME"] = env.pop("RAY_HOME")
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "jitplan"), "sweep", str(scenario), *SWEEP,
          "--backend", backend, "--out", str(out), "--json"],
@@ -114,8 +124,9 @@ def _sweep(tmp: Path, backend: str, env_extra: dict[str, str]) -> tuple[bytes, d
     return (out / "sweep.csv").read_bytes(), json.loads(proc.stdout)
 
 
-def test_ray_sweep_equals_local(ray_head: str, tmp_path: Path) -> None:
-    ray_csv, ray_doc = _sweep(tmp_path, "ray", {"RAY_ADDRESS": ray_head})
+def test_ray_sweep_equals_local(ray_head: tuple[str, str], tmp_path: Path) -> None:
+    address, home = ray_head
+    ray_csv, ray_doc = _sweep(tmp_path, "ray", {"RAY_ADDRESS": address, "RAY_HOME": home})
     local_csv, local_doc = _sweep(tmp_path, "local", {})
     assert ray_doc["backend"] == "ray" and local_doc["backend"] == "local"
     points = ray_doc["points"]
