@@ -48,7 +48,7 @@ $J plan --catalog $W/catalog.yaml --signals $W/signals/demand-rise.yaml --contra
 # (make_canary_snapshots.py --feed) scrapes once per stage into a watched folder.
 FEED=
 feed() {  # FLAGS SCENARIO DIR
-  rm -rf "$3"
+  rm -rf "$3" && mkdir -p "$3"  # the folder exists before apply watches it (the feed starts async)
   .venv/bin/python scenarios/make_canary_snapshots.py --feed "$3" --flags "$1" --seconds 120 \
     answer-synthesizer "$2" & FEED=$!
 }
