@@ -18,7 +18,7 @@ stdout is moved to its stderr so a stray print cannot corrupt the protocol.
 
 from __future__ import annotations
 
-__all__ = ["Task", "run_in_workers", "run_task", "serve_forever"]
+__all__ = ["Task", "run_in_workers", "run_on_ray", "run_task", "serve_forever"]
 
 import os
 import pickle
@@ -158,6 +158,33 @@ def run_in_workers(
                 if stream is not None:
                     stream.close()
             proc.wait()
+
+
+def run_on_ray(
+    tasks: list[Task], progress: Callable[[float], None] | None = None
+) -> list[ReplicationResult]:
+    """``run_task`` for each task as Ray tasks (``RAY_ADDRESS``, else a local instance); results
+    in task order, progress in completion order."""
+    try:
+        import ray  # type: ignore[import-not-found]
+    except ImportError:
+        raise UserError(
+            "--backend ray needs the 'ray' package (pip install 'jitplan[ray]')"
+        ) from None
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False
+        )
+    remote = ray.remote(run_task)
+    refs = [remote.remote(t) for t in tasks]
+    pending, finished = list(refs), 0
+    while pending:  # wait in completion order for the progress bar, collect in task order
+        done, pending = ray.wait(pending, num_returns=min(len(pending), max(1, len(refs) // 50)))
+        finished += len(done)
+        if progress is not None:
+            progress(finished / len(refs))
+    results: list[ReplicationResult] = ray.get(refs)
+    return results
 
 
 def serve_forever() -> int:

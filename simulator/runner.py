@@ -7,14 +7,13 @@ __all__ = ["estimated_requests", "load_scenario", "run"]
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.scenario import MAX_SIM_REQUESTS, Scenario
-from jitplan.simulator.pool import run_in_workers, run_task
+from jitplan.simulator.pool import run_in_workers, run_on_ray
 from jitplan.simulator.replication import ENGINES, run_replication
 from jitplan.simulator.result import ReplicationResult, SimResult
 
@@ -75,7 +74,7 @@ def run(
     ]
     results: list[ReplicationResult]
     if backend == "ray":
-        results = _run_ray(args)
+        results = run_on_ray(args)
     elif backend != "local":
         raise UserError(f"unknown backend '{backend}', expected local or ray")
     elif workers == 1 or reps == 1:
@@ -87,22 +86,6 @@ def run(
     else:
         results = run_in_workers(args, min(workers, reps), progress)
     return SimResult(sc.name, engine, seed, tuple(results), plan.id if plan else None)
-
-
-def _run_ray(args: list[tuple[str, str | None, str, int, int]]) -> list[ReplicationResult]:
-    try:
-        import ray  # type: ignore[import-not-found]
-    except ImportError:
-        raise UserError(
-            "--backend ray needs the 'ray' package (pip install 'jitplan[ray]')"
-        ) from None
-    if not ray.is_initialized():
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False
-        )
-    remote = ray.remote(run_task)
-    results: list[Any] = ray.get([remote.remote(a) for a in args])
-    return sorted(results, key=lambda r: r.index)
 
 
 def _scaled(progress: Callable[[float], None], i: int, reps: int) -> Callable[[float], None]:

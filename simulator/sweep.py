@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.scenario import MAX_SIM_REQUESTS, Scenario
-from jitplan.simulator.pool import Task, run_in_workers, run_task
+from jitplan.simulator.pool import Task, run_in_workers, run_on_ray, run_task
 from jitplan.simulator.replication import ENGINES
 from jitplan.simulator.result import METRIC_NAMES, ReplicationResult, SimResult
 from jitplan.simulator.runner import estimated_requests, load_scenario
@@ -146,28 +146,6 @@ def apply_params(sc: Scenario, params: dict[str, float]) -> Scenario:
         raise UserError(f"{shown}: {err['msg']}", source=_OPT, field=loc) from None
 
 
-def _ray_map(tasks: list[Task], progress: Callable[[float], None] | None) -> list[Any]:
-    try:
-        import ray
-    except ImportError:
-        raise UserError(
-            "--backend ray needs the 'ray' package (pip install 'jitplan[ray]')"
-        ) from None
-    if not ray.is_initialized():
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False
-        )
-    remote = ray.remote(run_task)
-    refs = [remote.remote(t) for t in tasks]
-    pending, finished = list(refs), 0
-    while pending:  # wait in completion order for the progress bar, collect in task order
-        done, pending = ray.wait(pending, num_returns=min(len(pending), max(1, len(refs) // 50)))
-        finished += len(done)
-        if progress is not None:
-            progress(finished / len(refs))
-    return list(ray.get(refs))
-
-
 def sweep(
     scenario: Scenario | str | os.PathLike[str],
     axes: Sequence[SweepAxis],
@@ -212,7 +190,7 @@ def sweep(
         tasks += [(sc_json, plan_json, engine, seed, i) for i in range(reps)]
     results: list[ReplicationResult]
     if backend == "ray":
-        results = _ray_map(tasks, progress)
+        results = run_on_ray(tasks, progress)
     elif workers == 1:
         results = []
         for k, t in enumerate(tasks):
