@@ -250,6 +250,15 @@ def _known(graph: Any, thread_id: str) -> bool:
     return bool(snap.values) or bool(snap.next)
 
 
+def _require_known(graph: Any, thread_id: str, checkpoint_url: str | None) -> None:
+    """An unknown thread id is bad input (exit 2), naming where checkpoints were looked up."""
+    from jitplan.contracts.errors import UserError
+
+    if not _known(graph, thread_id):
+        raise UserError(f"no planning cycle with thread id {thread_id!r} in "
+                        f"{_redacted(checkpoint_target(checkpoint_url))}", source="THREAD_ID")
+
+
 def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str | None = None) -> Any:
     """Run one planning cycle to its end or to an approval interrupt; returns a ``CycleResult``.
 
@@ -274,13 +283,10 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
 
 def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     """Continue an unfinished cycle (e.g. after a crash) from its last checkpoint."""
-    from jitplan.contracts.errors import UserError
 
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
-        if not _known(graph, thread_id):
-            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
-                            source="THREAD_ID")
+        _require_known(graph, thread_id, checkpoint_url)
         cfg = _config(thread_id)
         if graph.get_state(cfg).next:
             graph.invoke(None, cfg, durability="sync")
@@ -290,13 +296,10 @@ def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
 
 def load_result(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     """The ``CycleResult`` of a known cycle as checkpointed (nothing is run)."""
-    from jitplan.contracts.errors import UserError
 
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
-        if not _known(graph, thread_id):
-            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
-                            source="THREAD_ID")
+        _require_known(graph, thread_id, checkpoint_url)
         return result_of(graph, thread_id)
 
 
@@ -314,9 +317,7 @@ def approve_cycle(
 
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
-        if not _known(graph, thread_id):
-            raise UserError(f"no planning cycle with thread id {thread_id!r} in {_redacted(checkpoint_target(checkpoint_url))}",
-                            source="THREAD_ID")
+        _require_known(graph, thread_id, checkpoint_url)
         current = result_of(graph, thread_id)
         if current.decision != "escalated" or current.status != "interrupted":
             raise UserError(f"cycle {thread_id} is not waiting for approval (decision: {current.decision})",
