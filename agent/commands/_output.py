@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["clean", "dump_json", "problem_rows"]
+__all__ = ["clean", "dump_json", "problem_rows", "provenance_text"]
 
 import json
 import sys
 from typing import Any
+
+
+def provenance_text(prov: Any) -> str:
+    """One version's simulation provenance: ``source, N requests, A h old[, stale]``, or the
+    marker it carries (``nominal``: no evidence)."""
+    if isinstance(prov, str):
+        return prov
+    if not isinstance(prov, dict):
+        return "?"
+    return (f"{prov.get('source')}, {prov.get('requests')} requests, "
+            f"{float(prov.get('age_s') or 0) / 3600:.1f} h old" + (", stale" if prov.get("stale") else ""))
 
 
 def dump_json(obj: Any) -> None:

@@ -30,7 +30,7 @@ def add_catalog_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_catalog(args: argparse.Namespace) -> int:
     from jitplan.agent.commands._evidence_args import evidence_index
-    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.agent.commands._output import clean, dump_json, provenance_text
     from jitplan.contracts.catalog import Catalog
     from jitplan.contracts.errors import UserError
     from jitplan.contracts.loading import load_document
@@ -68,10 +68,7 @@ def run_catalog(args: argparse.Namespace) -> int:
         out.write(f"plan {clean(plan.id)}: simulation {res['verdict']} "
                   f"({res['replications']} replications per scenario)\n")
         for key, prov in sorted(res.get("provenance", {}).items()):
-            shown = prov if isinstance(prov, str) else (
-                f"{prov['source']}, {prov['requests']} requests, {prov['age_s'] / 3600:.1f} h old"
-                + (", stale" if prov.get("stale") else ""))
-            out.write(f"  evidence {clean(key):<36} {clean(shown)}\n")
+            out.write(f"  evidence {clean(key):<36} {clean(provenance_text(prov))}\n")
         for name, row in sorted(res["scenarios"].items()):
             out.write(f"  {clean(name):<45} {row['verdict']:<9} gates held {row['pass_rate']:.0%}  "
                       f"p95 {row['latency_p95_s']:.3f} s  errors {row['error_rate']:.4f}\n")

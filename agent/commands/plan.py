@@ -205,7 +205,7 @@ def _render_simulation(console: Any, sim: dict[str, Any], noop: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from jitplan.agent.commands._output import clean
+    from jitplan.agent.commands._output import clean, provenance_text
 
     if noop or not sim.get("scenarios"):
         why = ("not run: the plan changes nothing (noop)" if noop
@@ -228,11 +228,8 @@ def _render_simulation(console: Any, sim: dict[str, Any], noop: bool) -> None:
                       f"{m.get('cost_usd', 0):.2f}", "yes" if m.get("rolled_back") else "")
     console.print(table)
     for key, prov in sorted((sim.get("provenance") or {}).items()):
-        if isinstance(prov, dict):
-            what = (f"{prov.get('source')} evidence, {prov.get('requests')} requests, "
-                    f"{float(prov.get('age_s') or 0) / 3600:.1f} h old")
-        else:
-            what = "no evidence: nominal catalog profile, unproven"
+        what = (provenance_text(prov) if isinstance(prov, dict)
+                else "no evidence: nominal catalog profile, unproven")
         console.print(f"  evidence {escape(clean(key, 120))}: {escape(clean(what, 200))}", soft_wrap=True)
     for why in sim.get("failures") or []:
         console.print(f"  [red]failed:[/] {escape(clean(str(why), 500))}", soft_wrap=True)

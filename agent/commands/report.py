@@ -94,7 +94,7 @@ def build_report(thread_id: str, spans: list[dict[str, Any]], records: list[Any]
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from jitplan.agent.commands._output import clean, dump_json
+    from jitplan.agent.commands._output import clean, dump_json, provenance_text
     from jitplan.contracts.errors import UserError
     from jitplan.contracts.home import jitplan_home
     from jitplan.tools.audit import AuditLog
@@ -134,10 +134,7 @@ def run(args: argparse.Namespace) -> int:
         state = sim.get("verdict") or ("passed" if sim.get("passed") else "failed")
         w(f"  expected (simulated, {sim.get('replications', '?')} replications per scenario): {state}\n")
         for key, prov in sorted((sim.get("provenance") or {}).items()):  # what each version rests on
-            shown = (prov if isinstance(prov, str) else
-                     f"{prov.get('source')}, {prov.get('requests')} requests, {prov.get('age_s', 0) / 3600:.1f} h old"
-                     + (", stale" if prov.get("stale") else "") if isinstance(prov, dict) else "?")
-            w(f"    evidence {clean(str(key)):<31} {clean(str(shown), 200)}\n")
+            w(f"    evidence {clean(str(key)):<31} {clean(provenance_text(prov), 200)}\n")
         for name, m in sorted((sim.get("scenarios") or {}).items()):
             if isinstance(m, dict):
                 w(f"    {clean(name):<40} {m.get('verdict', m.get('status', '?')):<8} p95 {m.get('latency_p95_s', float('nan')):.3f} s"

@@ -105,5 +105,5 @@ def test_each_simulated_version_says_where_its_behaviour_came_from() -> None:
                       validation={"ok": True, "violations": []}, simulation=sim,
                       reasons=["rejected: simulation failed"])
     text = _text(res)
-    assert "evidence kb-retriever@1.1.0: shadow evidence, 1200 requests, 2.0 h old" in text
+    assert "evidence kb-retriever@1.1.0: shadow, 1200 requests, 2.0 h old" in text
     assert "evidence kb-retriever@1.2.0: no evidence: nominal catalog profile, unproven" in text
