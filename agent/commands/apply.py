@@ -1,4 +1,4 @@
-"""``jitplan apply PLAN.json --state FLAGS [--signals S | --signals-dir DIR] [--dry-run]``.
+"""``jitplan apply PLAN.json --state FLAGS [--signals S | --signals-dir DIR | --sources Y] [--dry-run]``.
 
 Exit 0 applied (or dry run), 1 refused (not approved / stale / denied by the policy),
 compensated, paused or needs an operator, 2 bad input. The plan is checked against the policy
@@ -31,6 +31,8 @@ def register(sub: Any) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--signals", metavar="SNAPSHOT", help="signal snapshot file (re-read after each step)")
     src.add_argument("--signals-dir", metavar="DIR", help="watched folder; the newest snapshot is used")
+    src.add_argument("--sources", metavar="SOURCES.yaml",
+                     help="live signals: PromQL range queries over the window give each gate its samples")
     p.add_argument("--contracts", metavar="CONTRACTS.yaml", help="quarantine signals breaking their data contract")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     from jitplan.agent.commands._evidence_args import APPLY_HELP, add_evidence_argument
@@ -110,10 +112,15 @@ def run(args: argparse.Namespace) -> int:
         signals.latest()  # a bad snapshot is bad input now, not a failed gate later
     elif args.signals_dir:
         signals = FolderSource(args.signals_dir, contracts=contracts)
+    elif args.sources:
+        from jitplan.tools.signal_sources.prometheus import PrometheusSource
+
+        signals = PrometheusSource.from_file(args.sources, contracts=contracts, state=args.state)
     elif args.dry_run:
         signals = StaticSource(None)
     else:
-        raise UserError("give --signals SNAPSHOT or --signals-dir DIR (the gates need signals)", source="apply")
+        raise UserError("give --signals SNAPSHOT, --signals-dir DIR or --sources SOURCES.yaml "
+                        "(the gates need signals)", source="apply")
 
     with AuditLog.open(args.audit) as audit:
         approval = latest_approval(plan, audit)
