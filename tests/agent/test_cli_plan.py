@@ -112,11 +112,17 @@ def test_plan_approve_apply_handshake(cli: Any, tmp_path: Path) -> None:
     assert r.code == 0 and doc["decision"] == "approved", doc["reasons"]
     assert json.loads(plan_file.read_text()) == doc["plan"]
     # The orchestrator accepts the plan: an approval record for its digest with fresh inputs.
+    # (the dry run's "a real apply would be refused" note goes to stderr: check both streams)
     r = cli("apply", str(plan_file), "--state", str(flags), "--dry-run")
-    assert r.code == 0 and "would be refused" not in r.out, r.out + r.err
+    assert r.code == 0 and "would be refused" not in r.out + r.err, r.out + r.err
     # A plan nobody approved is refused, and the flags are untouched.
     before = flags.read_text()
     plan_file.write_text(json.dumps({**doc["plan"], "goal": "something else"}))
+    r = cli("apply", str(plan_file), "--state", str(flags), "--catalog", str(WORLD / "catalog.yaml"),
+            "--dry-run")
+    assert r.code == 0, r.out + r.err
+    assert "jitplan: note: a real apply would be refused: " in r.err and "not approved" in r.err
+    assert "would be refused" not in r.out
     r = cli("apply", str(plan_file), "--state", str(flags), "--signals", str(WORLD / "signals" / "steady.yaml"))
     assert r.code == 1 and "not approved" in (r.err + r.out)
     assert flags.read_text() == before
