@@ -19,6 +19,7 @@ __all__ = [
     "Suite",
     "SuiteCase",
     "load_suite",
+    "recording_path",
 ]
 
 import os
@@ -103,7 +104,9 @@ class PlanningCase(BaseModel):
     role: str = Field(default="operator", min_length=1)
     region: str = Field(default="eu", min_length=1)
     planner: str = "offline"
-    """``offline`` or ``scripted:FILE`` (a scripted chat model; no network)."""
+    """``offline``, ``scripted:FILE`` (a scripted chat model; no network) or ``recorded``
+    (``recorded:FILE``): a real model's answers recorded with ``jitplan regress --record``,
+    replayed offline (default file ``<suite>.recordings/<case>.json``)."""
     replications: int = Field(default=3, ge=1, le=100)
     max_revisions: int = Field(default=3, ge=0, le=10)
     max_llm_calls: int = Field(default=12, ge=1, le=200)
@@ -114,9 +117,11 @@ class PlanningCase(BaseModel):
     @field_validator("planner")
     @classmethod
     def _planner_kind(cls, v: str) -> str:
-        if v != "offline" and not (v.startswith("scripted:") and len(v) > len("scripted:")):
-            raise ValueError("expected 'offline' or 'scripted:FILE' (recordings of real models are not supported)")
-        return v
+        if v in ("offline", "recorded") or any(
+            v.startswith(p) and len(v) > len(p) for p in ("scripted:", "recorded:")
+        ):
+            return v
+        raise ValueError("expected 'offline', 'scripted:FILE', 'recorded' or 'recorded:FILE'")
 
 
 class SimulationExpect(BaseModel):
@@ -177,6 +182,13 @@ _PLANNING_DEFAULTS = frozenset(PlanningCase.model_fields) - {"kind", "name", "ex
 _PATH_FIELDS = ("catalog", "signals", "contracts", "state", "policy", "scenario", "plan")
 
 
+def recording_path(suite_source: str, case_name: str) -> Path:
+    """A recorded case's default cassette: ``<suite>.recordings/<case>.json`` beside the suite
+    (characters other than letters, digits, ``_.-`` in the case name become ``_``)."""
+    suite = Path(suite_source).resolve()
+    return suite.parent / f"{suite.stem}.recordings" / (re.sub(r"[^A-Za-z0-9_.-]", "_", case_name) + ".json")
+
+
 def _resolve(base: Path, value: str) -> str:
     p = Path(os.path.expanduser(value))
     return str(p if p.is_absolute() else (base / p).resolve())
@@ -220,6 +232,10 @@ def _check_paths(case: PlanningCase | SimulationCase, index: int, base: Path, so
         updates["evidence"] = tuple(need(f"evidence[{i}]", e) for i, e in enumerate(case.evidence))
         if case.planner.startswith("scripted:"):
             updates["planner"] = "scripted:" + need("planner", case.planner.removeprefix("scripted:"))
+        elif case.planner == "recorded":  # the file may not exist yet: --record writes it
+            updates["planner"] = f"recorded:{recording_path(source, case.name)}"
+        elif case.planner.startswith("recorded:"):
+            updates["planner"] = "recorded:" + _resolve(base, case.planner.removeprefix("recorded:"))
     return case.model_copy(update=updates)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["CaseOutcome", "check_metric_names", "run_case", "select", "table", "to_junit"]
+__all__ = ["CaseOutcome", "Replay", "check_metric_names", "check_planning", "run_case", "run_cycle_for", "select",
+           "table", "to_junit"]
 
 import fnmatch
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,6 +16,8 @@ from jitplan.contracts.errors import UserError
 from jitplan.contracts.suite import PlanningCase, SimulationCase, Suite
 
 Status = Literal["pass", "fail", "error"]
+Replay = Callable[[PlanningCase], tuple[list[str], dict[str, Any]]]
+"""Runs one recorded planning case: unmet expectations and what was observed."""
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,28 @@ def check_planning(case: PlanningCase, result: Any) -> tuple[list[str], dict[str
     return bad, observed
 
 
-def _run_planning(case: PlanningCase) -> tuple[list[str], dict[str, Any]]:
+def run_cycle_for(case: PlanningCase, model: str | None) -> Any:
+    """One planning cycle of ``case`` with the planner ``model`` (None: offline), cache off."""
     from jitplan.agent.runtime import new_thread_id, run_cycle
     from jitplan.contracts.agent import PlanRequest
 
     req = PlanRequest(
         catalog=case.catalog, signals=case.signals, contracts=case.contracts, state=case.state,
         policy=case.policy, evidence=case.evidence, request=case.request, role=case.role,
-        region=case.region, model=None if case.planner == "offline" else case.planner,
+        region=case.region, model=model,
         replications=case.replications, max_revisions=case.max_revisions, now=case.now,
         max_llm_calls=case.max_llm_calls, max_tool_calls=case.max_tool_calls,
         use_cache=False,
     )
-    return check_planning(case, run_cycle(req, thread_id=new_thread_id()))
+    return run_cycle(req, thread_id=new_thread_id())
+
+
+def _run_planning(case: PlanningCase, replay: Replay | None) -> tuple[list[str], dict[str, Any]]:
+    if case.planner.startswith("recorded:"):
+        if replay is None:
+            raise RuntimeError(f"case {case.name} is recorded, but no recording was loaded")
+        return replay(case)
+    return check_planning(case, run_cycle_for(case, None if case.planner == "offline" else case.planner))
 
 
 def _run_simulation(case: SimulationCase) -> tuple[list[str], dict[str, Any]]:
@@ -131,11 +144,12 @@ def _run_simulation(case: SimulationCase) -> tuple[list[str], dict[str, Any]]:
     return bad, observed
 
 
-def run_case(case: PlanningCase | SimulationCase) -> CaseOutcome:
-    """Run one case; an exception becomes an ``error`` outcome carrying its message."""
+def run_case(case: PlanningCase | SimulationCase, replay: Replay | None = None) -> CaseOutcome:
+    """Run one case; an exception becomes an ``error`` outcome carrying its message. ``replay``
+    runs the recorded planning cases (``_regress_recorded``)."""
     t0 = time.perf_counter()
     try:
-        bad, observed = _run_planning(case) if isinstance(case, PlanningCase) else _run_simulation(case)
+        bad, observed = _run_planning(case, replay) if isinstance(case, PlanningCase) else _run_simulation(case)
     except Exception as exc:  # one broken case must not stop the suite
         return CaseOutcome(case.name, case.kind, "error", time.perf_counter() - t0,
                            (f"{type(exc).__name__}: {exc}",))

@@ -1,9 +1,15 @@
-"""``jitplan regress SUITE.yaml [--junit out.xml] [--json] [--workers N] [-k PATTERN]``.
+"""``jitplan regress SUITE.yaml [--junit out.xml] [--json] [--workers N] [-k PATTERN]
+[--record --model M [--note TEXT]]``.
 
 Runs a regression suite (``jitplan.contracts.suite``): planning cases through
 ``jitplan.agent.runtime.run_cycle`` with the plan cache off, simulation cases through
 ``jitplan.simulator.run``. Every run gets a private ``JITPLAN_HOME`` (checkpoints, audit log),
 removed afterwards. Exit 0 if every case passes, 1 if any fails, 2 for a bad suite.
+
+Recorded cases (``planner: recorded``) replay their cassettes through a local server over HTTP
+(``_regress_recorded``); a stale cassette fails its case (exit 1), a missing or malformed one is a
+bad suite (exit 2). ``--record --model M`` runs only the recorded cases, against the real model,
+and rewrites their cassettes.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ def register(sub: Any) -> None:
     p.add_argument("-k", dest="pattern", metavar="PATTERN",
                    help="only cases whose name contains PATTERN (or matches it as a glob)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--record", action="store_true",
+                   help="run the real model (--model) for each 'planner: recorded' case and write its "
+                   "recording to SUITE.recordings/CASE.json (other cases are not run)")
+    p.add_argument("--model", metavar="M", help="with --record: the litellm model to record "
+                   "(JITPLAN_LLM_API_BASE / JITPLAN_LLM_API_KEY as for jitplan plan)")
+    p.add_argument("--note", default="", metavar="TEXT", help="with --record: a note stored in each recording")
     p.set_defaults(func=run_regress)
 
 
@@ -35,8 +47,10 @@ def run_regress(args: argparse.Namespace) -> int:
     import os
     import tempfile
     from concurrent.futures import ThreadPoolExecutor, as_completed
+    from contextlib import ExitStack
     from unittest.mock import patch
 
+    from jitplan.agent.commands._regress_recorded import is_recorded
     from jitplan.agent.commands._regress_run import (
         check_metric_names,
         run_case,
@@ -49,17 +63,26 @@ def run_regress(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UserError("must be at least 1", source="--workers")
+    if args.record != bool(args.model):
+        raise UserError("--record and --model M go together", source="--model" if args.model else "--record")
     suite = load_suite(args.suite)
     check_metric_names(suite)
     cases = select(suite, args.pattern)
     if not cases:
         raise UserError(f"no case of {suite.name} matches {args.pattern!r}", source="-k")
+    if args.record:
+        cases = [c for c in cases if is_recorded(c)]
+        if not cases:
+            raise UserError(f"no selected case of {suite.name} has 'planner: recorded'", source="--record")
     outcomes = []
     # A private home (checkpoints, audit log) for this run; patch.dict restores the environment.
-    with tempfile.TemporaryDirectory(prefix="jitplan-regress-", ignore_cleanup_errors=True) as home, \
-            patch.dict(os.environ, {"JITPLAN_HOME": home}), \
-            ThreadPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run_case, c) for c in cases]
+    with ExitStack() as stack:
+        env = {"JITPLAN_HOME": stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="jitplan-regress-", ignore_cleanup_errors=True))}
+        replay = _recorded_runner(stack, suite, cases, args, env)
+        stack.enter_context(patch.dict(os.environ, env))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=args.workers))
+        futures = [pool.submit(run_case, c, replay) for c in cases]
         for done, fut in enumerate(as_completed(futures), 1):
             out = fut.result()
             outcomes.append(out)
@@ -69,6 +92,9 @@ def run_regress(args: argparse.Namespace) -> int:
                 sys.stderr.flush()
     order = {c.name: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.name])
+    if args.record:
+        written = [o.observed["recording"] for o in outcomes if "recording" in o.observed]
+        sys.stderr.write(f"recorded {len(written)} of {len(outcomes)} case(s) with {args.model}\n")
     if args.junit:
         to_junit(suite.name, outcomes).write(args.junit, encoding="utf-8", xml_declaration=True)
     failed = sum(o.status != "pass" for o in outcomes)
@@ -82,3 +108,29 @@ def run_regress(args: argparse.Namespace) -> int:
         if args.junit:
             print(f"wrote {args.junit}")
     return 1 if failed else 0
+
+
+def _recorded_runner(stack: Any, suite: Any, cases: list[Any], args: argparse.Namespace,
+                     env: dict[str, str]) -> Any:
+    """The replayer (or, with ``--record``, the recorder) of the recorded cases, on a local
+    cassette server that ``env`` points the planner at; None when no case is recorded."""
+    from jitplan.agent.cassette_server import CassetteServer, Upstream
+    from jitplan.agent.commands._regress_recorded import (
+        Recorder,
+        Replayer,
+        is_recorded,
+        load_cassettes,
+    )
+    from jitplan.agent.planners.factory import NO_KEY
+
+    recorded = [c for c in cases if is_recorded(c)]
+    if not recorded:
+        return None
+    # Read the real model's settings before the environment points the planner at the server.
+    upstream = Upstream.from_settings(args.model) if args.record else None
+    cassettes = {} if args.record else load_cassettes(suite, recorded)
+    server = stack.enter_context(CassetteServer())
+    env.update({"JITPLAN_LLM_API_BASE": server.base_url, "JITPLAN_LLM_API_KEY": NO_KEY})
+    if upstream is not None:
+        return Recorder(suite, upstream, server, args.note)
+    return Replayer(suite, cassettes, server)
