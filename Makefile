@@ -18,6 +18,7 @@ help:
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
 	@echo "make test-ray - a sweep on a real local Ray head equals the local run (installs the ray extra)"
+	@echo "make test-prometheus - apply --sources gates canaries on a real local Prometheus server"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
 
@@ -77,6 +78,14 @@ test-ray: $(VENV)/.installed-dev
 	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]' && touch $$stamp || exit $$?; \
 	fi
 	JITPLAN_RAY_TESTS=1 $(BIN)/pytest -m ray -p no:xdist -rs tests/simulator/test_sweep_ray.py
+
+# `jitplan apply --sources`: a real Prometheus (Debian package, apt-installed when missing) on
+# 127.0.0.1 scraping two prometheus_client exporters every second; healthy canary passes,
+# regressed one is compensated, stopped exporter pauses (tests/agent/test_prometheus_apply.py).
+# The server is started and stopped by PID (scripts/start_prometheus.sh); none possible: a skip.
+.PHONY: test-prometheus
+test-prometheus: $(VENV)/.installed-dev
+	JITPLAN_PROMETHEUS_TESTS=1 $(BIN)/pytest -m prometheus -p no:xdist -rs tests/agent/test_prometheus_apply.py
 
 # The Postgres scale-out paths (audit log, LangGraph checkpointer) against a throwaway local
 # server on 127.0.0.1:54329 (scripts/start_postgres.sh; apt-installs PostgreSQL when missing).
