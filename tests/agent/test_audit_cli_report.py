@@ -82,9 +82,26 @@ def test_one_real_cycle_has_one_span_per_node_and_a_report(cli: Any, world: Path
     res = cli("plan", "--catalog", world / "catalog.yaml", "--signals", world / "signals" / "demand-rise.yaml",
               "--contracts", world / "contracts.yaml", "--state", flags, "--policy", world.parents[1] / "tools" / "policy_bundle",
               "--thread-id", "cycle-x", "--apply", "--json")
-    # the planning snapshot has no post-rollout observations, so the first gate pauses (exit 1)
-    assert res.code in (0, 1), res.err
-    assert json.loads(res.out)["execution"]["status"] in ("applied", "paused")
+    # Without --evidence answer-synthesizer@1.0.0 is unproven, so the plan is one shadow step.
+    # The planning snapshot has no observation taken after that step began, so its gate is
+    # inconclusive and the run pauses for a human (exit 1) with the shadow left in place.
+    assert res.code == 1, res.err
+    doc = json.loads(res.out)
+    assert doc["decision"] == "approved"
+    assert [(s["id"], s["action"], s["feature"], s["version"]) for s in doc["plan"]["steps"]] == [
+        ("s1", "shadow", "answer-synthesizer", "1.0.0")]
+    ex = doc["execution"]
+    assert (ex["status"], ex["exit_code"], ex["compensations"]) == ("paused", 1, [])
+    assert ex["reason"].startswith("gate inconclusive after s1: latency_p95_ms: no signal for "
+                                   "answer-synthesizer")
+    assert ex["reason"].endswith("paused for a human (re-run to re-judge, --abort to compensate)")
+    [step] = ex["steps"]
+    assert (step["step_id"], step["status"], step["gate"]["verdict"]) == ("s1", "applied", "inconclusive")
+    assert {t["metric"]: (t["verdict"], t["n"]) for t in step["gate"]["tolerances"]} == {
+        m: ("inconclusive", 0)
+        for m in ("latency_p95_ms", "error_rate", "quality", "cost_per_request_usd")}
+    flag = json.loads(flags.read_text())["flags"]["answer-synthesizer"]
+    assert flag["defaultVariant"] == "off" and flag["metadata"] == {"jitplan_shadow": "1.0.0"}
     spans = read_spans(_isolated_home / "traces.jsonl", thread_id="cycle-x")
     nodes = [s for s in spans if s["name"].startswith("jitplan.node.")]
     names = [s["attributes"]["jitplan.node"] for s in nodes]
