@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "sweep",
     "regress",
+    "sandbox",
     # execution and evidence
     "apply",
     "audit",
