@@ -194,10 +194,44 @@ def test_trace_speedup_and_loop() -> None:
     assert np.array_equal(tin[: len(tr.t)], tr.tokens_in)
 
 
-def test_azure_trace_scenario_runs() -> None:
+def _trace_rows() -> list[tuple[float, float, float]]:
+    """The recorded trace read with csv/datetime alone (not the simulator's loader):
+    (seconds since the first request, context tokens, generated tokens), in time order."""
+    from datetime import datetime
+
+    with TRACE.open(newline="", encoding="utf-8") as fh:
+        rows = sorted((datetime.fromisoformat(r["TIMESTAMP"][:26]).timestamp(),
+                       float(r["ContextTokens"]), float(r["GeneratedTokens"]))
+                      for r in csv.DictReader(fh))
+    t0 = rows[0][0]
+    return [(t - t0, a, b) for t, a, b in rows]
+
+
+def test_azure_trace_scenario_replays_the_recorded_requests() -> None:
     res = simulator.run(SIM / "azure_trace_replay.yaml")
-    assert res.metrics["requests"] > 15_000
-    assert res.metrics["cost_usd"] > 0
+    rows = _trace_rows()
+    assert len(rows) == 19_366
+    # The trace spans 3,501.7 s; the 3,600 s scenario loops it with a period of the span plus one
+    # mean gap. Measured requests are those arriving after the 120 s warm-up.
+    span = rows[-1][0]
+    period = span + span / (len(rows) - 1)
+    laps = rows + [(t + period, a, b) for t, a, b in rows]
+    window = [(a, b) for t, a, b in laps if 120 <= t < 3600]
+    assert len(window) == 19_274
+    assert res.metrics["requests"] == 19_274
+    assert res.metrics["throughput_rps"] == pytest.approx(19_274 / (3600 - 120), rel=1e-12)
+    tokens_in = sum(a for a, _ in window)
+    tokens_out = sum(b for _, b in window)
+    assert (tokens_in, tokens_out) == (22_271_237.0, 4_062_247.0)
+    base = (tokens_in * 0.0005 + tokens_out * 0.0015) / 1000  # chat@1.0.0 prices
+    canary = (tokens_in * 0.0004 + tokens_out * 0.0012) / 1000  # chat@1.1.0 prices
+    assert (round(base, 4), round(canary, 4)) == (17.229, 13.7832)
+    # The 10% canary runs the whole window: expected cost 0.9 base + 0.1 canary. Which requests go
+    # to the canary is random: the canary count is binomial (sd = sqrt(19,274 x 0.1 x 0.9) = 42
+    # requests) and each moves the cost by (base - canary) / 19,274 = 0.00018 USD on average, so
+    # the sd of the cost is about 0.008 USD; 0.04 USD is five of them.
+    assert res.metrics["cost_usd"] == pytest.approx(0.9 * base + 0.1 * canary, abs=0.04)
+    assert canary < res.metrics["cost_usd"] < base
     assert res.verdict is not None
 
 
