@@ -1,8 +1,9 @@
 """Prompt hygiene: secrets, unfenced template variables, safety-disabling text and missing output
 formats in a catalog and its prompt files, each finding with its file and 1-based line.
 
-Severities: ``error`` (``secret``, ``safety_override``: the catalog must not ship) and
-``warning`` (``unfenced_variable``, ``missing_output_format``: worth a review). The catalog YAML is
+Severities: ``error`` (``secret`` anywhere, ``safety_override`` in a prompt file: the catalog must
+not ship) and ``warning`` (``unfenced_variable``, ``missing_output_format``, and ``safety_override``
+in the catalog's own text, which the planner reads as data: worth a review). The catalog YAML is
 scanned line by line (comments included: a key in a comment is still leaked); prompt files are
 scanned line by line and reported with their own path and line, plus the catalog line of the
 feature's ``prompt`` entry. Matched secrets are never echoed (only their kind and first 4 chars).
@@ -85,9 +86,14 @@ class HygieneFinding:
         return asdict(self)
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
 def _normal(text: str) -> str:
-    """NFKC, invisible characters removed, whitespace collapsed: what a model would read."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_INVISIBLE).split())
+    """NFKC, terminal escapes and invisible characters removed, other control characters and
+    whitespace collapsed to one space: what a model would read."""
+    text = _ANSI.sub("", unicodedata.normalize("NFKC", text)).translate(_INVISIBLE)
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _shown(text: str, limit: int = 60) -> str:
@@ -196,6 +202,8 @@ def check_prompt_hygiene(catalog: Catalog, source: str, text: str | None = None)
     starts = [index.get(("features", i), 0) for i in range(len(catalog.features))]
     findings: list[HygieneFinding] = []
     for n, code, level, message in scan_lines(text, source):
+        if code == "safety_override":  # catalog text reaches a model only as data: review it
+            level, message = "warning", f"{message} in catalog text (the planner reads it as data; review it)"
         i = _feature_at(starts, n) if any(starts) else None
         f = catalog.features[i] if i is not None and starts[i] else None
         findings.append(HygieneFinding(code, level, source, n, f"catalog: {message}",
