@@ -42,6 +42,8 @@ class ChatSession:
     last: Any = None
     last_request: str = ""
     history: list[str] = field(default_factory=list)
+    new_thread_id: Callable[[], str] | None = None
+    """Names each request's cycle (e.g. so a web console can follow its progress); None: random."""
 
     def handle(self, line: str) -> bool:
         """Handle one input line; False means the session is over."""
@@ -106,7 +108,7 @@ class ChatSession:
         check_request(req)
         check_names(req, load_inputs(req.model_dump(mode="json")).catalog)
         self.last_request = request
-        self.last = run_cycle(req)
+        self.last = run_cycle(req, thread_id=self.new_thread_id() if self.new_thread_id else None)
         self.show(self.last)
         if self.last.decision == "escalated":
             self.say(f"this plan needs a human: /approve or /reject (or /refine it); "

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "plan",
     "approve",
     "chat",
+    "serve",
     # inputs
     "catalog",
     "signals",

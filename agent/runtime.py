@@ -8,11 +8,13 @@ __all__ = [
     "checkpoint_target",
     "checkpointer",
     "load_result",
+    "load_values",
     "resume_cycle",
     "run_cycle",
 ]
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -303,19 +305,31 @@ def load_result(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
         return result_of(graph, thread_id)
 
 
+def load_values(thread_id: str, *, checkpoint_url: str | None = None) -> dict[str, Any]:
+    """The checkpointed state values of a known cycle (inputs, plan, signals, ...)."""
+    with checkpointer(checkpoint_url) as saver:
+        graph = _graph(saver)
+        _require_known(graph, thread_id, checkpoint_url)
+        return dict(graph.get_state(_config(thread_id)).values or {})
+
+
+_APPROVE_LOCK = threading.Lock()
+
+
 def approve_cycle(
     thread_id: str, *, approve: bool, role: str, comment: str = "", checkpoint_url: str | None = None
 ) -> Any:
     """Resume a cycle waiting for a human with ``Command(resume=...)``; returns a ``CycleResult``.
 
     Raises ``UserError`` for an unknown thread, one not waiting for approval, or a role the
-    escalation does not list among its approvers.
+    escalation does not list among its approvers. Decisions in one process are serialised, so
+    of two concurrent approvals of a cycle exactly one resumes it; the other finds it decided.
     """
     from langgraph.types import Command
 
     from jitplan.contracts.errors import UserError
 
-    with checkpointer(checkpoint_url) as saver:
+    with _APPROVE_LOCK, checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         current = result_of(graph, thread_id)
