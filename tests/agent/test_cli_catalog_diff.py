@@ -175,3 +175,29 @@ def test_sample_world_validates_without_hygiene_findings(cli) -> None:
     r = cli("catalog", "validate", WORLD / "catalog.yaml", "--json")
     assert r.code == 0 and json.loads(r.out)["hygiene"] == []
     assert yaml  # keeps the import for fixtures written as YAML
+
+
+def test_readme_catalog_evolution_examples_run(tmp_path: Path) -> None:
+    """The README's `sh` block of the Catalog evolution section, line by line from a copy of the
+    sample world, with the documented exit codes (the sandbox line has its own test)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (WORLD.parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Catalog evolution"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    shutil.copytree(WORLD, tmp_path / "scenarios" / "world")
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    codes = []
+    for line in block.group(1).splitlines():
+        if not line.strip() or line.startswith("#") or line.startswith("jitplan sandbox"):
+            continue
+        cmd = line.split("  #")[0].replace("/tmp/world-next", str(tmp_path / "world-next"))
+        proc = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+        assert "Traceback" not in proc.stderr
+        codes.append((cmd.split()[0], proc.returncode))
+    assert codes == [("jitplan", 0), ("cp", 0), ("sed", 0), ("jitplan", 1), ("sed", 0), ("jitplan", 1)]
