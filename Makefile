@@ -18,6 +18,7 @@ help:
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
 	@echo "make test-ray - a sweep on a real local Ray head equals the local run (installs the ray extra)"
+	@echo "make test-browser - the web console (jitplan serve) in headless Chromium; screenshots in .jitplan/screenshots/"
 	@echo "make test-prometheus - apply --sources gates canaries on a real local Prometheus server"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make test-llm - run the real-model tests against JITPLAN_TEST_LLM_MODEL (opt-in)"
@@ -78,6 +79,14 @@ test-ray: $(VENV)/.installed-dev
 	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]' && touch $$stamp || exit $$?; \
 	fi
 	JITPLAN_RAY_TESTS=1 $(BIN)/pytest -m ray -p no:xdist -rs tests/simulator/test_sweep_ray.py
+
+# The web console in a real browser: `jitplan serve` on 127.0.0.1 (ephemeral port, temp home)
+# driven by selenium in headless Chromium (Debian's chromium + chromium-driver; .ci/run installs
+# them): cycles, an approval through the queue that changes the flags file, a chat plan, a plot
+# (tests/agent/test_browser_console.py). Screenshots in .jitplan/screenshots/. No Chromium: a skip.
+.PHONY: test-browser
+test-browser: $(VENV)/.installed-dev
+	JITPLAN_BROWSER_TESTS=1 $(BIN)/pytest -m browser -p no:xdist -rs tests/agent/test_browser_console.py
 
 # `jitplan apply --sources`: a real Prometheus (Debian package, apt-installed when missing) on
 # 127.0.0.1 scraping two prometheus_client exporters every second; healthy canary passes,
