@@ -1,0 +1,305 @@
+"""Mutation testing of the safety-critical modules with mutmut 3 (``make mutation``).
+
+mutmut copies the package into ``mutants/`` and imports it from there, which does not work on
+the repository itself: ``jitplan/`` is a folder of symlinks to the top-level packages. So each
+module runs in its own scratch tree (``.jitplan/mutation/<module>/``) where ``jitplan/`` is a
+real directory, with the module's selected tests (``MODULES`` below) and a ``[tool.mutmut]``
+section written into the copied pyproject.toml. Runs are one module at a time, 2 workers.
+
+``simulator/kernel.py`` is numba-jitted; mutmut skips decorated functions, so the scratch copy
+drops its ``@njit`` lines and the run sets ``NUMBA_DISABLE_JIT=1`` (the same code, run as
+Python: what ``@njit`` compiles is exactly this source).
+
+A survivor that no test can kill (the mutant behaves like the original) is listed in
+``mutation/equivalent.toml`` under its identity ``<module>:<function>:<hash of the changed
+lines>`` (stable across runs and across edits elsewhere in the file) with a reason; it leaves
+the denominator. Score = killed / (mutants - equivalent); killed includes timeouts.
+
+Usage: ``python scripts/mutation.py [MODULE ...] [--changed BASE] [--budget-s N] [--fail-under P]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".jitplan" / "mutation"
+EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+PACKAGES = ("agent", "contracts", "tools", "simulator", "scenarios")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One module to mutate and the tests that judge it."""
+
+    path: str
+    tests: tuple[str, ...]
+    jit: bool = False
+    needs_env: str = ""
+    """An environment variable without which the module's tests skip (the module is not run)."""
+
+
+MODULES: tuple[Module, ...] = (
+    Module("tools/validation_steps.py", (
+        "tests/tools/test_validator.py", "tests/tools/test_validation_steps_rules.py",
+        "tests/tools/test_step_model_properties.py", "tests/tools/test_signal_units_downstream.py",
+    )),
+    Module("tools/validator.py", (
+        "tests/tools/test_validator.py", "tests/tools/test_validator_cli.py",
+        "tests/tools/test_validation_steps_rules.py",
+    )),
+    Module("tools/policy.py", (
+        "tests/tools/test_policy.py", "tests/tools/test_policy_governance.py",
+        "tests/policies/test_default_bundle.py", "tests/tools/test_policy_rules.py",
+    )),
+    Module("tools/audit.py", ("tests/tools/test_audit.py", "tests/tools/test_audit_rules.py")),
+    Module("tools/audit_chain.py", ("tests/tools/test_audit.py", "tests/tools/test_audit_rules.py")),
+    Module("tools/audit_sqlite.py", ("tests/tools/test_audit.py", "tests/tools/test_audit_rules.py")),
+    Module("tools/audit_postgres.py", ("tests/tools/test_audit_postgres.py",),
+           needs_env="JITPLAN_TEST_POSTGRES_URL"),
+    Module("tools/gate.py", (
+        "tests/tools/test_gate.py", "tests/tools/test_gate_kayenta.py",
+        "tests/tools/test_gate_rules.py",
+    )),
+    Module("simulator/kernel.py", ("tests/simulator/test_kernel_rules.py",), jit=True),
+    Module("agent/planners/offline.py", (
+        "tests/agent/test_offline_planner.py", "tests/agent/test_offline_planner_evidence.py",
+        "tests/agent/test_offline_planner_rules.py",
+    )),
+)
+BY_PATH = {m.path: m for m in MODULES}
+
+DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+def slug(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def load_equivalent() -> dict[str, str]:
+    """identity -> reason, from mutation/equivalent.toml."""
+    if not EQUIVALENT.is_file():
+        return {}
+    data = tomllib.loads(EQUIVALENT.read_text("utf-8"))
+    out: dict[str, str] = {}
+    for entry in data.get("equivalent", []):
+        if not str(entry.get("reason", "")).strip():
+            raise SystemExit(f"{EQUIVALENT}: {entry.get('id')!r} has no reason")
+        out[str(entry["id"])] = str(entry["reason"])
+    return out
+
+
+def _ignore(_dir: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in ("__pycache__", ".hypothesis", ".pytest_cache")}
+
+
+def build_tree(mod: Module, dest: Path) -> None:
+    """A copy of the repository in which ``jitplan/`` is a real package directory."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    pkg = dest / "jitplan"
+    pkg.mkdir(parents=True)
+    for f in (ROOT / "jitplan").iterdir():
+        if f.is_file():
+            shutil.copy2(f, pkg / f.name)
+    for name in PACKAGES:
+        shutil.copytree(ROOT / name, pkg / name, ignore=_ignore)
+    for name in PACKAGES:  # tests read data files (policy bundle, prompts) from the top level
+        shutil.copytree(ROOT / name, dest / name, ignore=_ignore)
+    shutil.copytree(ROOT / "tests", dest / "tests", ignore=_ignore)
+    target = pkg / mod.path
+    if mod.jit:  # mutmut skips decorated functions; NUMBA_DISABLE_JIT=1 makes @njit the identity
+        src = target.read_text("utf-8")
+        target.write_text(re.sub(r"^@njit\(.*\)\n", "", src, flags=re.M), "utf-8")
+        shutil.copystat(ROOT / mod.path, target)
+    tests = [t for t in mod.tests if (ROOT / t).is_file()]
+    conf = (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["jitplan/"]\n'
+        f'only_mutate = ["jitplan/{mod.path}"]\n'
+        f"also_copy = {json.dumps([f'{p}/' for p in PACKAGES])}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-W", "ignore"]\n'
+        "use_git_change_detection = false\n"
+    )
+    (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8") + conf, "utf-8")
+
+
+def run_mutmut(mod: Module, dest: Path, timeout_s: float, jobs: int) -> tuple[int, float]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.pop("PYTHONPATH", None)
+    if mod.jit:
+        env["NUMBA_DISABLE_JIT"] = "1"
+    mutmut = Path(sys.executable).with_name("mutmut")
+    log = dest / "mutmut.log"
+    start = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(mutmut), "run", "--max-children", str(jobs)], cwd=dest, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=max(timeout_s, 1.0))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            rc = -1
+    return rc, time.monotonic() - start
+
+
+ANALYZE = r"""
+import json, sys
+from pathlib import Path
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+path = Path(sys.argv[1])
+m = SourceFileMutationData(path=path)
+m.load()
+out = []
+for name, code in m.exit_code_by_key.items():
+    status = status_by_exit_code[code]
+    diff = get_diff_for_mutant(name, path=path) if status not in ("killed", "timeout") else ""
+    out.append({"name": name, "status": status, "diff": diff})
+print(json.dumps(out))
+"""
+
+
+def identity(mod: Module, name: str, diff: str) -> str:
+    """``<module>:<function>:<hash>``: the hash covers only the changed lines (not line numbers)."""
+    func = name.rpartition(".")[2].partition("__mutmut_")[0]
+    func = func.removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
+    changed = [ln[0] + ln[1:].strip() for ln in diff.splitlines()
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    digest = hashlib.sha256("\n".join(changed).encode()).hexdigest()[:10]
+    return f"{mod.path}:{func}:{digest}"
+
+
+def analyze(mod: Module, dest: Path) -> list[dict[str, str]]:
+    proc = subprocess.run([sys.executable, "-c", ANALYZE, f"jitplan/{mod.path}"], cwd=dest,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"reading mutmut's results for {mod.path} failed:\n{proc.stderr[-2000:]}")
+    rows: list[dict[str, str]] = json.loads(proc.stdout)
+    for r in rows:
+        r["id"] = identity(mod, r["name"], r["diff"]) if r["diff"] else ""
+    return rows
+
+
+def changed_lines(diff: str) -> str:
+    return "\n".join("      " + ln for ln in diff.splitlines()
+                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+
+
+def report(mod: Module, rows: list[dict[str, str]], equivalent: dict[str, str],
+           seconds: float) -> dict[str, object]:
+    killed = sum(r["status"] in DETECTED for r in rows)
+    equiv = [r for r in rows if r["status"] not in DETECTED and r["id"] in equivalent]
+    survivors = [r for r in rows if r["status"] not in DETECTED and r["id"] not in equivalent]
+    denominator = len(rows) - len(equiv)
+    score = 100.0 * killed / denominator if denominator else 100.0
+    for r in sorted(survivors, key=lambda r: r["id"]):
+        print(f"  SURVIVED ({r['status']}) {r['id']}  [{r['name'].rpartition('.')[2]}]")
+        print(changed_lines(r["diff"]))
+    return {"module": mod.path, "mutants": len(rows), "killed": killed, "equivalent": len(equiv),
+            "survived": len(survivors), "score": round(score, 1), "seconds": round(seconds)}
+
+
+def changed_modules(base: str) -> list[Module] | None:
+    proc = subprocess.run(["git", "diff", "--name-only", base, "--"], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        print(f"mutation: cannot diff against {base!r} ({proc.stderr.strip()}); nothing run")
+        return None
+    files = set(proc.stdout.split())
+    return [m for m in MODULES if m.path in files or any(t in files for t in m.tests)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("modules", nargs="*", help="module paths, e.g. tools/gate.py (default: all)")
+    ap.add_argument("--changed", metavar="BASE",
+                    help="only the modules whose source or selected tests changed since BASE")
+    ap.add_argument("--budget-s", type=float, default=1500.0,
+                    help="stop starting modules after this many seconds (a running one is cut off)")
+    ap.add_argument("--fail-under", type=float, default=0.0, help="exit 1 if a module scores below")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    unknown = [p for p in args.modules if p not in BY_PATH]
+    if unknown:
+        print(f"mutation: unknown module(s) {', '.join(unknown)}; known: "
+              f"{', '.join(BY_PATH)}", file=sys.stderr)
+        return 2
+    if args.changed:
+        found = changed_modules(args.changed)
+        if found is None:
+            return 0
+        mods = [m for m in found if not args.modules or m.path in args.modules]
+        if not mods:
+            print(f"mutation: no mutation-tested module or its tests changed since {args.changed}; nothing to run")
+            return 0
+    else:
+        mods = [BY_PATH[p] for p in args.modules] if args.modules else list(MODULES)
+    equivalent = load_equivalent()
+    start = time.monotonic()
+    results: list[dict[str, object]] = []
+    for mod in mods:
+        left = args.budget_s - (time.monotonic() - start)
+        if left <= 30:
+            print(f"== {mod.path}: NOT RUN (time budget of {args.budget_s:g}s spent)")
+            results.append({"module": mod.path, "score": None})
+            continue
+        if mod.needs_env and not os.environ.get(mod.needs_env):
+            print(f"== {mod.path}: NOT RUN ({mod.needs_env} is not set: its tests need that server)")
+            continue
+        if not any((ROOT / t).is_file() for t in mod.tests):
+            print(f"== {mod.path}: NOT RUN (none of its tests exist: {' '.join(mod.tests)})")
+            results.append({"module": mod.path, "score": None})
+            continue
+        dest = WORK / slug(mod.path)
+        print(f"== {mod.path}: mutating, tests: {' '.join(mod.tests)}", flush=True)
+        build_tree(mod, dest)
+        rc, seconds = run_mutmut(mod, dest, left, args.jobs)
+        if rc != 0:
+            why = "cut off by the time budget" if rc == -1 else f"mutmut exited {rc}"
+            print(f"  {why}; last lines of {dest / 'mutmut.log'}:")
+            tail = (dest / "mutmut.log").read_text("utf-8", "replace").splitlines()[-15:]
+            print("\n".join("    " + ln[-200:] for ln in tail))
+            results.append({"module": mod.path, "score": None, "seconds": round(seconds)})
+            continue
+        results.append(report(mod, analyze(mod, dest), equivalent, seconds))
+        r = results[-1]
+        print(f"  {r['killed']}/{int(r['mutants']) - int(r['equivalent'])} killed = {r['score']}% "  # type: ignore[call-overload]
+              f"({r['equivalent']} equivalent, {r['survived']} survived) in {r['seconds']}s", flush=True)
+    print("\nmodule                          killed / non-equivalent   score   equivalent   time")
+    for r in results:
+        if r.get("score") is None:
+            print(f"{r['module']:<32}{'not finished':>25}")
+            continue
+        den = int(r["mutants"]) - int(r["equivalent"])  # type: ignore[call-overload]
+        print(f"{r['module']:<32}{r['killed']:>12} / {den:<12}{r['score']:>6}%{r['equivalent']:>11}"
+              f"{r['seconds']:>8}s")
+    print(f"total {time.monotonic() - start:.0f}s")
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "summary.json").write_text(json.dumps(results, indent=1), "utf-8")
+    failed = [r for r in results if r.get("score") is None
+              or float(r["score"]) < args.fail_under]  # type: ignore[arg-type]
+    return 1 if failed and (args.fail_under > 0 or any(r.get("score") is None for r in failed)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
