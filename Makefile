@@ -125,6 +125,22 @@ test-llm: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit $$?; done
 
+# Mutation testing (mutmut 3) of the safety-critical modules, one at a time in scratch trees under
+# .jitplan/mutation/ (scripts/mutation.py; README "Mutation testing"). MODULES="tools/gate.py ..."
+# runs a subset. mutation-changed (CI) runs only the modules whose source or selected tests changed
+# since MUTATION_BASE, within MUTATION_BUDGET_S seconds, and fails below MUTATION_FAIL_UNDER %.
+MODULES ?=
+MUTATION_BASE ?= HEAD~1
+MUTATION_BUDGET_S ?= 900
+MUTATION_FAIL_UNDER ?= 90
+.PHONY: mutation mutation-changed
+mutation: $(VENV)/.installed-dev
+	$(BIN)/python scripts/mutation.py --fail-under $(MUTATION_FAIL_UNDER) $(MODULES)
+
+mutation-changed: $(VENV)/.installed-dev
+	$(BIN)/python scripts/mutation.py --changed $(MUTATION_BASE) --budget-s $(MUTATION_BUDGET_S) \
+	  --fail-under $(MUTATION_FAIL_UNDER) $(MODULES)
+
 # Refresh the constraints file from the current environment (reproducible installs).
 lock: $(VENV)/.installed-dev
 	$(PIP) freeze --exclude-editable | grep -v '^-e ' > $(CONSTRAINTS)
