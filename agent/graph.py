@@ -42,8 +42,12 @@ def _after_decide(state: CycleState) -> str:
     return "execute" if apply and state.get("decision") == "approved" else "record"
 
 
-def build_graph(checkpointer: Any = None) -> Any:
-    """Compile the planning graph (with ``checkpointer`` for HITL and crash-resume)."""
+def build_graph(checkpointer: Any = None, *, prepare: Any = None) -> Any:
+    """Compile the planning graph (with ``checkpointer`` for HITL and crash-resume).
+
+    ``prepare``: a node run first (``prepare -> perceive``), e.g. ``agent.studio``'s, which fills
+    in a cycle's defaults when LangGraph's server starts it.
+    """
     from langgraph.graph import END, START, StateGraph
 
     from jitplan.agent.nodes.check import simulate, validate
@@ -62,7 +66,12 @@ def build_graph(checkpointer: Any = None) -> Any:
     g.add_node("decide", decide)
     g.add_node("execute", execute)
     g.add_node("record", record)
-    g.add_edge(START, "perceive")
+    if prepare is None:
+        g.add_edge(START, "perceive")
+    else:
+        g.add_node("prepare", prepare)
+        g.add_edge(START, "prepare")
+        g.add_edge("prepare", "perceive")
     g.add_edge("perceive", "triage")
     g.add_conditional_edges("triage", _after_triage, {"decide": "decide", "govern": "govern"})
     g.add_conditional_edges("govern", _after_govern, {"decide": "decide", "plan": "plan"})
