@@ -18,6 +18,7 @@ help:
 	@echo "make test-postgres - the Postgres audit log and checkpointer against a throwaway server"
 	@echo "make test-wheel - build the wheel, install it in a fresh venv, run the job outside the repository"
 	@echo "make test-ray - a sweep on a real local Ray head equals the local run (installs the ray extra)"
+	@echo "make test-langgraph - a cycle through langgraph dev's API: interrupt, resume (installs the studio extra)"
 	@echo "make test-browser - the web console (jitplan serve) in headless Chromium; screenshots in .jitplan/screenshots/"
 	@echo "make test-prometheus - apply --sources gates canaries on a real local Prometheus server"
 	@echo "make bench  - run the benchmarks in benchmarks/"
@@ -79,6 +80,19 @@ test-ray: $(VENV)/.installed-dev
 	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]' && touch $$stamp || exit $$?; \
 	fi
 	JITPLAN_RAY_TESTS=1 $(BIN)/pytest -m ray -p no:xdist -rs tests/simulator/test_sweep_ray.py
+
+# LangGraph's own server: installs the studio extra (langgraph-cli[inmem]), starts `langgraph dev`
+# on 127.0.0.1 with langgraph.json (stopped by PID afterwards) and runs an escalated cycle through
+# its HTTP API with langgraph-sdk: interrupt, then Command(resume=...) approves it
+# (tests/agent/test_langgraph_server.py). The extra missing: a skip with the reason.
+.PHONY: test-langgraph
+test-langgraph: $(VENV)/.installed-dev
+	@stamp=$(VENV)/.installed-studio; \
+	if [ ! -f $$stamp ] || [ pyproject.toml -nt $$stamp ] || [ $(CONSTRAINTS) -nt $$stamp ]; then \
+	  echo "$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,studio]'"; \
+	  $(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,studio]' && touch $$stamp || exit $$?; \
+	fi
+	JITPLAN_LANGGRAPH_TESTS=1 $(BIN)/pytest -m langgraph -p no:xdist -rs tests/agent/test_langgraph_server.py
 
 # The web console in a real browser: `jitplan serve` on 127.0.0.1 (ephemeral port, temp home)
 # driven by selenium in headless Chromium (Debian's chromium + chromium-driver; .ci/run installs
