@@ -126,7 +126,7 @@ def _non_blank(png: bytes) -> tuple[tuple[int, int], float, int]:
     return img.size, ink, len(np.unique(px, axis=0))
 
 
-def test_console_in_a_real_browser(served: dict[str, Any], browser: Any) -> None:
+def test_console_in_a_real_browser(browser: Any, served: dict[str, Any]) -> None:
     from selenium.webdriver.common.by import By
 
     url, tid, flags = served["url"], served["thread_id"], served["flags"]
