@@ -8,7 +8,7 @@ can be as small as::
 
 - ``thread_id``: the server's thread id (``config["configurable"]["thread_id"]``);
 - no ``catalog``: the sample world shipped in the package (catalog, contracts, evidence and the
-  ``steady`` signals); a catalog named without signals or contracts is bad input;
+  ``steady`` signals); a named catalog is used with the signals and contracts named with it;
 - ``role`` / ``region``: ``JITPLAN_ROLE`` / ``JITPLAN_REGION`` of the server's environment;
 - ``policy``: ``JITPLAN_POLICY``, else the shipped bundle (as for the CLI).
 
