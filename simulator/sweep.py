@@ -4,6 +4,11 @@ A sweep axis is ``dotted.path=SPEC`` into the ``Scenario`` model (``traffic.rate
 ``service.concurrency``, ``service.latency.mean_s`` ...); ``SPEC`` is ``a:b:n`` (``n`` evenly
 spaced points from ``a`` to ``b``) or a comma list of values. Several axes form a full grid.
 
+The ``random`` design instead draws ``points`` points: each axis ``lo:hi`` uniformly in
+``[lo, hi]`` (rounded on integer fields such as ``service.concurrency``), a comma list by a
+uniform choice. The draws come from their own stream of the sweep seed
+(``SeedSequence([seed, DESIGN_STREAM])``), so the same seed gives the same points.
+
 Every point uses the same ``seed`` (common random numbers: replication ``i`` of every point
 draws from child ``i`` of ``SeedSequence(seed)``), so differences between points are the
 parameter's effect, not noise. All replications of all points are run as one batch of
@@ -13,7 +18,16 @@ numbers do not depend on the backend or the number of workers.
 
 from __future__ import annotations
 
-__all__ = ["SweepAxis", "SweepPoint", "SweepResult", "apply_params", "parse_axis", "sweep"]
+__all__ = [
+    "DESIGNS",
+    "SweepAxis",
+    "SweepPoint",
+    "SweepResult",
+    "apply_params",
+    "parse_axis",
+    "random_points",
+    "sweep",
+]
 
 import itertools
 import math
@@ -34,16 +48,21 @@ from jitplan.simulator.runner import estimated_requests, load_scenario
 
 MAX_POINTS = 10_000
 """Cap on grid points (bounded work)."""
+DESIGNS: tuple[str, ...] = ("grid", "random")
+DESIGN_STREAM = 0x5EED_D351
+"""Second entropy word of the random design's seed (independent of the replications' streams)."""
 
 _OPT = "--param"
 
 
 @dataclass(frozen=True)
 class SweepAxis:
-    """One swept parameter: a dotted path into the scenario and its values."""
+    """One swept parameter: a dotted path into the scenario and its values; for the random
+    design, ``span=True`` means ``values`` is the ``(lo, hi)`` range to draw from."""
 
     path: str
     values: tuple[float, ...]
+    span: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,7 @@ class SweepResult:
     replications: int
     engine: str
     points: tuple[SweepPoint, ...]
+    design: str = "grid"
 
     def rows(self) -> tuple[list[str], list[list[float]]]:
         """Table columns (``point``, each path, ``<metric>_mean``, ``<metric>_ci95``) and rows."""
@@ -90,12 +110,23 @@ def _number(text: str, spec: str) -> float:
     return x
 
 
-def parse_axis(spec: str) -> SweepAxis:
-    """Parse ``path=a:b:n`` (``n`` evenly spaced points) or ``path=v1,v2,...``."""
+def parse_axis(spec: str, design: str = "grid") -> SweepAxis:
+    """Parse ``path=a:b:n`` (``n`` evenly spaced points) or ``path=v1,v2,...``; for the random
+    design, ``path=lo:hi`` (a range to draw from) or ``path=v1,v2,...``."""
     path, sep, values = spec.partition("=")
     path = path.strip()
+    shape = "lo:hi" if design == "random" else "a:b:n"
     if not sep or not path or not values.strip():
-        raise UserError(f"'{spec}' must look like path=a:b:n or path=v1,v2,...", source=_OPT)
+        raise UserError(f"'{spec}' must look like path={shape} or path=v1,v2,...", source=_OPT)
+    if design == "random" and ":" in values:
+        parts = values.split(":")
+        if len(parts) != 2:
+            raise UserError(f"'{spec}': with --design random a range is lo:hi (--points gives the count)",
+                            source=_OPT)
+        lo, hi = _number(parts[0], spec), _number(parts[1], spec)
+        if hi < lo:
+            raise UserError(f"'{spec}': lo must not exceed hi", source=_OPT)
+        return SweepAxis(path, (lo, hi), span=True)
     if ":" in values:
         parts = values.split(":")
         if len(parts) != 3:
@@ -146,6 +177,34 @@ def apply_params(sc: Scenario, params: dict[str, float]) -> Scenario:
         raise UserError(f"{shown}: {err['msg']}", source=_OPT, field=loc) from None
 
 
+def _is_int_field(sc: Scenario, path: str) -> bool:
+    node: Any = sc.model_dump(mode="json")
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return isinstance(node, int) and not isinstance(node, bool)
+
+
+def random_points(sc: Scenario, axes: Sequence[SweepAxis], n: int, seed: int) -> list[dict[str, float]]:
+    """``n`` points drawn for the random design (deterministic for ``seed``): a range axis
+    uniformly in ``[lo, hi]`` (rounded on integer fields), a value list by uniform choice.
+    Points are drawn one after the other, so a design's first ``k`` points do not depend on ``n``."""
+    import numpy as np
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, DESIGN_STREAM]))
+    ints = [a.span and _is_int_field(sc, a.path) for a in axes]
+    out: list[dict[str, float]] = []
+    for _ in range(n):  # point by point: the first k points of a longer design are the same
+        point: dict[str, float] = {}
+        for a, is_int in zip(axes, ints, strict=True):
+            if a.span:
+                x = float(rng.uniform(a.values[0], a.values[1]))
+                point[a.path] = float(round(x)) if is_int else x
+            else:
+                point[a.path] = a.values[int(rng.integers(0, len(a.values)))]
+        out.append(point)
+    return out
+
+
 def sweep(
     scenario: Scenario | str | os.PathLike[str],
     axes: Sequence[SweepAxis],
@@ -157,8 +216,11 @@ def sweep(
     backend: str = "local",
     workers: int = 1,
     progress: Callable[[float], None] | None = None,
+    design: str = "grid",
+    points: int | None = None,
 ) -> SweepResult:
-    """Run ``scenario`` at every point of the grid spanned by ``axes``."""
+    """Run ``scenario`` at every point of the grid spanned by ``axes`` or, with
+    ``design="random"``, at ``points`` points drawn from them (``random_points``)."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not axes:
         raise UserError("give at least one parameter to sweep", source=_OPT)
@@ -173,15 +235,26 @@ def sweep(
     seed = sc.seed if seed is None else seed
     if reps < 1 or seed < 0 or workers < 1:
         raise UserError("replications and workers must be at least 1, seed non-negative")
-    n_points = math.prod(len(a.values) for a in axes)
+    if design not in DESIGNS:
+        raise UserError(f"unknown design '{design}', expected one of {', '.join(DESIGNS)}", source="--design")
+    if design == "grid" and points is not None:
+        raise UserError("only with --design random (a grid's size comes from its axes)", source="--points")
+    if design == "grid" and any(a.span for a in axes):
+        raise UserError("a lo:hi range needs --design random; a grid axis is a:b:n", source=_OPT)
+    if design == "random" and (points is None or not 1 <= points <= MAX_POINTS):
+        raise UserError(f"--design random needs --points N, 1 to {MAX_POINTS:,}", source="--points")
+    n_points = math.prod(len(a.values) for a in axes) if design == "grid" else int(points or 0)
     if n_points > MAX_POINTS:
         raise UserError(f"the grid has {n_points:,} points, more than {MAX_POINTS:,}", source=_OPT)
     plan = plan if plan is not None else sc.plan
     plan_json = plan.model_dump_json() if plan else None
+    design_points = (
+        [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*(a.values for a in axes))]
+        if design == "grid" else random_points(sc, axes, n_points, seed)
+    )
     grid: list[dict[str, float]] = []
     tasks: list[Task] = []
-    for combo in itertools.product(*(a.values for a in axes)):
-        params = dict(zip(paths, combo, strict=True))
+    for params in design_points:
         point = apply_params(sc, params)
         if estimated_requests(point) > MAX_SIM_REQUESTS:
             raise UserError(f"{params}: more than {MAX_SIM_REQUESTS:,} requests", source=_OPT)
@@ -199,7 +272,7 @@ def sweep(
                 progress((k + 1) / len(tasks))
     else:  # one pool for the whole grid (worker start-up costs seconds); task order kept
         results = run_in_workers(tasks, min(workers, len(tasks)), progress)
-    points = tuple(
+    swept = tuple(
         SweepPoint(
             params,
             SimResult(
@@ -209,5 +282,5 @@ def sweep(
         )
         for k, params in enumerate(grid)
     )
-    return SweepResult(sc.name, tuple(axes), seed, reps, engine, points)
+    return SweepResult(sc.name, tuple(axes), seed, reps, engine, swept, design)
 

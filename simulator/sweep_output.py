@@ -83,13 +83,14 @@ def _parquet(res: SweepResult, path: Path) -> Path:
 
 def _plots(res: SweepResult, d: Path) -> list[Path]:
     """One PNG per metric against the first axis; one line (with its CI band) per combination
-    of the other axes."""
+    of the other axes (a random design: every point with its CI95 error bar)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x_axis, others = res.axes[0], res.axes[1:]
+    x_axis = res.axes[0]
+    others = res.axes[1:] if res.design == "grid" else ()  # random points share no grid lines
     groups: dict[tuple[float, ...], list[int]] = {}
     for k, p in enumerate(res.points):
         groups.setdefault(tuple(p.params[a.path] for a in others), []).append(k)
@@ -98,6 +99,13 @@ def _plots(res: SweepResult, d: Path) -> list[Path]:
     for m in METRIC_NAMES:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for key, idx in groups.items():
+            if res.design == "random":  # scattered points: no line, error bars
+                idx = sorted(idx, key=lambda k: res.points[k].params[x_axis.path])
+                xs = [res.points[k].params[x_axis.path] for k in idx]
+                ys = [res.points[k].result.metrics[m] for k in idx]
+                err = [0.0 if math.isnan(c) else c for c in (res.points[k].result.ci95[m] for k in idx)]
+                ax.errorbar(xs, ys, yerr=err, fmt="o", ms=3, capsize=2, label="mean ± CI95 (random design)")
+                continue
             xs = [res.points[k].params[x_axis.path] for k in idx]
             ys = [res.points[k].result.metrics[m] for k in idx]
             cis = [res.points[k].result.ci95[m] for k in idx]
@@ -112,6 +120,7 @@ def _plots(res: SweepResult, d: Path) -> list[Path]:
         ax.set_title(
             f"{res.scenario}: {m} vs {x_axis.path}\n"
             f"mean ± 95% CI over {res.replications} replications, seed {res.seed}"
+            + (f", {len(res.points)} random points" if res.design == "random" else "")
         )
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")

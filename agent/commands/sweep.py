@@ -1,7 +1,9 @@
-"""``jitplan sweep SCENARIO.yaml --param PATH=a:b:n [--param ...] [--replications R] [--seed N]
-[--engine fast|exact] [--backend local|ray] [--workers W] [--out DIR] [--json]``.
+"""``jitplan sweep SCENARIO.yaml --param PATH=a:b:n [--param ...] [--design grid|random]
+[--points N] [--replications R] [--seed N] [--engine fast|exact] [--backend local|ray]
+[--workers W] [--out DIR] [--json]``.
 
-Runs the scenario at every point of the grid and writes ``sweep.csv`` (mean and CI95 of every
+Runs the scenario at every point of the grid (or at N points drawn at random from the
+``--param PATH=lo:hi`` ranges with ``--design random``) and writes ``sweep.csv`` (mean and CI95 of every
 metric per point; ``sweep.parquet`` too when pyarrow is installed) and one PNG per metric.
 Exit codes: 0 ok, 2 bad input (a bad ``--param`` path or value is named), 3 run failure.
 """
@@ -19,13 +21,19 @@ def register(sub: Any) -> None:
         help="run a scenario over a grid of parameter values (CSV + plots with CI95)",
         description="Sweep SCENARIO (YAML) over a grid: each --param PATH=a:b:n gives n evenly "
         "spaced values (or PATH=v1,v2,...) of a dotted scenario field such as traffic.rate_rps; "
-        "several --param form a full grid. Every point runs R replications with the same seed.",
+        "several --param form a full grid. With --design random --points N, each --param PATH=lo:hi "
+        "is a range and N points are drawn from the ranges. Every point runs R replications with "
+        "the same seed.",
     )
     p.add_argument("scenario", metavar="SCENARIO.yaml")
     p.add_argument(
         "--param", action="append", required=True, metavar="PATH=a:b:n",
         help="a swept scenario field and its values (repeatable)",
     )
+    p.add_argument("--design", choices=("grid", "random"), default="grid",
+                   help="grid (default): every combination of the values; random: --points points "
+                   "drawn uniformly from each PATH=lo:hi range (or value list), deterministic for --seed")
+    p.add_argument("--points", type=int, metavar="N", help="with --design random: how many points")
     p.add_argument("--replications", type=int, metavar="R", help="per point (default: scenario's)")
     p.add_argument("--seed", type=int, help="override the scenario seed")
     p.add_argument("--engine", choices=("fast", "exact"), default="fast")
@@ -52,14 +60,15 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise UserError("must be non-negative", source="--seed")
     if args.workers < 1:
         raise UserError("must be at least 1", source="--workers")
-    axes = [parse_axis(spec) for spec in args.param]
+    axes = [parse_axis(spec, args.design) for spec in args.param]
     scenario = load_scenario(args.scenario)
     show = not args.no_progress and sys.stderr.isatty()
     bar = ProgressBar(f"sweeping {scenario.name}") if show else None
     try:
         res = sweep(
             scenario, axes, replications=args.replications, seed=args.seed, engine=args.engine,
-            backend=args.backend, workers=args.workers, progress=bar,
+            backend=args.backend, workers=args.workers, progress=bar, design=args.design,
+            points=args.points,
         )
     finally:
         if bar is not None:
@@ -72,6 +81,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             "scenario": res.scenario,
             "engine": res.engine,
             "seed": res.seed,
+            "design": res.design,
             "replications": res.replications,
             "backend": args.backend,
             "params": {a.path: list(a.values) for a in res.axes},
@@ -80,7 +90,12 @@ def run_sweep(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(canonical(doc) + "\n")
     else:
-        grid = " × ".join(f"{len(a.values)} {a.path}" for a in res.axes)
+        if res.design == "random":
+            grid = "random design over " + ", ".join(
+                f"{a.path} in [{a.values[0]:g}, {a.values[1]:g}]" if a.span else f"{a.path} in {{"
+                + ",".join(f"{v:g}" for v in a.values) + "}" for a in res.axes)
+        else:
+            grid = " × ".join(f"{len(a.values)} {a.path}" for a in res.axes)
         print(
             f"swept {res.scenario}: {grid} = {len(res.points)} points × {res.replications} "
             f"replications (seed {res.seed}, {args.backend})"

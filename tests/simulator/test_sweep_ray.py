@@ -38,6 +38,8 @@ traffic: {arrival: poisson, rate_rps: 5}
 service: {concurrency: 4, latency: {dist: exponential, mean_s: 0.5}}
 """
 SWEEP = ["--param", "traffic.rate_rps=1:10:20", "--replications", "10", "--seed", "11"]
+RANDOM = ["--design", "random", "--points", "8", "--param", "traffic.rate_rps=1:10",
+          "--param", "service.concurrency=2:6", "--replications", "4", "--seed", "12"]
 
 
 def _free_port() -> int:
@@ -108,15 +110,16 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _sweep(tmp: Path, backend: str, env_extra: dict[str, str]) -> tuple[bytes, dict[str, object]]:
+def _sweep(tmp: Path, backend: str, env_extra: dict[str, str],
+           args: list[str] = SWEEP) -> tuple[bytes, dict[str, object]]:
     scenario = tmp / "tiny.yaml"
     scenario.write_text(TINY, encoding="utf-8")
-    out = tmp / backend
+    out = tmp / f"{backend}-{len(args)}"
     env = dict(os.environ, MPLBACKEND="Agg", RAY_USAGE_STATS_ENABLED="0", **env_extra)
     if "RAY_HOME" in env_extra:
         env["HOME"] = env.pop("RAY_HOME")
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "jitplan"), "sweep", str(scenario), *SWEEP,
+        [str(Path(sys.executable).parent / "jitplan"), "sweep", str(scenario), *args,
          "--backend", backend, "--out", str(out), "--json"],
         capture_output=True, text=True, timeout=600, env=env,
     )
@@ -134,3 +137,8 @@ def test_ray_sweep_equals_local(ray_head: tuple[str, str], tmp_path: Path) -> No
     assert ray_doc["replications"] == 10
     assert ray_csv == local_csv
     assert ray_doc["points"] == local_doc["points"]
+    # The random design too: the same drawn points and the same numbers on Ray.
+    ray_csv, ray_doc = _sweep(tmp_path, "ray", {"RAY_ADDRESS": address, "RAY_HOME": home}, RANDOM)
+    local_csv, local_doc = _sweep(tmp_path, "local", {}, RANDOM)
+    assert ray_doc["design"] == "random" and len(ray_doc["points"]) == 8  # type: ignore[arg-type]
+    assert ray_csv == local_csv and ray_doc["points"] == local_doc["points"]
