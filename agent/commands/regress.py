@@ -1,7 +1,7 @@
 """``jitplan regress SUITE.yaml [--junit out.xml] [--json] [--workers N] [-k PATTERN]
 [--record --model M [--note TEXT]]``.
 
-Runs a regression suite (``jitplan.contracts.suite``): planning cases through
+Runs a regression suite (``jitplan.contracts.suite``) with ``jitplan.agent.regress.run_suite``: planning cases through
 ``jitplan.agent.runtime.run_cycle`` with the plan cache off, simulation cases through
 ``jitplan.simulator.run``. Every run gets a private ``JITPLAN_HOME`` (checkpoints, audit log),
 removed afterwards. Exit 0 if every case passes, 1 if any fails, 2 for a bad suite.
@@ -44,20 +44,10 @@ def register(sub: Any) -> None:
 
 def run_regress(args: argparse.Namespace) -> int:
     import json
-    import os
-    import tempfile
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-    from contextlib import ExitStack
-    from unittest.mock import patch
 
     from jitplan.agent.commands._regress_recorded import is_recorded
-    from jitplan.agent.commands._regress_run import (
-        check_metric_names,
-        run_case,
-        select,
-        table,
-        to_junit,
-    )
+    from jitplan.agent.commands._regress_run import CaseOutcome, select, table, to_junit
+    from jitplan.agent.regress import run_suite
     from jitplan.contracts.errors import UserError
     from jitplan.contracts.suite import load_suite
 
@@ -66,7 +56,6 @@ def run_regress(args: argparse.Namespace) -> int:
     if args.record != bool(args.model):
         raise UserError("--record and --model M go together", source="--model" if args.model else "--record")
     suite = load_suite(args.suite)
-    check_metric_names(suite)
     cases = select(suite, args.pattern)
     if not cases:
         raise UserError(f"no case of {suite.name} matches {args.pattern!r}", source="-k")
@@ -74,24 +63,14 @@ def run_regress(args: argparse.Namespace) -> int:
         cases = [c for c in cases if is_recorded(c)]
         if not cases:
             raise UserError(f"no selected case of {suite.name} has 'planner: recorded'", source="--record")
-    outcomes = []
-    # A private home (checkpoints, audit log) for this run; patch.dict restores the environment.
-    with ExitStack() as stack:
-        env = {"JITPLAN_HOME": stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="jitplan-regress-", ignore_cleanup_errors=True))}
-        replay = _recorded_runner(stack, suite, cases, args, env)
-        stack.enter_context(patch.dict(os.environ, env))
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=args.workers))
-        futures = [pool.submit(run_case, c, replay) for c in cases]
-        for done, fut in enumerate(as_completed(futures), 1):
-            out = fut.result()
-            outcomes.append(out)
-            if not args.no_progress:
-                sys.stderr.write(f"[{done}/{len(cases)}] {out.status.upper():5} {out.name} "
-                                 f"({out.seconds:.1f} s)\n")
-                sys.stderr.flush()
-    order = {c.name: i for i, c in enumerate(cases)}
-    outcomes.sort(key=lambda o: order[o.name])
+
+    def progress(done: int, total: int, out: CaseOutcome) -> None:
+        if not args.no_progress:
+            sys.stderr.write(f"[{done}/{total}] {out.status.upper():5} {out.name} ({out.seconds:.1f} s)\n")
+            sys.stderr.flush()
+
+    outcomes = run_suite(suite, cases, workers=args.workers, record_model=args.model if args.record else None,
+                         note=args.note, progress=progress)
     if args.record:
         written = [o.observed["recording"] for o in outcomes if "recording" in o.observed]
         sys.stderr.write(f"recorded {len(written)} of {len(outcomes)} case(s) with {args.model}\n")
@@ -108,29 +87,3 @@ def run_regress(args: argparse.Namespace) -> int:
         if args.junit:
             print(f"wrote {args.junit}")
     return 1 if failed else 0
-
-
-def _recorded_runner(stack: Any, suite: Any, cases: list[Any], args: argparse.Namespace,
-                     env: dict[str, str]) -> Any:
-    """The replayer (or, with ``--record``, the recorder) of the recorded cases, on a local
-    cassette server that ``env`` points the planner at; None when no case is recorded."""
-    from jitplan.agent.cassette_server import CassetteServer, Upstream
-    from jitplan.agent.commands._regress_recorded import (
-        Recorder,
-        Replayer,
-        is_recorded,
-        load_cassettes,
-    )
-    from jitplan.agent.planners.factory import NO_KEY
-
-    recorded = [c for c in cases if is_recorded(c)]
-    if not recorded:
-        return None
-    # Read the real model's settings before the environment points the planner at the server.
-    upstream = Upstream.from_settings(args.model) if args.record else None
-    cassettes = {} if args.record else load_cassettes(suite, recorded)
-    server = stack.enter_context(CassetteServer())
-    env.update({"JITPLAN_LLM_API_BASE": server.base_url, "JITPLAN_LLM_API_KEY": NO_KEY})
-    if upstream is not None:
-        return Recorder(suite, upstream, server, args.note)
-    return Replayer(suite, cassettes, server)
