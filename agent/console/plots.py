@@ -18,6 +18,8 @@ from jitplan.contracts.errors import UserError
 
 _CACHE: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
 _LOCK = threading.Lock()
+_RUNS = threading.BoundedSemaphore(2)
+"""At most two scenarios simulated at once (a page asks for all its plots together)."""
 
 
 def _series(thread_id: str, key: str) -> tuple[Any, str]:
@@ -48,35 +50,34 @@ def _series(thread_id: str, key: str) -> tuple[Any, str]:
 
 
 def _render(res: Any, title: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The three timelines as a PNG (``Figure`` with the Agg canvas: no pyplot state, so
+    request threads may render at the same time)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     cols, rows = res.series()
     c = {name: i for i, name in enumerate(cols)}
     t = rows[:, c["t_s"]] / 3600.0
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 5.4), sharex=True)
-    try:
-        axes[0].plot(t, rows[:, c["latency_p95_s"]], label="p95", lw=0.9)
-        axes[0].plot(t, rows[:, c["latency_mean_s"]], label="mean", lw=0.9)
-        axes[0].set_ylabel("latency (s)")
-        axes[0].legend(loc="upper right", fontsize=8)
-        axes[1].plot(t, rows[:, c["error_rate"]], color="tab:red", lw=0.9)
-        axes[1].set_ylabel("error rate")
-        axes[2].plot(t, rows[:, c["cost_usd"]], color="tab:purple", lw=0.9)
-        axes[2].set_ylabel("cost (USD/tick)")
-        axes[2].set_xlabel("time (h)")
-        for e in res.timeline:
-            if e.kind in ("rollback", "gate_failed", "fault_started", "plan_aborted"):
-                for ax in axes:
-                    ax.axvline(e.t / 3600.0, color="grey", ls=":", lw=0.8)
-        fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(7.5, 5.4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 1, sharex=True)
+    axes[0].plot(t, rows[:, c["latency_p95_s"]], label="p95", lw=0.9)
+    axes[0].plot(t, rows[:, c["latency_mean_s"]], label="mean", lw=0.9)
+    axes[0].set_ylabel("latency (s)")
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[1].plot(t, rows[:, c["error_rate"]], color="tab:red", lw=0.9)
+    axes[1].set_ylabel("error rate")
+    axes[2].plot(t, rows[:, c["cost_usd"]], color="tab:purple", lw=0.9)
+    axes[2].set_ylabel("cost (USD/tick)")
+    axes[2].set_xlabel("time (h)")
+    for e in res.timeline:
+        if e.kind in ("rollback", "gate_failed", "fault_started", "plan_aborted"):
+            for ax in axes:
+                ax.axvline(e.t / 3600.0, color="grey", ls=":", lw=0.8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()
 
 
@@ -89,8 +90,9 @@ def scenario_png(thread_id: str, key: str) -> bytes:
         hit = _CACHE.get(cache_key)
     if hit is not None:
         return hit
-    res, title = _series(thread_id, key)
-    png = _render(res, title)
+    with _RUNS:
+        res, title = _series(thread_id, key)
+        png = _render(res, title)
     with _LOCK:
         _CACHE[cache_key] = png
         while len(_CACHE) > 64:
