@@ -6,7 +6,10 @@
   mutations of a good plan, each expecting its violation code);
 - out-of-scope plans (unknown action, unknown flag key, ``../`` anywhere, too many steps) are
   always rejected;
-- differential: no plan passes where the validator (without policy) or the policy bundle denies.
+- differential: no plan passes where the validator (without policy) or the policy bundle denies;
+  what the policy must deny is decided by an independent oracle (``policy_must_deny``: the
+  shipped bundle's rules re-derived from the raw catalog YAML and flags JSON), not by
+  evaluating the same bundle through the same code path.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +29,7 @@ from jitplan.contracts.plan import ACTIONS, MAX_PLAN_STEPS, METRICS, MUTATING_AC
 from jitplan.contracts.policy import PolicyRequest
 from jitplan.contracts.signals import ContractSet, SignalSnapshot
 from jitplan.contracts.state import DeploymentState
-from jitplan.tools.policy import PolicyBundle, evaluate_policy, policy_input
+from jitplan.tools.policy import PolicyBundle
 from jitplan.tools.signal_check import check_signals
 from jitplan.tools.validation_scope import PATH_TRAVERSAL
 from jitplan.tools.validator import validate
@@ -301,6 +305,86 @@ def test_out_of_scope_plans_are_rejected(n: int, action: str, unknown: str, wher
     assert "out_of_scope" in validate(doc, CATALOG, [], STATE, None).codes()
 
 
+# ---- an independent policy oracle ---------------------------------------------------------
+
+RAW_CATALOG = {(f["id"], str(f["version"])): f
+               for f in yaml.safe_load((WORLD / "catalog.yaml").read_text())["features"]}
+RAW_FLAGS = json.loads((WORLD / "flags.json").read_text())["flags"]
+MEDIUM_PLUS = {"medium", "high", "critical"}
+
+
+def _canary_running(fid: str) -> bool:
+    """A canary split in the flagd file (``fractional`` targeting) is a canary already running."""
+    return "targeting" in RAW_FLAGS.get(fid, {})
+
+
+def policy_must_deny(doc: dict[str, Any], role: str, region: str) -> list[str]:
+    """Fragments of deny reasons the shipped policy must give for ``doc`` (sound, not complete).
+
+    Read from the raw catalog YAML and flags JSON, following the rules as the README and the
+    bundle state them: the catalog's roles and regions; no full rollout (enable, promote, canary
+    at 100) of a medium+ risk version without a partial canary of the feature earlier in the plan
+    or running in the state. Only steps naming a catalog version are judged.
+    """
+    out: list[str] = []
+    partial_before: set[str] = set()
+    for s in doc["steps"]:
+        fid, version, action = s.get("feature"), s.get("version"), s.get("action")
+        params = s.get("params") or {}
+        weight = params.get("weight") if isinstance(params, dict) else None
+        spec = RAW_CATALOG.get((fid, version)) if isinstance(version, str) else None
+        if spec is not None and action not in ("noop", "escalate"):
+            gov = spec.get("governance", {})
+            if gov.get("roles") and role not in gov["roles"]:
+                out.append(f'role "{role}" is not allowed to change {fid}')
+            if gov.get("regions") and region not in gov["regions"]:
+                out.append(f'region "{region}" is not allowed for {fid}')
+            full = action in ("enable", "promote") or (
+                action == "canary" and isinstance(weight, int | float) and weight >= 100)
+            if (full and spec["risk"]["tier"] in MEDIUM_PLUS and fid not in partial_before
+                    and not _canary_running(fid)):
+                out.append(f"step {s['id']} rolls {fid} ({spec['risk']['tier']} risk) out to 100% "
+                           "without a canary step first")
+        if action == "canary" and isinstance(weight, int | float) and 0 < weight < 100:
+            partial_before.add(fid)
+    return list(dict.fromkeys(out))
+
+
+def _policy_denials(report: Any) -> list[str]:
+    return [v.message for v in report.violations if v.code == "policy_deny"]
+
+
+def test_the_oracle_fires_on_hand_made_plans_and_the_validator_agrees() -> None:
+    """The oracle is not vacuous: each of its rules, once, on a plan built by hand."""
+    comp = {"id": "u", "action": "rollback", "feature": "pii-redactor"}
+    tol = [{"metric": "error_rate", "comparator": "<=", "threshold": 0.001}]
+    enable = {"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "enable", "feature": "pii-redactor", "version": "1.1.0",
+         "tolerances": tol, "compensation": {**comp, "action": "disable"}}]}
+    staged = {"id": "p", "goal": "g", "steps": [
+        {"id": "s1", "action": "canary", "feature": "pii-redactor", "version": "1.1.0",
+         "params": {"weight": 10}, "tolerances": tol, "compensation": comp},
+        {"id": "s2", "action": "promote", "feature": "pii-redactor", "version": "1.1.0",
+         "depends_on": ["s1"], "tolerances": tol,
+         "compensation": {**comp, "params": {"to_version": "1.0.0"}}}]}
+    cases = [
+        (enable, "operator", "eu", ["step s1 rolls pii-redactor (medium risk) out to 100% without a "
+                                    "canary step first"]),
+        (staged, "operator", "eu", []),
+        (staged, "payments-lead", "apac", ['role "payments-lead" is not allowed to change pii-redactor',
+                                           'region "apac" is not allowed for pii-redactor']),
+    ]
+    for doc, role, region, expected in cases:
+        assert policy_must_deny(doc, role, region) == expected
+        full = validate(doc, CATALOG, SIGNALS["steady"], STATE, BUNDLE,
+                        PolicyRequest(role=role, region=region))
+        denials = _policy_denials(full)
+        for fragment in expected:
+            assert any(fragment in m for m in denials), (fragment, denials)
+        if not expected:
+            assert full.ok and denials == [], full.feedback()
+
+
 # ---- differential ------------------------------------------------------------------------
 
 
@@ -318,11 +402,16 @@ def test_no_plan_passes_where_validator_or_policy_denies(
         plan = Plan.model_validate(doc)
     except ValueError:
         plan = None
-    if plan is not None:
-        decision = evaluate_policy(BUNDLE, policy_input(request, CATALOG, [], SIGNALS[sig], plan, STATE))
-        assert full.policy == decision
-        if not decision.allowed:
+    if plan is not None and len(plan.steps) <= MAX_PLAN_STEPS:
+        assert full.policy is not None
+        # every deny reason of the decision is reported as a policy_deny violation
+        assert bool(full.policy.deny) == (not full.policy.allowed)
+        if not full.policy.allowed:
             assert not full.ok and "policy_deny" in full.codes()
+        # what the policy must deny, by the independent oracle
+        denials = _policy_denials(full)
+        for fragment in policy_must_deny(doc, role, region):
+            assert any(fragment in m for m in denials), (fragment, denials, doc)
     if not bare.ok:
         assert not full.ok
     if full.ok:
