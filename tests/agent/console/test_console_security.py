@@ -185,3 +185,31 @@ def test_tokens_file_is_hashes_and_bad_files_are_one_line(cli: Any, tmp_path: Pa
         assert len(r.err.strip().splitlines()) <= 3
     r = cli("serve")
     assert r.code == 2 and "--tokens" in r.err
+
+
+def test_hostile_model_text_is_escaped(console: Any, tmp_path: Path) -> None:
+    """A (scripted) model whose plan goal and rationales carry markup, a javascript: link and
+    terminal escapes: the pages show them as text."""
+    import json
+
+    from jitplan.agent.runtime import run_cycle
+    from jitplan.contracts.agent import PlanRequest
+
+    from .conftest import ROOT, chat_base
+
+    script = yaml.safe_load((ROOT / "tests" / "fixtures" / "scripted" / "revise.yaml").read_text())
+    plan = json.loads(script["responses"][-1]["content"])
+    plan["goal"] = f'{HOSTILE} <a href="{LINK}">x</a> \x1b[2J\x07'
+    for step in plan["steps"]:
+        step["rationale"] = "<img src=x onerror=alert(3)> \x1b[31m"
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(yaml.safe_dump({"responses": [{"content": json.dumps(plan)}]}))
+    base = {**chat_base(console.flags), "signals": str(WORLD / "signals" / "demand-rise.yaml"),
+            "model": f"scripted:{hostile}"}
+    res = run_cycle(PlanRequest(**base, role="operator", region="eu"))
+    assert res.plan is not None and HOSTILE in res.plan["goal"]
+    page, _ = console.login("operator")
+    for html in (page.get(f"/cycles/{res.thread_id}").text, page.get("/").text):
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert HOSTILE not in html and "<img src=x" not in html and "\x1b" not in html
+        assert not re.search(r"""(href|src)\s*=\s*["']?\s*javascript:""", html, re.I)
