@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jitplan.agent.planners.steps import slo_tolerances
 from jitplan.contracts.catalog import Catalog
 from jitplan.contracts.evidence import load_evidence
@@ -165,3 +167,47 @@ def test_a_plan_switching_a_serving_feature_off_gets_an_off_version() -> None:
     assert "ticket-summarizer@off" in rows["baseline"].service.versions
     res = simulate_plan(plan, CAT, [], replications=2, serving={"ticket-summarizer": "1.1.0"})
     assert res["passed"], res["failures"]
+
+
+def test_nominal_profiles_follow_the_documented_catalog_conventions() -> None:
+    """Expected values by hand from the raw catalog YAML and the documented conventions (module
+    docstring and docs): latency lognormal (sigma 0.5) with p95 at 60 % of the SLO, error rate
+    2 % of the SLO maximum, quality half-way between the SLO minimum and 1, cost 80 % of the
+    per-request envelope; the serving version's drift signal lowers its quality by the drift."""
+    import math
+
+    import yaml
+
+    raw = {(f["id"], str(f["version"])): f
+           for f in yaml.safe_load((WORLD / "catalog.yaml").read_text())["features"]}
+    ans = raw[("answer-synthesizer", "1.0.0")]
+    assert (ans["slo"]["latency_p95_ms"], ans["slo"]["error_rate_max"], ans["slo"]["quality_min"],
+            ans["cost"]["per_request_usd"]) == (3000, 0.01, 0.80, 0.0009)
+    # p95 = 0.6 x 3 s = 1.8 s; lognormal: p95 = exp(m + 1.6449 s), mean = exp(m + s^2 / 2)
+    mean_s = 1.8 * math.exp(-1.6448536 * 0.5 + 0.5**2 / 2)
+    assert mean_s == pytest.approx(0.89616, abs=1e-5)
+    plan = _canary_plan("answer-synthesizer", [5, 25])
+    rows = build_scenarios(plan, CAT, _statuses("demand-rise"), "answer-synthesizer")
+    prof = rows["baseline"].service.versions["answer-synthesizer@1.0.0"]
+    assert prof.latency.dist == "lognormal" and prof.latency.sigma == 0.5
+    assert prof.latency.mean_s == pytest.approx(mean_s, rel=1e-4)  # z95 rounded to 1.645 there
+    assert prof.error_rate == pytest.approx(0.0002, rel=1e-12)  # 2 % of 0.01
+    assert prof.quality == pytest.approx(0.9, rel=1e-12)  # (0.80 + 1) / 2
+    assert prof.usd_per_request == pytest.approx(0.00072, rel=1e-12)  # 80 % of 0.0009
+    assert rows["baseline"].traffic.rate_rps == pytest.approx(180 / 60)  # demand-rise: 180 rpm
+
+    # The serving ticket-summarizer@1.1.0 under the drift snapshot (drift 0.14, no latency signal)
+    ts = raw[("ticket-summarizer", "1.1.0")]
+    q = ts["slo"]["quality_min"] + 0.5 * (1 - ts["slo"]["quality_min"]) - 0.14
+    steps = [{"id": "s1", "action": "canary", "feature": "ticket-summarizer", "version": "1.2.0",
+              "params": {"weight": 10}, "tolerances": [{"metric": "error_rate", "comparator": "<=",
+                                                        "threshold": 0.01}],
+              "compensation": {"id": "u", "action": "rollback", "feature": "ticket-summarizer",
+                               "params": {}}}]
+    rows = build_scenarios(Plan.model_validate({"id": "p", "goal": "g", "steps": steps}), CAT,
+                           _statuses("drift"), "ticket-summarizer", serving="1.1.0")
+    serving = rows["baseline"].service  # the baseline profile is the service's own
+    assert serving.baseline == "ticket-summarizer@1.1.0"
+    assert serving.quality == pytest.approx(q, rel=1e-12)
+    assert serving.latency.mean_s == pytest.approx(
+        0.6 * ts["slo"]["latency_p95_ms"] / 1000 * math.exp(-1.6448536 * 0.5 + 0.125), rel=1e-4)
