@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     # planning cycle
     "plan",
     "approve",
+    "watch",
     "chat",
     "serve",
     # inputs

@@ -21,7 +21,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -116,6 +116,24 @@ def _stamp(path: str | None, pattern: str = "*.rego") -> list[Any]:
         return [path, None]
 
 
+_DOCS: dict[str, Any] = {}
+
+
+def _parsed(kind: str, path: str | None, load: Callable[[], Any]) -> Any:
+    """A catalog, contracts file or policy bundle parsed once per (path, mtime, size): a warm
+    process (``jitplan watch``) re-reads only the inputs that changed, not each new snapshot's."""
+    key = json.dumps([kind, _stamp(path) if kind != "policy" or path else None], default=str)
+    with _LOCK:
+        hit = _DOCS.get(key)
+    if hit is None:
+        hit = load()
+        with _LOCK:
+            if len(_DOCS) > 64:
+                _DOCS.clear()
+            _DOCS[key] = hit
+    return hit
+
+
 def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
     """Load (or reuse, when no file changed) the inputs named by a ``PlanRequest`` dict."""
     from jitplan.contracts.agent import PlanRequest
@@ -140,7 +158,7 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
         hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    catalog = Catalog.from_file(req.catalog)
+    catalog = _parsed("catalog", req.catalog, lambda: Catalog.from_file(req.catalog))
     snapshot = SignalSnapshot.from_file(req.signals)
     if req.contracts is None and snapshot.signals:
         from jitplan.contracts.errors import UserError
@@ -149,7 +167,8 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
                         "every signal would be quarantined and nothing planned from them; "
                         "give --contracts CONTRACTS.yaml (as `jitplan signals check` requires)",
                         source="--contracts")
-    contracts = ContractSet.from_file(req.contracts) if req.contracts else ContractSet()
+    contracts = (_parsed("contracts", req.contracts, lambda: ContractSet.from_file(str(req.contracts)))
+                 if req.contracts else ContractSet())
     state = (DeploymentState.from_flagd(load_document(req.state), source=req.state)
              if req.state else DeploymentState())
     from jitplan.tools.policy import PolicyBundle
@@ -157,7 +176,8 @@ def load_inputs(inputs: dict[str, Any]) -> CycleInputs:
     if req.no_policy:  # explicit opt-out: audited by govern, and decide always escalates
         policy = PolicyBundle.no_policy()
     else:  # policy is on by default: the shipped bundle unless another is named
-        policy = PolicyBundle.load(req.policy) if req.policy else PolicyBundle.default()
+        policy = _parsed("policy", req.policy, lambda: PolicyBundle.load(str(req.policy)) if req.policy
+                         else PolicyBundle.default())
     now = None
     if req.now:
         from jitplan.contracts.errors import UserError

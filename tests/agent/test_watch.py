@@ -1,0 +1,216 @@
+"""``jitplan watch``: cycles on trigger changes, rejected snapshots, the ledger across restarts,
+approvals, --apply through the orchestrator, SIGTERM, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jitplan.contracts.signals import SignalSnapshot
+from jitplan.tools.audit import AuditLog
+
+
+def fresh(src: Path, dst: Path, ahead_s: float = 3600.0) -> Path:
+    """A copy of a snapshot taken ``ahead_s`` from now (gates use samples after a stage began)."""
+    snap = SignalSnapshot.from_file(src)
+    shift = datetime.now(UTC) + timedelta(seconds=ahead_s) - snap.observed_at
+    doc = snap.model_dump(mode="json")
+    doc["observed_at"] = (snap.observed_at + shift).isoformat()
+    for d, sig in zip(doc["signals"], snap.signals, strict=True):
+        d["observed_at"] = (sig.observed_at + shift).isoformat()
+    dst.write_text(json.dumps(doc))
+    return dst
+
+
+@pytest.fixture
+def ws(tmp_path: Path, world: Path) -> dict[str, Path]:
+    d = tmp_path / "signals"
+    d.mkdir()
+    flags = tmp_path / "flags.json"
+    shutil.copyfile(world / "flags.json", flags)
+    return {"dir": d, "flags": flags, "catalog": world / "catalog.yaml", "contracts": world / "contracts.yaml",
+            "world": world}
+
+
+def put(ws: dict[str, Path], name: str, target: str | None = None, age_s: float = 10.0) -> Path:
+    """Copy a sample snapshot into the watched folder, ``age_s`` old (past the settle time)."""
+    dst = ws["dir"] / (target or f"{name}.yaml")
+    shutil.copyfile(ws["world"] / "signals" / f"{name}.yaml", dst)
+    t = time.time() - age_s
+    os.utime(dst, (t, t))
+    return dst
+
+
+def watch(cli: Any, ws: dict[str, Path], *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+    r = cli("watch", "--catalog", ws["catalog"], "--contracts", ws["contracts"], "--signals-dir", ws["dir"],
+            "--state", ws["flags"], "--once", "--json", *extra)
+    return r.code, [json.loads(line) for line in r.out.splitlines() if line.strip()], r.err
+
+
+def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == kind]
+
+
+def test_cycles_on_trigger_changes_and_rejects_malformed(cli: Any, ws: dict[str, Path]) -> None:
+    put(ws, "steady")
+    bad = ws["dir"] / "broken.yaml"
+    bad.write_text("observed_at: [unclosed\n")
+    os.utime(bad, (time.time() - 10, time.time() - 10))
+    code, events, err = watch(cli, ws)
+    assert code == 0, err
+    assert [e["file"] for e in of(events, "snapshot")] == ["steady.yaml"]
+    assert of(events, "cycle") == []  # steady: nothing crosses a trigger, no cycle
+    (rej,) = of(events, "rejected")
+    assert rej["file"] == "broken.yaml" and "broken.yaml" in rej["reason"]
+    assert not bad.exists()
+    assert (ws["dir"] / "rejected" / "broken.yaml").exists()
+    assert "broken.yaml" in (ws["dir"] / "rejected" / "broken.yaml.reason").read_text()
+
+    put(ws, "stale")  # contracts break: one fast-path cycle per feature, each on its own
+    code, events, _ = watch(cli, ws)
+    cycles = of(events, "cycle")
+    assert {c["feature"] for c in cycles} == {"answer-synthesizer", "kb-retriever", "reply-drafter", "ticket-summarizer"}
+    assert all(c["fast_path"] and c["decision"] == "noop" for c in cycles)
+    assert of(events, "started")[0]["processed"] == 2  # restarted: the first two are skipped
+    assert [e["file"] for e in of(events, "snapshot")] == ["stale.yaml"]
+
+    code, events, _ = watch(cli, ws)  # nothing new: nothing processed, no cycle
+    assert of(events, "snapshot") == [] and of(events, "cycle") == []
+
+    put(ws, "stale", "stale-again.yaml")  # same triggers again: a new snapshot, no new cycle
+    code, events, _ = watch(cli, ws)
+    assert [e["file"] for e in of(events, "snapshot")] == ["stale-again.yaml"] and of(events, "cycle") == []
+
+    with AuditLog.open() as log:
+        assert log.verify().ok
+        kinds = [r.kind for r in log.records()]
+    assert kinds.count("watch_snapshot") == 3 and kinds.count("watch_rejected") == 1
+
+
+def test_rewritten_file_is_a_new_snapshot(cli: Any, ws: dict[str, Path]) -> None:
+    put(ws, "steady", "feed.yaml")
+    watch(cli, ws)
+    put(ws, "stale", "feed.yaml", age_s=5)
+    _code, events, _ = watch(cli, ws)
+    assert [e["file"] for e in of(events, "snapshot")] == ["feed.yaml"]
+    assert of(events, "cycle")
+
+
+def test_escalated_cycle_waits_for_approve_then_decided(cli: Any, ws: dict[str, Path], tmp_path: Path) -> None:
+    put(ws, "latency-spike")
+    code, events, err = watch(cli, ws, "--replications", "2")
+    assert code == 0, err
+    (cyc,) = of(events, "cycle")
+    assert cyc["decision"] == "escalated" and cyc["status"] == "interrupted"
+    (wait,) = of(events, "waiting")
+    assert wait["hint"] == f"jitplan approve {cyc['thread_id']}"
+    put(ws, "latency-spike", "spike-later.yaml")
+    put(ws, "steady", "steady-later.yaml", age_s=5)  # the trigger clears while the cycle waits
+    code, events, _ = watch(cli, ws, "--replications", "2")
+    assert of(events, "cycle") == []  # one cycle per feature at a time: still waiting
+    assert cli("approve", cyc["thread_id"], "--reject", "--comment", "no").code == 1
+    code, events, _ = watch(cli, ws, "--replications", "2")
+    assert of(events, "decided") == [{"event": "decided", "feature": "ticket-summarizer",
+                                      "thread_id": cyc["thread_id"], "decision": "rejected"}]
+    (after,) = of(events, "cycle")  # then the feature's newer state (back to normal) gets its cycle
+    assert after["feature"] == "ticket-summarizer" and after["fast_path"] and after["triggers"] == []
+
+
+def test_apply_runs_an_approved_plan_through_the_orchestrator(cli: Any, ws: dict[str, Path], tmp_path: Path) -> None:
+    # the cost overrun, plus what the budget step's tolerances judge (latency, errors, quality)
+    doc = SignalSnapshot.from_file(ws["world"] / "signals" / "cost-overrun.yaml").model_dump(mode="json")
+    at = doc["observed_at"]
+    doc["signals"] += [
+        {"name": f"reply-drafter.{n}", "kind": k, "feature": "reply-drafter", "value": v, "unit": u,
+         "observed_at": at, "source": "test", "lineage": ["gateway.requests"]}
+        for n, k, v, u in [("latency_p95", "latency", 2100, "ms"), ("errors", "error_rate", 0.002, "ratio"),
+                           ("quality", "data_quality", 0.91, "ratio")]]
+    (tmp_path / "cost.json").write_text(json.dumps(doc))
+    src = fresh(tmp_path / "cost.json", ws["dir"] / "cost.json")
+    os.utime(src, (time.time() - 10, time.time() - 10))
+    before = json.loads(ws["flags"].read_text())
+    code, events, err = watch(cli, ws, "--apply", "--replications", "2")
+    assert code == 0, err
+    (cyc,) = of(events, "cycle")
+    assert cyc["feature"] == "reply-drafter" and cyc["decision"] == "approved"
+    (app,) = of(events, "applied")
+    assert app["status"] == "applied", app
+    assert json.loads(ws["flags"].read_text()) != before
+    with AuditLog.open() as log:
+        kinds = [r.kind for r in log.records(cyc["thread_id"])]
+    assert "execution_started" in kinds and "gate" in kinds
+    code, events, _ = watch(cli, ws, "--apply")  # restarted: applied once, never again
+    assert of(events, "applied") == [] and of(events, "cycle") == []
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--signals-dir", "MISSING"], "expected a directory of signal snapshots"),
+    (["--signals-dir", "DIR", "--catalog", "MISSING"], "file not found"),
+    (["--signals-dir", "DIR", "--apply", "--no-state"], "--apply needs --state"),
+    (["--signals-dir", "DIR", "--interval", "0"], "--interval"),
+    (["--sources", "BADSOURCES"], "sources.yaml"),
+    (["--signals-dir", "DIR", "--contracts", "BADCONTRACTS"], "contracts.yaml"),
+])
+def test_bad_input_exits_2_with_one_line(cli: Any, ws: dict[str, Path], tmp_path: Path, argv: list[str], needle: str) -> None:
+    bad_sources = tmp_path / "sources.yaml"
+    bad_sources.write_text("signals: [")
+    bad_contracts = tmp_path / "contracts.yaml"
+    bad_contracts.write_text("contracts: [{kind: latency}]")
+    opts = {"--catalog": str(ws["catalog"]), "--contracts": str(ws["contracts"]), "--state": str(ws["flags"])}
+    rest: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a in opts:
+            opts[a] = next(it)
+        elif a == "--no-state":
+            opts.pop("--state")
+        else:
+            rest.append(a)
+    subst = {"MISSING": str(tmp_path / "missing"), "DIR": str(ws["dir"]), "BADSOURCES": str(bad_sources),
+             "BADCONTRACTS": str(bad_contracts)}
+    args = [subst.get(x, x) for x in [*[y for k, v in opts.items() for y in (k, v)], *rest]]
+    r = cli("watch", *args, "--once")
+    assert r.code == 2, (r.out, r.err)
+    assert needle in r.err and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+
+
+def test_sigterm_stops_cleanly(ws: dict[str, Path], tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "jitplan"
+    proc = subprocess.Popen([str(exe), "watch", "--catalog", str(ws["catalog"]), "--contracts", str(ws["contracts"]),
+                             "--signals-dir", str(ws["dir"]), "--interval", "0.1", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["event"] == "started"
+        put(ws, "stale")
+        deadline = time.monotonic() + 60
+        home = Path(os.environ["JITPLAN_HOME"])
+        while time.monotonic() < deadline:
+            with sqlite3.connect(home / "watch" / "ledger.db") as db:
+                if db.execute("SELECT count(*) FROM processed").fetchone()[0]:
+                    break
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "SIGTERM: stopping after the current step" in err
+    events = [json.loads(x) for x in out.splitlines()]
+    assert events[-1]["event"] == "stopped"
+    with AuditLog.open() as log:
+        assert log.verify().ok
