@@ -4,7 +4,10 @@ A planning case runs one planning cycle (catalog + signals + contracts + state +
 evidence + request, role, region, planner) and checks its outcome; a simulation case runs one
 scenario (optionally against a plan) and checks metric expectations written like
 ``latency_p95_s < 1.2``. Paths resolve relative to the suite file; ``defaults`` are merged into
-every planning case (a case's own fields win).
+every planning case (a case's own fields win). A planning case's planner is ``offline``,
+``scripted:FILE`` or ``recorded`` (a real model's answers replayed from the cassette
+``<suite>.recordings/<case>.json``, resolved here to ``recorded:/abs/path``; see
+``jitplan.agent.cassette``).
 """
 
 from __future__ import annotations
