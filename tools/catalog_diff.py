@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = ["SEVERITIES", "DiffReport", "DiffSide", "Finding", "detect_kind", "diff_catalogs", "diff_files"]
 
+import contextlib
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,17 +114,27 @@ def _major_bump(old: str, new: str) -> bool:
     return b.major > a.major or (a.major == 0 and b.major == 0 and b.minor > a.minor)
 
 
-def _prompt_digest(f: FeatureSpec, catalog: Catalog) -> str | None:
+def _versions(catalog: Catalog) -> dict[str, list[FeatureSpec]]:
+    """Every id's versions, oldest first (one pass: ``Catalog.versions`` per call is O(n))."""
+    out: dict[str, list[FeatureSpec]] = {}
+    for f in catalog.features:
+        out.setdefault(f.id, []).append(f)
+    return {k: sorted(v, key=lambda f: f.parsed_version) for k, v in out.items()}
+
+
+def _prompt_digest(f: FeatureSpec, catalog: Catalog, cache: dict[Path, str | None]) -> str | None:
     if f.prompt is None:
         return None
     if catalog.source_dir:
         base = Path(catalog.source_dir)
         p = (base / f.prompt.path).resolve()
-        if p.is_relative_to(base.resolve()) and p.is_file():
-            try:
-                return hashlib.sha256(p.read_bytes()).hexdigest()
-            except OSError:
-                pass
+        if p not in cache:
+            cache[p] = None
+            if p.is_relative_to(base.resolve()) and p.is_file():
+                with contextlib.suppress(OSError):
+                    cache[p] = hashlib.sha256(p.read_bytes()).hexdigest()
+        if cache[p] is not None:
+            return cache[p]
     return f.prompt.sha256 or f"path:{f.prompt.path}"
 
 
@@ -136,6 +147,8 @@ class _CatalogDiff:
         self.old_pos: dict[tuple[str, str], int] = {}
         for i, f in enumerate(old.features):
             self.old_pos.setdefault((f.id, f.version), i)
+        self.old_versions, self.new_versions = _versions(old), _versions(new)
+        self.digests: dict[Path, str | None] = {}
         self.new_pos: dict[tuple[str, str], int] = {}
         for j, f in enumerate(new.features):
             self.new_pos.setdefault((f.id, f.version), j)
@@ -153,10 +166,10 @@ class _CatalogDiff:
             if (fid, ver) in self.old_pos:
                 self.pair(self.old.features[self.old_pos[(fid, ver)]], nf, j, in_place=True)
                 continue
-            older = [v for v in self.old.versions(fid) if v.parsed_version < nf.parsed_version]
+            older = [v for v in self.old_versions.get(fid, []) if v.parsed_version < nf.parsed_version]
             pred = older[-1] if older else None
             what = f"new version {nf.key}" + (f" (after {pred.version})" if pred else
-                                               " (new feature)" if not self.old.versions(fid) else "")
+                                               " (new feature)" if fid not in self.old_versions else "")
             self.add("info", "version_added", what, self.n, ("features", j), nf)
             if pred is not None:
                 self.pair(pred, nf, j, in_place=False)
@@ -201,7 +214,7 @@ class _CatalogDiff:
         if of.model != nf.model:
             add("needs-review" if in_place else "info", "model_changed",
                 f"model {of.model} -> {nf.model} ({ctx})", "model")
-        if _prompt_digest(of, self.old) != _prompt_digest(nf, self.new):
+        if _prompt_digest(of, self.old, self.digests) != _prompt_digest(nf, self.new, self.digests):
             if in_place:
                 add("breaking", "prompt_changed_in_place",
                     f"prompt content changed but the version stayed {nf.version}: publish it as a new version",
@@ -262,8 +275,8 @@ class _CatalogDiff:
         ids = set(self.new.ids)
         for j, f in enumerate(self.new.features):
             for k, dep in enumerate(f.depends_on):
-                have = self.new.versions(dep.id)
-                before = "" if any(dep.admits(v.version) for v in self.old.versions(dep.id)) else \
+                have = self.new_versions.get(dep.id, [])
+                before = "" if any(dep.admits(v.version) for v in self.old_versions.get(dep.id, [])) else \
                     " (already unresolved in the old catalog)"
                 if dep.id not in ids:
                     self.add("breaking", "dependency_unresolved",

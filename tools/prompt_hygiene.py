@@ -15,8 +15,8 @@ __all__ = ["HygieneFinding", "check_prompt_hygiene", "scan_lines"]
 
 import re
 import unicodedata
-from bisect import bisect_right
-from dataclasses import asdict, dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +60,7 @@ _VARIABLE = re.compile(
 )
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _OPEN_TAG = re.compile(r"<([A-Za-z][\w-]{0,40})(?:\s[^<>]{0,200})?>")
+_CLOSE_TAG = re.compile(r"</([A-Za-z][\w-]{0,40})>")
 _FORMAT = re.compile(
     r"\b(?:json|yaml|schema|output\s+format|format\s*:|respond\s+(?:only\s+)?(?:with|in)|"
     r"return\s+(?:only\s+)?(?:a|an|the)?\s*(?:json|object))\b", re.IGNORECASE)
@@ -153,22 +154,39 @@ def _fenced_spans(text: str) -> list[tuple[int, int]]:
         pos += len(line)
     if open_at is not None:
         spans.append((open_at, len(text)))  # an unclosed fence runs to the end
+    closes: dict[str, list[int]] = {}
+    for m in _CLOSE_TAG.finditer(text):
+        closes.setdefault(m.group(1), []).append(m.start())
     for m in _OPEN_TAG.finditer(text):
-        close = text.find(f"</{m.group(1)}>", m.end())
-        if close >= 0:
-            spans.append((m.end(), close))
+        after = closes.get(m.group(1), [])
+        k = bisect_left(after, m.end())
+        if k < len(after):
+            spans.append((m.end(), after[k]))
     quotes = [m.start() for m in re.finditer(r'"""|\'\'\'', text)]
     spans += [(quotes[i], quotes[i + 1]) for i in range(0, len(quotes) - 1, 2)]
-    return spans
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans joined, sorted by start (so a position is looked up by bisection)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _unfenced_variables(text: str) -> list[tuple[int, str]]:
     """``(line, name)`` of each template variable outside every fenced span."""
     spans = _fenced_spans(text)
-    starts = [i for i, c in enumerate(text) if c == "\n"]
+    begins = [a for a, _ in spans]
+    starts = [m.start() for m in re.finditer("\n", text)]
     out: list[tuple[int, str]] = []
     for m in _VARIABLE.finditer(text):
-        if any(a <= m.start() and m.end() <= b for a, b in spans):
+        k = bisect_right(begins, m.start()) - 1
+        if k >= 0 and m.end() <= spans[k][1]:
             continue
         name = next(g for g in m.groups() if g)
         out.append((bisect_right(starts, m.start() - 1) + 1, name))
@@ -212,18 +230,25 @@ def check_prompt_hygiene(catalog: Catalog, source: str, text: str | None = None)
     base = Path(catalog.source_dir) if catalog.source_dir else Path(source).resolve().parent
     shown_base = Path(source).parent
     limit = get_settings().max_input_bytes
+    formats: dict[Path, bool | None] = {}  # a prompt file shared by many versions is read once
     for i, f in enumerate(catalog.features):
         if f.prompt is None:
             continue
         where = ("features", i, "prompt")
         cat_line = line_of(index, where)
-        path = base / f.prompt.path
-        if not path.resolve().is_relative_to(base.resolve()):
-            continue
-        prompt = _read_prompt(path, limit)
-        if prompt is None:
+        path = (base / f.prompt.path).resolve()
+        if not path.is_relative_to(base.resolve()):
             continue
         shown = str(shown_base / f.prompt.path)
+        if path in formats:
+            has_format = formats[path]
+            if has_format is not None and f.outputs is not None and not has_format:
+                _missing_format(findings, f, i, index, source, shown, cat_line)
+            continue  # its lines were reported with the first version that uses it
+        prompt = _read_prompt(path, limit)
+        formats[path] = None if prompt is None else bool(_FORMAT.search(_normal(prompt)))
+        if prompt is None:
+            continue
         field = render_path((*where, "path"))
 
         def add(code: str, level: Level, line: int, message: str, *, _f: Any = f, _s: str = shown,
@@ -237,11 +262,40 @@ def check_prompt_hygiene(catalog: Catalog, source: str, text: str | None = None)
             add("unfenced_variable", "warning", n,
                 f"template variable {_shown(name, 40)!r} puts caller text into the instructions "
                 "unfenced: wrap it in a code fence or <tag>...</tag> and say it is data")
-        if f.outputs is not None and not _FORMAT.search(_normal(prompt)):
-            out_line = line_of(index, ("features", i, "outputs")) or cat_line or 1
-            findings.append(HygieneFinding(
-                "missing_output_format", "warning", source, out_line,
-                f"{f.key}: has an output schema but its prompt {shown} states no output format "
-                "(say 'Output JSON: ...' matching features.outputs)",
-                f.id, f.version, render_path(("features", i, "outputs")), cat_line))
-    return findings
+        if f.outputs is not None and not formats[path]:
+            _missing_format(findings, f, i, index, source, shown, cat_line)
+    return _capped(findings)
+
+
+def _missing_format(findings: list[HygieneFinding], f: Any, i: int, index: LineIndex, source: str,
+                    shown: str, cat_line: int | None) -> None:
+    out_line = line_of(index, ("features", i, "outputs")) or cat_line or 1
+    findings.append(HygieneFinding(
+        "missing_output_format", "warning", source, out_line,
+        f"{f.key}: has an output schema but its prompt {shown} states no output format "
+        "(say 'Output JSON: ...' matching features.outputs)",
+        f.id, f.version, render_path(("features", i, "outputs")), cat_line))
+
+
+MAX_PER_FILE = 20
+"""Findings of one code kept per file; the last kept one counts the rest (hostile files repeat)."""
+
+
+def _capped(findings: list[HygieneFinding]) -> list[HygieneFinding]:
+    from collections import Counter
+
+    total = Counter((h.file, h.code) for h in findings if h.code != "missing_output_format")
+    seen: Counter[tuple[str, str]] = Counter()
+    out: list[HygieneFinding] = []
+    for h in findings:
+        key = (h.file, h.code)
+        if h.code == "missing_output_format":
+            out.append(h)
+            continue
+        seen[key] += 1
+        if seen[key] < MAX_PER_FILE or total[key] == MAX_PER_FILE:
+            out.append(h)
+        elif seen[key] == MAX_PER_FILE:
+            more = total[key] - MAX_PER_FILE + 1
+            out.append(replace(h, message=f"{h.message} (and {more} more {h.code} finding(s) in this file)"))
+    return out
