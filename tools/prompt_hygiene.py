@@ -203,8 +203,12 @@ def _read_prompt(path: Path, limit: int) -> str | None:
 
 
 def _feature_at(starts: list[int], line: int) -> int | None:
+    """The feature whose entry holds ``line``; None before the first or when several entries start
+    on the same line (a one-line JSON catalog: the line cannot tell them apart)."""
     i = bisect_right(starts, line) - 1
-    return i if i >= 0 else None
+    if i < 0 or (i > 0 and starts[i - 1] == starts[i]):
+        return None
+    return i
 
 
 def check_prompt_hygiene(catalog: Catalog, source: str, text: str | None = None) -> list[HygieneFinding]:

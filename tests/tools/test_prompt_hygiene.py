@@ -163,3 +163,13 @@ def test_repeated_findings_are_capped_and_shared_prompts_scanned_once(tmp_path: 
     assert "and 31 more secret finding(s) in this file" in secrets[-1].message
     assert [(f.code, f.feature) for f in found if f.code != "secret"] == [
         ("unfenced_variable", "a"), ("missing_output_format", "b")]
+
+
+def test_one_line_json_catalog_reports_line_1_without_guessing_the_feature(tmp_path: Path) -> None:
+    import json
+
+    feats = [feature("a"), feature("b", description="key AKIAABCDEFGHIJKLMNOP"), feature("c")]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"catalog": "t", "version": 1, "features": feats}))
+    (f,) = check_prompt_hygiene(Catalog.from_file(path), str(path))
+    assert (f.code, f.line, f.feature, f.file) == ("secret", 1, None, str(path))
