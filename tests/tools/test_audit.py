@@ -57,6 +57,21 @@ def test_chain_links_and_hashes(tmp_path: Path) -> None:
     assert "tail unanchored" in report.message
 
 
+def test_a_keyed_record_links_by_the_documented_formula(tmp_path: Path) -> None:
+    # the same independent recomputation with every field set (thread, idempotency key, a
+    # non-ASCII payload): canonical JSON is sorted keys, no whitespace, UTF-8 as is
+    log = AuditLog.open(str(tmp_path / "a.db"))
+    log.append("inputs", {"a": 1})
+    r = log.append("approval", {"by": "opérateur", "z": [1, 2], "a": None}, thread_id="t-7",
+                   key="t-7:decide:1")
+    payload = '{"a":null,"by":"opérateur","z":[1,2]}'
+    assert r.payload_sha256 == hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    link = (r.prev_hash + '{"key":"t-7:decide:1","kind":"approval","payload_sha256":"'
+            + r.payload_sha256 + f'","seq":2,"thread_id":"t-7","ts":"{r.ts}"' + "}")
+    assert r.hash == hashlib.sha256(link.encode("utf-8")).hexdigest()
+    assert log.verify().ok
+
+
 def test_same_key_returns_the_existing_record_and_writes_nothing(tmp_path: Path) -> None:
     log = AuditLog.open(str(tmp_path / "a.db"))
     first = log.append("approval", {"decision": "approved"}, thread_id="t", key="t:decide:1")
