@@ -489,3 +489,171 @@ def test_shadow_quality_decays_too() -> None:
     vs = [version(), version(q0=0.9, qslope=0.01, qt0=0.0)]
     q = Queue(versions=vs, route=(0, -1, 0, 1, 100), ticks=200).run([50.0, 150.0])
     assert q.of(1, F_QUAL) == pytest.approx(0.4)
+
+
+# ---- more rules (found by make mutation) ---------------------------------------------------
+
+
+def _mixed(q: Queue, n: int = 600) -> Queue:
+    """A busy single-version workload with errors, timeouts, retries, costs and quality."""
+    rng = np.random.default_rng(11)
+    arr = np.sort(rng.uniform(0.0, 3.0, n))
+    return q.run(arr, tokens=(list(rng.integers(0, 50, n).astype(float)), [10.0] * n), t_end=1e9)
+
+
+def _busy_version() -> NDArray[np.float64]:
+    # deterministic per request (no random draws): the canary route's draws cannot shift them
+    return version(a=0.004, usd_req=0.01, usd_in=0.5, usd_out=1.0, q0=0.9, qslope=0.05, sec_in=0.0001)
+
+
+def test_one_version_chunks_record_the_same_numbers_as_the_general_path() -> None:
+    kw: dict[str, object] = dict(c=1, timeout=0.02, retries=1, backoff=0.01, ticks=2, tick_s=2.0)
+    single = _mixed(Queue(versions=[_busy_version(), version()], **kw))  # type: ignore[arg-type]
+    # a canary route at 0 % never serves the canary, but takes the general path
+    general = _mixed(Queue(versions=[_busy_version(), version()], route=(0, 1, 0, -1, 0), **kw))  # type: ignore[arg-type]
+    assert single.total(F_ERR) > 0 and single.total(F_RETRY) > 0
+    np.testing.assert_allclose(single.tot, general.tot, rtol=1e-12)
+    np.testing.assert_allclose(single.ver, general.ver, rtol=1e-12)
+    assert (single.hist_ver == general.hist_ver).all() and (single.hist_tick == general.hist_tick).all()
+    for q in (single, general):
+        for f in range(NFIELDS):  # everything is the one version's
+            assert q.of(0, f) == pytest.approx(q.total(f)), f
+        assert q.hist_ver[0].sum() == q.total(F_N) == q.hist_tick.sum()
+        assert q.of(1, F_N) == 0
+
+
+def test_retries_of_another_version_take_the_general_path() -> None:
+    q = Queue(versions=[version(a=0.001), version(outage=1.0)], route=(0, 1, 100, -1, 0), retries=1,
+              backoff=100.0, ticks=1)
+    q.run([0.0], t_end=1.0)  # the canary's failed request waits as a retry
+    assert q.n_retry == 1
+    q.route = (0, -1, 0, -1, 0)  # then the canary is rolled back: only the baseline is routed
+    q.run(np.linspace(1.0, 200.0, 1000), t_end=1e9)
+    assert q.of(1, F_N) == 2 and q.of(1, F_RETRY) == 1  # the retry is served by its own version
+    assert q.total(F_N) == 1002 and q.of(0, F_N) == 1000 and q.hist_ver[1].sum() == 2
+
+
+def test_per_version_rows_accumulate_within_a_tick() -> None:
+    v = version(a=0.001, usd_req=0.5, q0=0.8)
+    q = Queue(versions=[v, version(err=1.0, a=0.001)], route=(0, 1, 50, -1, 0), retries=1, ticks=1)
+    q.run(np.linspace(0.0, 0.9, 200))
+    for k in (0, 1):
+        n = q.of(k, F_N)
+        assert n > 10
+    assert q.of(0, F_COST) == pytest.approx(0.5 * q.of(0, F_N))
+    assert q.of(0, F_QUAL) == pytest.approx(0.8 * q.of(0, F_QN)) and q.of(0, F_QN) == q.of(0, F_N)
+    assert q.of(1, F_ERR) == q.of(1, F_N) and q.of(1, F_RETRY) == q.of(1, F_N) / 2
+    assert q.total(F_RETRY) == q.of(1, F_RETRY) and q.total(F_ERR) == q.of(1, F_ERR)
+
+
+def test_warmup_applies_to_retries_at_their_own_time() -> None:
+    base = dict(versions=[version(outage=1.0)], retries=1, backoff=1.0)
+    # counted from the first arrival: the retry at t=1 comes after 1 arrival
+    q = Queue(warm_n=1, **base).run([0.0])  # type: ignore[arg-type]
+    assert q.total(F_N) == 1 and q.total(F_RETRY) == 1
+    q = Queue(warm_t=1.0, **base).run([0.0])  # type: ignore[arg-type]
+    assert q.total(F_N) == 1 and q.total(F_RETRY) == 1  # exactly at the warmup end: counted
+    q = Queue(warm_t=1.0, **base).run([1.0])  # type: ignore[arg-type]
+    assert q.total(F_N) == 2
+    q = Queue(warm_t=100.0, **base).run([0.0])  # type: ignore[arg-type]
+    assert q.total(F_N) == 0
+
+
+def test_a_retry_keeps_its_requests_tokens() -> None:
+    v = version(err=1.0, usd_in=1.0, usd_out=3.0, a=0.001)
+    q = Queue(versions=[v], retries=1, backoff=1.0).run([0.0], tokens=([100.0], [10.0]))
+    assert q.total(F_N) == 2
+    assert q.total(F_COST) == pytest.approx(2 * (0.1 + 0.03))
+
+
+def test_a_retry_due_exactly_at_the_chunk_end_waits_for_the_next_chunk() -> None:
+    q = Queue(versions=[version(outage=1.0)], retries=1, backoff=5.0).run([0.0], t_end=5.0)
+    assert q.n_retry == 1 and q.total(F_N) == 1
+
+
+def test_retries_draw_their_own_service_time() -> None:
+    v = version(dist=EXP, a=1.0, err=1.0)
+    q = Queue(versions=[v], retries=1, backoff=10.0).run([0.0], ue=np.array([0.5]))
+    assert q.total(F_N) == 2 and q.tot[0, F_BUSY] == pytest.approx(0.5)
+    assert q.tot[10, F_BUSY] > 0
+    ln = Queue(versions=[version(dist=LOGNORMAL, a=0.0, b=1.0, err=1.0)], retries=1, backoff=10.0)
+    ln.run([0.0], un=np.array([1.0]))
+    assert ln.tot[0, F_BUSY] == pytest.approx(math.e) and ln.total(F_BUSY) > math.e
+
+
+def test_a_single_pre_drawn_variate_is_used() -> None:
+    q = Queue(versions=[version(dist=EXP, a=2.0)]).run([0.0], ue=np.array([3.0]))
+    assert q.total(F_BUSY) == pytest.approx(6.0)
+    q = Queue(versions=[version(dist=LOGNORMAL, a=0.0, b=2.0)]).run([0.0], un=np.array([0.5]))
+    assert q.total(F_BUSY) == pytest.approx(math.e)
+
+
+def test_empirical_service_can_draw_every_sample() -> None:
+    emp = np.array([[1.0, 0.0, 0.0]])
+    q = Queue(versions=[version(dist=EMPIRICAL)], emp=emp).run(np.arange(60.0) * 10, seed=3)
+    assert 0 < q.total(F_BUSY) < 60
+
+
+def test_retry_queue_stays_ordered_after_it_was_full() -> None:
+    rt, rinfo, n = np.zeros(4), np.zeros((4, 4)), 0
+    for t in (5.0, 6.0, 7.0, 8.0):
+        n = K._rpush(rt, rinfo, n, t, 0.0, 1.0, 0.0, 0.0)
+    assert K._rpush(rt, rinfo, n, 1.0, 0.0, 1.0, 0.0, 0.0) == 4  # full: dropped
+    n = K._rpop(rt, rinfo, n)
+    n = K._rpush(rt, rinfo, n, 2.0, 0.0, 1.0, 0.0, 0.0)
+    out = []
+    while n:
+        out.append(rt[0])
+        n = K._rpop(rt, rinfo, n)
+    assert out == [2.0, 6.0, 7.0, 8.0]
+
+
+def test_rejected_requests_have_no_latency_and_outages_no_wait() -> None:
+    q = Queue(limit=1.0, versions=[version(a=0.5)]).run([0.0, 0.1, 0.2])
+    assert q.total(F_ERR) == 2 and q.total(F_LAT) == pytest.approx(0.5)
+    out = Queue(versions=[version(outage=1.0)]).run([0.0, 0.0])
+    assert out.total(F_WAIT) == 0 and out.total(F_LAT) == 0
+
+
+def test_canary_and_shadow_may_be_any_row_of_the_version_table() -> None:
+    vs = [version(a=2.0), version(a=1.0)]
+    q = Queue(versions=vs, route=(1, 0, 100, -1, 0)).run([0.0])
+    assert q.of(0, F_N) == 1 and q.total(F_BUSY) == 2.0
+    s = Queue(versions=vs, route=(1, -1, 0, 0, 100)).run([0.0])
+    assert s.of(0, F_N) == 1 and s.of(1, F_N) == 1
+
+
+def test_shadow_service_cost_and_tick() -> None:
+    shadow = version(a=0.5, sec_in=0.01, sec_out=0.1, usd_req=0.001, usd_in=2.0, usd_out=4.0)
+    q = Queue(versions=[version(a=0.001), shadow], route=(0, -1, 0, 1, 100), ticks=4, tick_s=2.0, tick0=10.0)
+    q.run([9.0, 13.0, 30.0], tokens=([100.0, 100.0, 100.0], [5.0, 5.0, 5.0]))
+    assert q.ver[:, 1, F_N].tolist() == [1, 1, 0, 1]
+    assert q.of(1, F_LAT) == pytest.approx(3 * (0.5 + 1.0 + 0.5))
+    assert q.of(1, F_COST) == pytest.approx(3 * (0.001 + 0.2 + 0.02))
+    assert q.of(1, F_RETRY) == 0 and q.of(1, F_ERR) == 0
+    assert q.tot[:, F_COST].sum() == pytest.approx(q.of(1, F_COST))
+
+
+def test_quality_decays_within_the_first_second_too() -> None:
+    q = Queue(versions=[version(q0=1.0, qslope=0.5, qt0=0.0)]).run([0.5])
+    assert q.total(F_QUAL) == pytest.approx(0.75)
+
+
+def test_heap_servers_with_staggered_free_times() -> None:
+    rng = np.random.default_rng(5)
+    for c in (17, 40):
+        q = Queue(versions=[version(dist=EXP, a=1.0)], c=c, ticks=1)
+        q.free[:] = np.sort(rng.uniform(0, 5, c))  # sorted: a valid heap
+        start = q.free.copy()
+        n = 400
+        service = rng.exponential(1.0, n)
+        arrivals = np.cumsum(rng.exponential(1.0 / c, n))
+        q.run(arrivals, ue=service)
+        free = list(start)
+        waits = 0.0
+        for t, s in zip(arrivals, service, strict=True):
+            m = min(range(c), key=free.__getitem__)
+            st = max(t, free[m])
+            free[m] = st + s
+            waits += st - t
+        assert q.total(F_WAIT) == pytest.approx(waits, rel=1e-9)
