@@ -102,9 +102,9 @@ def _padded(src: Path, dest: Path, size: int) -> Path:
     return dest
 
 
-def _check(snapshot: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return _jitplan("signals", "check", snapshot, "--contracts", WORLD / "contracts.yaml",
-                    "--catalog", WORLD / "catalog.yaml", "--now", "2026-11-26T12:00:00Z", env=env)
+def _check(cli: Any, snapshot: Path) -> Any:
+    return cli("signals", "check", snapshot, "--contracts", WORLD / "contracts.yaml",
+               "--catalog", WORLD / "catalog.yaml", "--now", "2026-11-26T12:00:00Z")
 
 
 def _too_big(path: Path, size: int, limit: int) -> str:
@@ -112,35 +112,37 @@ def _too_big(path: Path, size: int, limit: int) -> str:
             "(set JITPLAN_MAX_INPUT_BYTES to raise it)\n")
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "JITPLAN_MAX_INPUT_BYTES"}
-    env.update(extra)
-    return env
-
-
-def test_a_file_of_exactly_5_mib_is_read_and_one_byte_more_is_refused(tmp_path: Path) -> None:
+def test_a_file_of_exactly_5_mib_is_read_and_one_byte_more_is_refused(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JITPLAN_MAX_INPUT_BYTES", raising=False)
     steady = WORLD / "signals" / "steady.yaml"
     at = _padded(steady, tmp_path / "at-limit.yaml", FIVE_MIB)
     over = _padded(steady, tmp_path / "over-limit.yaml", FIVE_MIB + 1)
-    ok = _check(at, _env())
-    assert ok.returncode == 0, ok.stderr
-    bad = _check(over, _env())
-    assert bad.returncode == 2
-    assert bad.stderr == _too_big(over, FIVE_MIB + 1, FIVE_MIB)  # one line, names the file
-    assert bad.stdout == ""
+    ok = _check(cli, at)
+    assert ok.code == 0, ok.err
+    bad = _check(cli, over)
+    assert bad.code == 2
+    assert bad.err == _too_big(over, FIVE_MIB + 1, FIVE_MIB)  # one line, names the file
+    assert bad.out == ""
 
 
-def test_jitplan_max_input_bytes_changes_the_limit(tmp_path: Path) -> None:
+def test_jitplan_max_input_bytes_changes_the_limit(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     steady = WORLD / "signals" / "steady.yaml"
     over = _padded(steady, tmp_path / "over-limit.yaml", FIVE_MIB + 1)
-    raised = _check(over, _env(JITPLAN_MAX_INPUT_BYTES=str(FIVE_MIB + 1)))
-    assert raised.returncode == 0, raised.stderr
+    monkeypatch.setenv("JITPLAN_MAX_INPUT_BYTES", str(FIVE_MIB + 1))
+    raised = _check(cli, over)
+    assert raised.code == 0, raised.err
     size = steady.stat().st_size
-    lowered = _check(steady, _env(JITPLAN_MAX_INPUT_BYTES=str(size - 1)))
-    assert lowered.returncode == 2
-    assert lowered.stderr == _too_big(steady, size, size - 1)
+    monkeypatch.setenv("JITPLAN_MAX_INPUT_BYTES", str(size - 1))
+    lowered = _check(cli, steady)
+    assert lowered.code == 2
+    assert lowered.err == _too_big(steady, size, size - 1)
     # a bad value of the variable itself is bad input (exit 2), never a traceback
-    junk = _check(steady, _env(JITPLAN_MAX_INPUT_BYTES="lots"))
-    assert junk.returncode == 2, junk.stderr
-    assert "JITPLAN_MAX_INPUT_BYTES" in junk.stderr and "Traceback" not in junk.stderr
-    assert len(junk.stderr.strip().splitlines()) == 1, junk.stderr
+    monkeypatch.setenv("JITPLAN_MAX_INPUT_BYTES", "lots")
+    junk = _check(cli, steady)
+    assert junk.code == 2, junk.err
+    assert "JITPLAN_MAX_INPUT_BYTES" in junk.err and "Traceback" not in junk.err
+    assert len(junk.err.strip().splitlines()) == 1, junk.err
