@@ -20,12 +20,26 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.scenario import Traffic
 
 _EMPTY = np.empty(0, dtype=np.float64)
+
+
+@njit(cache=True, error_model="numpy")
+def _gaps_to_times(gaps: NDArray[np.float64], scale: float, t0: float) -> None:
+    """In place: ``gaps`` -> ``t0 + cumsum(gaps) * scale``, in one pass.
+
+    The arithmetic of ``np.cumsum(gaps, out=gaps); gaps *= scale; gaps += t0`` (a running sum,
+    then one multiply and one add per element, in that order), so the same times to the bit.
+    """
+    acc = 0.0
+    for i in range(gaps.shape[0]):
+        acc += gaps[i]
+        gaps[i] = acc * scale + t0
 
 
 @dataclass(frozen=True)
@@ -171,7 +185,8 @@ class ArrivalStream:
             self._carry = None
         if rate <= 0:
             return _EMPTY
-        parts: list[NDArray[np.float64]] = []
+        done: list[NDArray[np.float64]] = []
+        head = _EMPTY  # arrivals carried from the previous call, drawn in front of the new ones
         t = t0
         if pending is not None and pending[0] == t0 and pending[1] == rate:
             left = pending[2]
@@ -179,25 +194,27 @@ class ArrivalStream:
             if k < left.shape[0]:
                 self._carry = (t1, rate, left[k:])
                 return left[:k]
-            parts.append(left)
+            head = left
             t = float(left[-1])
         mean = rate * (t1 - t)
         while True:
             n = int(mean + 6 * math.sqrt(mean) + 16)
-            times = self.rng.standard_exponential(n)
-            np.cumsum(times, out=times)  # in place: no temporaries on the hot path
-            times *= 1.0 / rate
-            times += t
+            buf = np.empty(head.shape[0] + n)  # one array for the carried and the new: no concat
+            buf[: head.shape[0]] = head
+            times = buf[head.shape[0]:]
+            self.rng.standard_exponential(out=times)
+            _gaps_to_times(times, 1.0 / rate, t)  # in place, one pass
             if times[-1] >= t1:
                 k = int(np.searchsorted(times, t1))
-                parts.append(times[:k])
+                done.append(buf[: head.shape[0] + k])
                 if carry:
                     self._carry = (t1, rate, times[k:])
                 break
-            parts.append(times)
+            done.append(buf)
+            head = _EMPTY
             t = float(times[-1])
             mean = rate * (t1 - t)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return done[0] if len(done) == 1 else np.concatenate(done)
 
     def _time_changed(self, t0: float, t1: float) -> NDArray[np.float64]:
         k0 = math.floor(t0 / self.tick_s)

@@ -7,13 +7,19 @@ carried across chunks), applies timeouts (abandonment
 of the queue, client timeout in service), faults, errors and retries, and accumulates per-tick
 and per-version statistics in place. Random draws use numba's generator, seeded per chunk.
 
+When every request of a chunk can only be served by one version (no canary, no shadow, no
+pending retry of another version) and the chunk has enough requests per tick, the kernel
+records each request once, in the version's rows, and derives the chunk totals from them at
+the end (``_fill_single``): the same additions in the same order, so the same numbers, with
+half the per-request bookkeeping.
+
 Array layouts live in ``simulator.layout``; the helpers shared with the exact engine
 (service draws, quality, recording outcomes) in ``simulator.records``.
 """
 
 from __future__ import annotations
 
-__all__ = ["LINEAR_MAX", "run_batch"]
+__all__ = ["LINEAR_MAX", "SINGLE_MIN_FILL", "run_batch"]
 
 import math
 
@@ -54,6 +60,39 @@ from jitplan.simulator.records import bin_of, draw_service, quality_at, record_o
 
 LINEAR_MAX = 16
 """Up to this many servers the free times are scanned linearly; above, kept as a 4-ary min-heap."""
+SINGLE_MIN_FILL = 4
+"""A one-version chunk records each request once when it has at least ``1/SINGLE_MIN_FILL`` of
+a request per histogram cell (``ticks x bins``): deriving the totals reads every cell once."""
+
+
+@njit(cache=True, error_model="numpy")
+def _one_version(
+    route: NDArray[np.float64], rinfo: NDArray[np.float64], n_retry: int, n_arr: int, nt: int,
+    nbins: int,
+) -> bool:
+    """True when only ``route[0]`` can serve this chunk and recording it once pays off."""
+    if route[1] >= 0 or route[3] >= 0 or n_arr * SINGLE_MIN_FILL < nt * nbins:
+        return False
+    for j in range(n_retry):  # noqa: SIM110 (a loop: numba compiles no generator into all())
+        if rinfo[j, 0] != route[0]:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_single(
+    v: int,
+    tick_tot: NDArray[np.float64],
+    tick_ver: NDArray[np.float64],
+    hist_tick: NDArray[np.int64],
+    hist_ver: NDArray[np.int64],
+) -> None:
+    """The totals of a one-version chunk from version ``v``'s rows (zeros before: exact)."""
+    for k in range(tick_tot.shape[0]):
+        for f in range(tick_tot.shape[1]):
+            tick_tot[k, f] += tick_ver[k, v, f]
+        for b in range(hist_tick.shape[1]):
+            hist_ver[v, b] += hist_tick[k, b]
 
 
 @njit(cache=True, error_model="numpy")
@@ -178,6 +217,7 @@ def run_batch(
     shadow_v = int(route[3])
     sw = route[4] / 100.0
     n_arr = arr_t.shape[0]
+    single = _one_version(route, rinfo, n_retry, n_arr, nt, hist_tick.shape[1])
     i = 0
     while True:
         src = -1
@@ -350,29 +390,33 @@ def run_batch(
             q = q if q > 0 else 0.0
             k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
             b = bin_of(lat)
-            hist_ver[v, b] += 1
             hist_tick[k, b] += 1
             tick_ver[k, v, F_N] += 1.0
             tick_ver[k, v, F_LAT] += lat
             tick_ver[k, v, F_WAIT] += wait
             tick_ver[k, v, F_BUSY] += busy
             tick_ver[k, v, F_COST] += cost
-            tick_tot[k, F_N] += 1.0
-            tick_tot[k, F_LAT] += lat
-            tick_tot[k, F_WAIT] += wait
-            tick_tot[k, F_BUSY] += busy
-            tick_tot[k, F_COST] += cost
             if err:
                 tick_ver[k, v, F_ERR] += 1.0
-                tick_tot[k, F_ERR] += 1.0
             else:
                 tick_ver[k, v, F_QUAL] += q
                 tick_ver[k, v, F_QN] += 1.0
-                tick_tot[k, F_QUAL] += q
-                tick_tot[k, F_QN] += 1.0
             if attempt > 0:
                 tick_ver[k, v, F_RETRY] += 1.0
-                tick_tot[k, F_RETRY] += 1.0
+            if not single:  # else derived from version v's rows by _fill_single
+                hist_ver[v, b] += 1
+                tick_tot[k, F_N] += 1.0
+                tick_tot[k, F_LAT] += lat
+                tick_tot[k, F_WAIT] += wait
+                tick_tot[k, F_BUSY] += busy
+                tick_tot[k, F_COST] += cost
+                if err:
+                    tick_tot[k, F_ERR] += 1.0
+                else:
+                    tick_tot[k, F_QUAL] += q
+                    tick_tot[k, F_QN] += 1.0
+                if attempt > 0:
+                    tick_tot[k, F_RETRY] += 1.0
             if state[3] < 0:
                 state[3] = t
             state[4] = t
@@ -380,4 +424,6 @@ def run_batch(
             n_retry = _rpush(
                 rt, rinfo, n_retry, t + lat + backoff, float(v), attempt + 1.0, tin, tout
             )
+    if single:
+        _fill_single(base, tick_tot, tick_ver, hist_tick, hist_ver)
     return n_retry
