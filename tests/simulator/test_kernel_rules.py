@@ -507,7 +507,7 @@ def _busy_version() -> NDArray[np.float64]:
 
 
 def test_one_version_chunks_record_the_same_numbers_as_the_general_path() -> None:
-    kw: dict[str, object] = dict(c=1, timeout=0.02, retries=1, backoff=0.01, ticks=2, tick_s=2.0)
+    kw: dict[str, object] = dict(c=1, timeout=0.02, retries=1, backoff=0.01, ticks=1, tick_s=4.0)
     single = _mixed(Queue(versions=[_busy_version(), version()], **kw))  # type: ignore[arg-type]
     # a canary route at 0 % never serves the canary, but takes the general path
     general = _mixed(Queue(versions=[_busy_version(), version()], route=(0, 1, 0, -1, 0), **kw))  # type: ignore[arg-type]
