@@ -151,14 +151,28 @@ def _config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
 
 
+def _fast_path_values(graph: Any, thread_id: str) -> dict[str, Any] | None:
+    """The state of a cycle run by ``agent.fast_path`` (no LangGraph checkpoint), or None."""
+    from jitplan.agent.fast_path import stored_values
+
+    return stored_values(getattr(graph, "checkpointer", None), thread_id)
+
+
 def result_of(graph: Any, thread_id: str) -> Any:
     """The ``CycleResult`` of a thread from its latest checkpoint."""
+    snap = graph.get_state(_config(thread_id))
+    v: dict[str, Any] = dict(snap.values or {})
+    if not v and not snap.next:
+        v = _fast_path_values(graph, thread_id) or {}
+    interrupts = [i for t in (snap.tasks or ()) for i in (getattr(t, "interrupts", ()) or ())]
+    return _cycle_result(graph, thread_id, v, interrupts, bool(snap.next))
+
+
+def _cycle_result(graph: Any, thread_id: str, v: dict[str, Any], interrupts: list[Any], pending: bool) -> Any:
+    """The ``CycleResult`` of a cycle's state values (``graph`` only for a scoped cycle)."""
     from jitplan.contracts.agent import CycleResult
     from jitplan.contracts.plan import Plan
 
-    snap = graph.get_state(_config(thread_id))
-    v: dict[str, Any] = dict(snap.values or {})
-    interrupts = [i for t in (snap.tasks or ()) for i in (getattr(t, "interrupts", ()) or ())]
     plan = v.get("plan")
     sha = None
     if plan is not None:
@@ -172,7 +186,7 @@ def result_of(graph: Any, thread_id: str) -> Any:
     if interrupts:
         decision, status = "escalated", "interrupted"
         escalation = interrupts[0].value
-    elif snap.next:
+    elif pending:
         status = "interrupted"
     val = v.get("validation") or {}
     return CycleResult(
@@ -249,7 +263,7 @@ def _waiting(graph: Any, thread_id: str) -> bool:
 
 def _known(graph: Any, thread_id: str) -> bool:
     snap = graph.get_state(_config(thread_id))
-    return bool(snap.values) or bool(snap.next)
+    return bool(snap.values) or bool(snap.next) or _fast_path_values(graph, thread_id) is not None
 
 
 def _require_known(graph: Any, thread_id: str, checkpoint_url: str | None) -> None:
@@ -268,6 +282,11 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
     checkpoint instead of starting again.
     """
     tid = thread_id or new_thread_id()
+    from jitplan.agent.fast_path import run_fast_path
+
+    fast = run_fast_path(request, tid, checkpoint_target(checkpoint_url))
+    if fast is not None:  # a noop, run without LangGraph (agent.fast_path)
+        return _cycle_result(None, tid, fast, [], False)
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         cfg = _config(tid)
@@ -310,7 +329,8 @@ def load_values(thread_id: str, *, checkpoint_url: str | None = None) -> dict[st
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
-        return dict(graph.get_state(_config(thread_id)).values or {})
+        values = dict(graph.get_state(_config(thread_id)).values or {})
+        return values or _fast_path_values(graph, thread_id) or {}
 
 
 _APPROVE_LOCK = threading.Lock()

@@ -76,3 +76,54 @@ def test_layers_point_down(graph: nx.DiGraph) -> None:
         if LAYERS[b.split(".")[1]] > LAYERS[a.split(".")[1]]
     ]
     assert upward == [], f"imports into a higher layer: {upward}"
+
+
+# ---- heavy third-party packages stay lazy (issue 18: CLI start-up and the noop cycle) ----------
+
+LAZY = ("litellm", "langchain_litellm", "langgraph", "langchain_core", "scipy", "matplotlib", "pandas",
+        "numba", "networkx", "regopy", "ray")
+"""Imported inside the functions that need them, never when a module outside the simulator loads."""
+TOP_LEVEL_OK = {
+    "jitplan.agent.planners.scripted": {"langchain_core"},  # only for --model scripted:FILE
+    "jitplan.agent.studio": {"langchain_core"},  # LangGraph Studio's entry point
+}
+LITELLM_IMPORTERS = {"jitplan.agent.planners.factory", "jitplan.agent.planners.llm", "jitplan.agent.cassette_server"}
+"""The only modules that import litellm at all: the LLM planner's path (and the test cassettes)."""
+
+
+def _top_level_packages(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        body = node.body if isinstance(node, ast.Try) else [node]  # `if TYPE_CHECKING:` is skipped
+        for n in body:
+            if isinstance(n, ast.Import):
+                found |= {a.name.split(".")[0] for a in n.names}
+            elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
+                found.add(n.module.split(".")[0])
+    return found
+
+
+def _all_packages(path: Path) -> set[str]:
+    found: set[str] = set()
+    for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(n, ast.Import):
+            found |= {a.name.split(".")[0] for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
+            found.add(n.module.split(".")[0])
+    return found
+
+
+def test_heavy_packages_are_imported_lazily() -> None:
+    eager = {
+        name: sorted(found)
+        for name, path in _modules().items()
+        if not name.startswith("jitplan.simulator.")
+        and (found := (_top_level_packages(path) & set(LAZY)) - TOP_LEVEL_OK.get(name, set()))
+    }
+    assert eager == {}, f"module-level imports of heavy packages: {eager}"
+
+
+def test_only_the_llm_path_imports_litellm() -> None:
+    importers = {name for name, path in _modules().items()
+                 if _all_packages(path) & {"litellm", "langchain_litellm"}}
+    assert importers and importers <= LITELLM_IMPORTERS, importers

@@ -30,12 +30,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from jitplan.contracts.evidence import EvidenceRecord
 from jitplan.contracts.scenario import Latency, VersionProfile
+
+if TYPE_CHECKING:  # numpy only for the type: a cycle without evidence never imports it
+    import numpy as np
 
 DEFAULT_MAX_AGE_S = 14 * 86400.0
 """Evidence older than this (14 days) is stale: reported, and weighted by ``max_age / age``."""

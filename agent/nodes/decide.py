@@ -53,8 +53,6 @@ def _approval(state: CycleState, cin: CycleInputs, plan: Plan, decision: str, by
 
 def decide(state: CycleState) -> dict[str, Any]:
     """Noop, reject (failed checks or policy), escalate to a human (interrupt), or auto-approve."""
-    from langgraph.types import interrupt
-
     from jitplan.contracts.plan import Plan
 
     with node_span("decide", state):
@@ -89,6 +87,8 @@ def decide(state: CycleState) -> dict[str, Any]:
         if why:
             escalation = {"thread_id": state["thread_id"], "plan_id": plan.id,
                           "plan_sha256": plan.digest(), "reasons": why, "approver_roles": roles}
+            from langgraph.types import interrupt  # here only: a noop never imports langgraph
+
             answer = interrupt(escalation)
             if not isinstance(answer, dict):
                 answer = {"decision": "rejected", "by": "unknown", "comment": "malformed resume value"}

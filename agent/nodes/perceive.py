@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["perceive", "triage"]
+__all__ = ["perceive", "takes_fast_path", "triage"]
 
 from typing import TYPE_CHECKING, Any
 
-from jitplan.agent.nodes.common import audit, inputs_of, maybe_crash, node_span, statuses_of
+from jitplan.agent.nodes.common import (
+    audit,
+    inputs_of,
+    load_inputs,
+    maybe_crash,
+    node_span,
+    statuses_of,
+)
 
 if TYPE_CHECKING:
+    from jitplan.agent.nodes.common import CycleInputs
+    from jitplan.agent.planners.findings import Finding
+    from jitplan.agent.planners.scope import Scope
     from jitplan.agent.state import CycleState
+    from jitplan.contracts.signals import SignalStatus
 
 
 def perceive(state: CycleState) -> dict[str, Any]:
@@ -42,6 +53,32 @@ def perceive(state: CycleState) -> dict[str, Any]:
     return {"signals": docs, "quarantined": quarantined, "reasons": reasons}
 
 
+def _scoped_findings(
+    cin: CycleInputs, statuses: list[SignalStatus]
+) -> tuple[list[Finding], list[dict[str, Any]], list[str], Scope | None]:
+    """The findings this cycle plans for, the deferred ones, notes, and the cycle's scope."""
+    from jitplan.agent.planners.findings import analyze
+    from jitplan.agent.planners.scope import scope_of, split_findings
+
+    found, notes = analyze(cin.catalog, statuses, cin.state)
+    scope = scope_of(cin.request, cin.catalog)
+    findings, deferred = split_findings(found, scope)
+    return findings, deferred, notes, scope
+
+
+def takes_fast_path(inputs: dict[str, Any]) -> bool:
+    """Whether a cycle on ``inputs`` (a ``PlanRequest`` dict) ends on triage's fast path, found
+    the way perceive and triage find it, with nothing audited or traced."""
+    from jitplan.contracts.signals import SignalStatus
+    from jitplan.tools.signal_check import check_signals
+
+    cin = load_inputs(inputs)
+    checked = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
+    statuses = [SignalStatus.model_validate(s.model_dump(mode="json")) for s in checked]
+    findings, _, _, _ = _scoped_findings(cin, statuses)
+    return not findings and not cin.request.request.strip()
+
+
 def triage(state: CycleState) -> dict[str, Any]:
     """Nothing actionable and no request -> a noop plan on the fast path (no LLM, no policy run).
 
@@ -50,17 +87,13 @@ def triage(state: CycleState) -> dict[str, Any]:
     plan-cache key and go the slow path.
     """
     from jitplan.agent.planners.base import PlanningContext
-    from jitplan.agent.planners.findings import analyze
     from jitplan.agent.planners.offline import build_offline_plan
-    from jitplan.agent.planners.scope import scope_of, split_findings
     from jitplan.tools.plan_cache import cache_key
 
     with node_span("triage", state):
         cin = inputs_of(state)
         statuses = statuses_of(state)
-        found, notes = analyze(cin.catalog, statuses, cin.state)
-        scope = scope_of(cin.request, cin.catalog)
-        findings, deferred = split_findings(found, scope)
+        findings, deferred, notes, scope = _scoped_findings(cin, statuses)
         out: dict[str, Any] = {"findings": [f.to_dict() for f in findings],
                                "scope": {**scope.to_dict(), "deferred": deferred} if scope else None}
         if scope is not None:

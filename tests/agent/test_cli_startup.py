@@ -46,3 +46,39 @@ def test_litellm_cost_map_is_local_by_default() -> None:
     assert res.returncode == 0, res.stderr
     assert "ENV=True" in res.stdout, res.stdout
     assert "SOURCE=local FORCED=True URL=None" in res.stdout, res.stdout
+
+
+def _after_cli(argv: list[str], modules: tuple[str, ...]) -> tuple[int, str, set[str]]:
+    """Run ``jitplan ARGV`` in a fresh interpreter; its exit code, stdout and which of ``modules``
+    it imported."""
+    code = (
+        "import sys, jitplan.agent.cli as c\n"
+        f"rc = c.main({argv!r})\n"
+        f"print('LOADED=' + ','.join(m for m in {modules!r} if m in sys.modules))\n"
+        "sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    out, _, loaded = proc.stdout.rpartition("LOADED=")
+    return proc.returncode, out, {m for m in loaded.strip().split(",") if m}
+
+
+def _plan_args(world: object, signals: str, *extra: str) -> list[str]:
+    return ["plan", "--catalog", f"{world}/catalog.yaml", "--signals", f"{world}/signals/{signals}",
+            "--contracts", f"{world}/contracts.yaml", "--state", f"{world}/flags.json", "--no-cache",
+            "--json", *extra]
+
+
+def test_noop_cycle_imports_no_graph_model_or_simulator(world: object) -> None:
+    # Import-graph assertion, not timing: the fast path runs without LangGraph (agent.fast_path).
+    modules = (*HEAVY, "scipy", "langsmith", "langchain_litellm")
+    rc, out, loaded = _after_cli(_plan_args(world, "steady.yaml"), modules)
+    assert rc == 0 and '"decision": "noop"' in out
+    assert loaded <= {"pydantic"}, loaded
+
+
+def test_offline_cycle_never_imports_litellm(world: object) -> None:
+    modules = ("litellm", "langchain_litellm", "langgraph", "numba", "matplotlib", "pandas")
+    rc, out, loaded = _after_cli(_plan_args(world, "demand-rise.yaml", "--evidence", f"{world}/evidence"), modules)
+    assert rc == 0 and '"decision": "approved"' in out
+    assert {"langgraph", "numba"} <= loaded  # the graph ran and simulated
+    assert not loaded & {"litellm", "langchain_litellm", "matplotlib", "pandas"}, loaded
