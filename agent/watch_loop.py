@@ -291,7 +291,9 @@ class Watcher:
         from jitplan.agent.runtime import run_cycle
 
         if row.cycle_status != "running":
-            digest = hashlib.sha256(f"{self.scope}\x00{row.feature}\x00{row.observed}\x00{row.snapshot}".encode())
+            # the same situation recurring later is a new cycle; a restart finds this one again
+            digest = hashlib.sha256(f"{self.scope}\x00{row.feature}\x00{row.observed}\x00{row.snapshot}"
+                                    f"\x00{row.changed_at!r}".encode())
             row = self.ledger.update(row, thread_id=f"watch-{digest.hexdigest()[:16]}", cycle_sig=row.observed,
                                      cycle_status="running", decision="", apply_status="")
         t0 = time.perf_counter()

@@ -243,3 +243,17 @@ def test_open_source_picks_exactly_one(tmp_path: Path, world: Path) -> None:
     assert isinstance(open_source(signals_dir=world / "signals"), FolderSource)
     with pytest.raises(UserError, match="exactly one"):
         open_source()
+
+
+def test_readme_sources_example_is_valid() -> None:
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"^```yaml\n(.*?)^```", text, re.S | re.M) if "prometheus:" in b]
+    assert blocks, "README has no sources.yaml example"
+    import yaml
+
+    spec = SourcesFile.model_validate(yaml.safe_load(blocks[0]))
+    canary = spec.signals[0]
+    assert canary.cohort == "canary" and canary.uses("version")
+    assert 'version="1.2.0"' in canary.render("1.2.0")

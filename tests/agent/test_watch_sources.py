@@ -1,0 +1,96 @@
+"""``jitplan watch --sources``: polls PromQL queries (a scripted Prometheus API here); a crossed
+trigger runs a cycle, a failed query is reported inconclusive and never clears a trigger."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+F = "ticket-summarizer"
+
+
+@pytest.fixture
+def prom() -> Iterator[tuple[dict[str, Any], str]]:
+    """``answers[metric] = value | (status, body)``; instant samples stamped at the query time."""
+    answers: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+            metric = q["query"].split("{")[0]
+            a = answers.get(metric)
+            if isinstance(a, tuple):
+                status, doc = a
+            else:
+                result = [] if a is None else [{"metric": {"feature": F}, "value": [float(q["time"]), str(a)]}]
+                status, doc = 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield answers, f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_watch_sources_cycles_on_a_crossing_and_reports_failures(
+        prom: tuple[dict[str, Any], str], cli: Any, world: Path, tmp_path: Path) -> None:
+    answers, url = prom
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(json.dumps({"prometheus": {"url": url, "timeout_s": 2}, "signals": [
+        {"name": f"{F}.latency_p95", "kind": "latency", "feature": F, "unit": "ms",
+         "query": 'lat{feature="{{feature}}"}'},
+        {"name": f"{F}.errors", "kind": "error_rate", "feature": F, "unit": "ratio",
+         "query": 'errs{feature="{{feature}}"}'},
+    ]}))
+
+    def watch() -> list[dict[str, Any]]:
+        r = cli("watch", "--catalog", world / "catalog.yaml", "--contracts", world / "contracts.yaml",
+                "--sources", sources, "--state", world / "flags.json", "--once", "--json", "--replications", "2")
+        assert r.code == 0, r.err
+        return [json.loads(x) for x in r.out.splitlines()]
+
+    def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+        return [e for e in events if e["event"] == kind]
+
+    answers.update(lat=1400, errs=0.002)
+    ev = watch()
+    assert of(ev, "snapshot")[0]["changed"] == {F: []} and of(ev, "cycle") == []
+
+    answers.update(lat=9000)  # crosses the SLO: the feature gets a cycle
+    ev = watch()
+    (cyc,) = of(ev, "cycle")
+    assert cyc["feature"] == F and f"finding:latency:{F}.latency_p95" in cyc["triggers"]
+
+    answers.update(lat=(503, {"status": "error", "errorType": "unavailable", "error": "overloaded"}))
+    ev = watch()  # inconclusive, said so; the breach is not cleared by a missing answer
+    (inc,) = of(ev, "inconclusive")
+    assert any("HTTP 503" in p and "overloaded" in p for p in inc["problems"])
+    assert of(ev, "snapshot") == [] and of(ev, "cycle") == []
+
+    answers.pop("lat")  # empty result: the same
+    ev = watch()
+    assert any("empty result" in p for p in of(ev, "inconclusive")[0]["problems"])
+    assert of(ev, "cycle") == []
+
+    from jitplan.tools.audit import AuditLog
+
+    with AuditLog.open() as log:
+        assert log.verify().ok
+        assert [r for r in log.records() if r.kind == "watch_inconclusive"]
