@@ -77,8 +77,8 @@ def test_noop_cycle_imports_no_graph_model_or_simulator(world: object) -> None:
 
 
 def test_offline_cycle_never_imports_litellm(world: object) -> None:
-    modules = ("litellm", "langchain_litellm", "langgraph", "numba", "matplotlib", "pandas")
+    modules = ("litellm", "langchain_litellm", "langgraph", "numba", "matplotlib", "pandas", "networkx")
     rc, out, loaded = _after_cli(_plan_args(world, "demand-rise.yaml", "--evidence", f"{world}/evidence"), modules)
     assert rc == 0 and '"decision": "approved"' in out
     assert {"langgraph", "numba"} <= loaded  # the graph ran and simulated
-    assert not loaded & {"litellm", "langchain_litellm", "matplotlib", "pandas"}, loaded
+    assert not loaded & {"litellm", "langchain_litellm", "matplotlib", "pandas", "networkx"}, loaded
