@@ -214,3 +214,60 @@ def test_sigterm_stops_cleanly(ws: dict[str, Path], tmp_path: Path) -> None:
     assert events[-1]["event"] == "stopped"
     with AuditLog.open() as log:
         assert log.verify().ok
+
+
+def test_sigterm_during_an_apply_stops_and_the_restart_resumes_it(cli: Any, ws: dict[str, Path], tmp_path: Path) -> None:
+    """The gate waits for fresh samples (none yet): SIGTERM stops the watch at once, the step
+    stays applied in the run journal; the restarted watch resumes the same run and gates it."""
+    src = fresh(ws["world"] / "signals" / "cost-overrun.yaml", ws["dir"] / "cost.json")
+    os.utime(src, (time.time() - 10, time.time() - 10))
+    exe = Path(sys.executable).parent / "jitplan"
+    before = ws["flags"].read_bytes()
+    proc = subprocess.Popen([str(exe), "watch", "--catalog", str(ws["catalog"]), "--contracts", str(ws["contracts"]),
+                             "--signals-dir", str(ws["dir"]), "--state", str(ws["flags"]), "--apply",
+                             "--replications", "2", "--debounce", "0", "--interval", "0.1", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        events = []
+        while not events or events[-1]["event"] != "cycle":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            events.append(json.loads(line))
+        assert events[-1]["decision"] == "approved"
+        tid = events[-1]["thread_id"]
+        deadline = time.monotonic() + 60
+        while ws["flags"].read_bytes() == before and time.monotonic() < deadline:
+            time.sleep(0.1)  # the budget step is written; its gate now waits for fresh samples
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 10  # did not sit out the step's 600 s timeout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    tail = [json.loads(x) for x in out.splitlines()]
+    assert tail[-1]["event"] == "stopped" and not [e for e in tail if e["event"] == "applied"]
+    assert ws["flags"].read_bytes() != before
+
+    doc = json.loads(src.read_text())  # fresh samples for the step's tolerances arrive
+    doc["signals"] += [
+        {"name": f"reply-drafter.{n}", "kind": k, "feature": "reply-drafter", "value": v, "unit": u,
+         "observed_at": doc["observed_at"], "source": "test", "lineage": ["gateway.requests"]}
+        for n, k, v, u in [("latency_p95", "latency", 2100, "ms"), ("errors", "error_rate", 0.002, "ratio"),
+                           ("quality", "data_quality", 0.91, "ratio")]]
+    later = ws["dir"] / "later.json"
+    later.write_text(json.dumps(doc))
+    os.utime(later, (time.time() - 5, time.time() - 5))
+    code, events, err = watch(cli, ws, "--apply")
+    assert code == 0, err
+    assert of(events, "cycle") == []  # the same cycle, not a new one
+    (app,) = of(events, "applied")
+    assert app["status"] == "applied" and app["thread_id"] == tid
+    with AuditLog.open() as log:
+        kinds = [r.kind for r in log.records(app["thread_id"])]
+        assert log.verify().ok
+    assert kinds.count("execution_started") == 1 and kinds.count("step_applied") == 1
