@@ -21,6 +21,7 @@ the change at once.
 | ``JITPLAN_LLM_MAX_RETRIES`` | ``llm_max_retries`` | 1 (so at most 2 HTTP attempts per model call) |
 | ``JITPLAN_EVIDENCE_MAX_AGE_DAYS`` | ``evidence_max_age_days`` | 14 (older evidence is stale) |
 | ``JITPLAN_CRASH_AT`` | ``crash_at`` | none (fault injection for tests) |
+| ``JITPLAN_NUMBA_CACHE_DIR`` | ``numba_cache_dir`` | numba's (next to the code, else ``~/.cache/numba``; a temp folder when neither is writable) |
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Settings(BaseModel):
     llm_max_retries: int = Field(default=1, ge=0, le=10)
     evidence_max_age_days: float = Field(default=14.0, gt=0, allow_inf_nan=False)
     crash_at: str | None = None
+    numba_cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +98,7 @@ ENV_VARS: dict[str, str] = {
     "JITPLAN_LLM_MAX_RETRIES": "llm_max_retries",
     "JITPLAN_EVIDENCE_MAX_AGE_DAYS": "evidence_max_age_days",
     "JITPLAN_CRASH_AT": "crash_at",
+    "JITPLAN_NUMBA_CACHE_DIR": "numba_cache_dir",
 }
 """Environment variable -> ``Settings`` field."""
 

@@ -25,6 +25,9 @@ from numpy.typing import NDArray
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.scenario import Traffic
+from jitplan.simulator.numba_cache import configure as _configure_numba_cache
+
+_configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 
 _EMPTY = np.empty(0, dtype=np.float64)
 

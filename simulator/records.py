@@ -30,6 +30,9 @@ from jitplan.simulator.layout import (
     P_QSLOPE,
     P_QT0,
 )
+from jitplan.simulator.numba_cache import configure as _configure_numba_cache
+
+_configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 
 _LOG_LO = math.log10(LO_S)
 _LOG10_2 = math.log10(2.0)
