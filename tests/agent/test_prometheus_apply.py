@@ -230,5 +230,30 @@ def test_stopped_exporter_is_inconclusive_and_pauses(prom: Prom, ws: dict[str, P
     assert json.loads(ws["flags"].read_text()) != flags
 
 
+def test_watch_polls_live_queries_and_reports_a_dead_exporter(prom: Prom, world: Path, tmp_path: Path, cli: Any) -> None:
+    """``jitplan watch --sources``: a live answer updates the trigger state; a stopped exporter's
+    query is empty, reported inconclusive, and changes nothing."""
+    prom.a.mode_file.write_text("healthy")
+    prom.b.stop()
+
+    def watch(exporter: Exporter) -> list[dict[str, Any]]:
+        src = tmp_path / f"sources-{exporter.port}.yaml"
+        src.write_text(json.dumps({"prometheus": {"url": prom.url, "timeout_s": 5}, "signals": [
+            {"name": f"{F}.latency_p95", "kind": "latency", "feature": F, "unit": "ms",
+             "query": f'max({METRIC}{{feature="{{{{feature}}}}",instance="{exporter.instance}"}})'}]}))
+        r = cli("watch", "--catalog", world / "catalog.yaml", "--contracts", world / "contracts.yaml",
+                "--sources", src, "--state", world / "flags.json", "--once", "--json")
+        assert r.code == 0, r.err
+        return [json.loads(x) for x in r.out.splitlines()]
+
+    ev = watch(prom.a)
+    assert [e["changed"] for e in ev if e["event"] == "snapshot"] == [{F: []}]  # ~800 ms: within the SLO
+    time.sleep(2.5)
+    ev = watch(prom.b)
+    (inc,) = [e for e in ev if e["event"] == "inconclusive"]
+    assert "empty result" in inc["problems"][0]
+    assert not [e for e in ev if e["event"] in ("snapshot", "cycle")]
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     _serve(int(sys.argv[2]), sys.argv[3])
