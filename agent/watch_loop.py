@@ -32,11 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jitplan.agent.watch_folder import NewFile, SnapshotFolder, parse_snapshot
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.signals import SignalSnapshot
 from jitplan.tools.watch_ledger import FeatureRow, Ledger, ProcessedRow
-
-_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class WatchStopped(BaseException):
@@ -105,11 +104,7 @@ class Watcher:
             raise UserError("give --signals-dir DIR or --sources SOURCES.yaml", source="watch")
         self.scope = scope
         self.ledger = Ledger(self.home / "ledger.db", scope)
-        self.known: dict[str, set[str]] = {}
-        self.rejected_pending: dict[str, str] = {}
-        for r in self.ledger.processed():
-            self.known.setdefault(r.name, set()).add(r.sha256)
-        self.seen: dict[str, tuple[int, int]] = {}
+        self.folder = SnapshotFolder(self.dir, self.ledger) if self.dir is not None else None
         self.last_poll = 0.0
         self.problems: tuple[str, ...] = ()
         from jitplan.tools.audit import AuditLog
@@ -147,90 +142,26 @@ class Watcher:
 
     # ---- snapshots -----------------------------------------------------------------------
 
-    def _new_files(self) -> list[tuple[Path, bytes, os.stat_result]]:
-        assert self.dir is not None
-        out = []
-        with os.scandir(self.dir) as it:
-            entries = [e for e in it if e.name.endswith(_SUFFIXES) and not e.name.startswith(".") and e.is_file()]
-        for e in entries:
-            try:
-                st = e.stat()
-            except FileNotFoundError:
-                continue
-            stamp = (st.st_mtime_ns, st.st_size)
-            if self.seen.get(e.name) == stamp:
-                continue
-            try:
-                data = Path(e.path).read_bytes()
-            except FileNotFoundError:
-                continue
-            sha = hashlib.sha256(data).hexdigest()
-            if sha in self.known.get(e.name, set()):
-                self.seen[e.name] = stamp
-                if e.name in self.rejected_pending or self._is_rejected(e.name, sha):
-                    self._move_rejected(Path(e.path), self.rejected_pending.pop(e.name, ""))
-                continue
-            out.append((Path(e.path), data, st))
-        out.sort(key=lambda x: (x[2].st_mtime_ns, x[0].name))
-        return out
-
-    def _is_rejected(self, name: str, sha: str) -> bool:
-        row = self.ledger.conn.execute("SELECT reason FROM processed WHERE scope = ? AND name = ? AND sha256 = ? "
-                                       "AND status = 'rejected'", (self.scope, name, sha)).fetchone()
-        if row:
-            self.rejected_pending[name] = row[0]
-        return bool(row)
-
-    def _parse(self, path: Path, data: bytes) -> SignalSnapshot:
-        from jitplan.contracts.loading import parse_document
-        from jitplan.contracts.settings import get_settings
-
-        limit = get_settings().max_input_bytes
-        if len(data) > limit:
-            raise UserError(f"file is {len(data):,} bytes, larger than the {limit:,}-byte limit", source=str(path))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UserError("not UTF-8 text", source=str(path)) from None
-        return SignalSnapshot.from_data(parse_document(text, str(path)), source=str(path))
-
-    def _move_rejected(self, path: Path, reason: str) -> None:
-        rej = path.parent / "rejected"
-        rej.mkdir(exist_ok=True)
-        dest = rej / path.name
-        n = 1
-        while dest.exists():
-            dest = rej / f"{path.stem}.{n}{path.suffix}"
-            n += 1
-        tmp = rej / f".{dest.name}.reason.tmp"
-        tmp.write_text(reason.rstrip("\n") + "\n")
-        os.replace(tmp, rej / f"{dest.name}.reason")
-        try:
-            os.replace(path, dest)
-        except FileNotFoundError:
-            return
-        self.seen.pop(path.name, None)
-
-    def process_file(self, path: Path, data: bytes, st: os.stat_result) -> None:
+    def process_file(self, f: NewFile) -> None:
         """One new snapshot file: rejected when malformed, else its trigger states recorded."""
-        sha = hashlib.sha256(data).hexdigest()
+        assert self.folder is not None
+        name = f.path.name
         try:
-            snap = self._parse(path, data)
+            snap = parse_snapshot(f.path, f.data)
         except UserError as exc:
-            if self.clock() - st.st_mtime < self.cfg.settle_s:
+            if self.clock() - f.mtime < self.cfg.settle_s:
                 return  # maybe still being written: judged on a later round
             reason = str(exc)
-            self.audit.append("watch_rejected", {"file": path.name, "sha256": sha, "reason": reason},
-                              key=self._key("rejected", path.name, sha))
-            self.ledger.record(ProcessedRow(path.name, sha, st.st_mtime_ns, st.st_size, "rejected", reason))
-            self.known.setdefault(path.name, set()).add(sha)
-            self._move_rejected(path, reason)
-            self.emit({"event": "rejected", "file": path.name, "reason": reason})
+            self.audit.append("watch_rejected", {"file": name, "sha256": f.sha256, "reason": reason},
+                              key=self._key("rejected", name, f.sha256))
+            self.ledger.record(ProcessedRow(name, f.sha256, f.mtime_ns, f.size, "rejected", reason))
+            self.folder.remember(f, "rejected")
+            self.folder.reject(f.path, reason)
+            self.emit({"event": "rejected", "file": name, "reason": reason})
             return
-        changed = self.observe(snap, ProcessedRow(path.name, sha, st.st_mtime_ns, st.st_size, "ok"))
-        self.known.setdefault(path.name, set()).add(sha)
-        self.seen[path.name] = (st.st_mtime_ns, st.st_size)
-        self.emit({"event": "snapshot", "file": path.name, "signals": len(snap.signals),
+        changed = self.observe(snap, ProcessedRow(name, f.sha256, f.mtime_ns, f.size, "ok"))
+        self.folder.remember(f, "ok")
+        self.emit({"event": "snapshot", "file": name, "signals": len(snap.signals),
                    "changed": {r.feature: json.loads(r.observed) for r in changed}})
 
     def observe(self, snap: SignalSnapshot, row: ProcessedRow | None, skip: frozenset[str] = frozenset()) -> list[FeatureRow]:
@@ -389,11 +320,11 @@ class Watcher:
     def step(self) -> bool:
         """One round: new snapshots (or a poll), then cycles. True when anything happened."""
         did = False
-        if self.dir is not None:
-            for path, data, st in self._new_files():
+        if self.folder is not None:
+            for f in self.folder.new_files():
                 if self.stopping.is_set() or self._cycles_done():
                     return True
-                self.process_file(path, data, st)
+                self.process_file(f)
                 self.advance()  # each crossing its own cycle (unless debounced)
                 did = True
         elif self.clock() - self.last_poll >= self.cfg.interval_s:
@@ -408,7 +339,7 @@ class Watcher:
 
     def run(self) -> int:
         """Loop until stopped (``--once``: until idle; ``--max-cycles``: until that many ran)."""
-        self.emit({"event": "started", "scope": self.scope, "processed": sum(len(v) for v in self.known.values()),
+        self.emit({"event": "started", "scope": self.scope, "processed": self.folder.count if self.folder else 0,
                    "at": datetime.now(UTC).isoformat()})
         try:
             while not self.stopping.is_set() and not self._cycles_done():
@@ -425,8 +356,5 @@ class Watcher:
         return 0
 
     def _unsettled(self) -> bool:
-        """A malformed file too young to reject yet (``--once`` waits for it)."""
-        if self.dir is None:
-            return False
-        return any(p.name not in self.seen for p in self.dir.iterdir()
-                   if p.is_file() and p.name.endswith(_SUFFIXES) and not p.name.startswith("."))
+        """A file too young to judge yet (``--once`` waits for it)."""
+        return self.folder is not None and self.folder.unsettled()
