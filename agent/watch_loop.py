@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jitplan.agent.watch_folder import NewFile, SnapshotFolder, parse_snapshot
-from jitplan.contracts.errors import UserError
+from jitplan.contracts.errors import JitplanError, UserError
 from jitplan.contracts.signals import SignalSnapshot
 from jitplan.tools.watch_ledger import FeatureRow, Ledger, ProcessedRow
 
@@ -103,6 +103,7 @@ class Watcher:
         else:
             raise UserError("give --signals-dir DIR or --sources SOURCES.yaml", source="watch")
         self.scope = scope
+        self._lock_fd = self._exclusive(scope)
         self.ledger = Ledger(self.home / "ledger.db", scope)
         self.folder = SnapshotFolder(self.dir, self.ledger) if self.dir is not None else None
         self.last_poll = 0.0
@@ -136,9 +137,24 @@ class Watcher:
         """Finish the current step, then return from ``run`` (SIGTERM)."""
         self.stopping.set()
 
+    def _exclusive(self, scope: str) -> int:
+        """One watch per folder or sources file (an advisory lock the kernel drops if killed)."""
+        import fcntl
+
+        lock = self.home / f".{hashlib.sha256(scope.encode()).hexdigest()[:16]}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError("another jitplan watch is already watching this; stop it first",
+                            source=self.cfg.signals_dir or self.cfg.sources or "watch") from None
+        return fd
+
     def close(self) -> None:
         self.ledger.close()
         self.audit.close()
+        os.close(self._lock_fd)
 
     # ---- snapshots -----------------------------------------------------------------------
 
@@ -297,22 +313,43 @@ class Watcher:
         for row in sorted(self.ledger.features().values(), key=lambda r: r.feature):
             if self.stopping.is_set() or self._cycles_done():
                 break
-            if row.cycle_status == "waiting":
-                row = self.check_waiting(row)
-                did = did or row.cycle_status == "done"
-            if row.cycle_status == "running":  # killed half-way: resume its checkpoint
-                row = self.run_cycle(row)
+            try:
+                did = self._advance(row, now) or did
+            except JitplanError as exc:  # one feature's failure does not stop the watch
+                self._failed(row.feature, exc)
                 did = True
-            if row.apply_status == "pending":
-                row = self.apply(row)
-                did = True
-            if (not row.busy and row.observed and row.observed != row.fired
-                    and (self.cfg.once or now - row.changed_at >= self.cfg.debounce_s)):
-                row = self.run_cycle(row)
-                did = True
-                if row.apply_status == "pending" and not self.stopping.is_set():
-                    self.apply(row)
         return did
+
+    def _advance(self, row: FeatureRow, now: float) -> bool:
+        did = False
+        if row.cycle_status == "waiting":
+            row = self.check_waiting(row)
+            did = row.cycle_status == "done"
+        if row.cycle_status == "running":  # killed half-way: resume its checkpoint
+            row = self.run_cycle(row)
+            did = True
+        if row.apply_status == "pending":
+            row = self.apply(row)
+            did = True
+        if (not row.busy and row.observed and row.observed != row.fired
+                and (self.cfg.once or now - row.changed_at >= self.cfg.debounce_s)):
+            row = self.run_cycle(row)
+            did = True
+            if row.apply_status == "pending" and not self.stopping.is_set():
+                self.apply(row)
+        return did
+
+    def _failed(self, feature: str, exc: JitplanError) -> None:
+        """A cycle or apply that failed: recorded, and not retried until the triggers change."""
+        row = self.ledger.features()[feature]
+        if row.apply_status == "pending":
+            row = self.ledger.update(row, apply_status="error")
+        else:
+            row = self.ledger.update(row, cycle_status="done", decision="error", fired=row.cycle_sig or row.observed)
+        payload = {"feature": feature, "thread_id": row.thread_id, "error": str(exc)[:2000],
+                   "exit_code": exc.exit_code}
+        self.audit.append("watch_error", payload)
+        self.emit({"event": "error", **payload})
 
     def _cycles_done(self) -> bool:
         return self.cfg.max_cycles is not None and self.cycles >= self.cfg.max_cycles

@@ -69,3 +69,36 @@ def test_debounce_and_max_cycles(tmp_path: Path, world: Path) -> None:
         assert len(cycles()) == 2 and events[-1] == {"event": "stopped", "cycles": 2}
     finally:
         w.close()
+
+
+def test_a_failing_cycle_is_reported_and_the_watch_goes_on(tmp_path: Path, world: Path) -> None:
+    from jitplan.contracts.errors import UserError
+
+    d = tmp_path / "signals"
+    d.mkdir()
+    catalog = tmp_path / "catalog.yaml"
+    shutil.copytree(world / "prompts", tmp_path / "prompts")
+    shutil.copyfile(world / "catalog.yaml", catalog)
+    events: list[dict[str, Any]] = []
+    cfg = WatchConfig(catalog=str(catalog), contracts=str(world / "contracts.yaml"), role="operator", region="eu",
+                      signals_dir=str(d), settle_s=0.0)
+    w = Watcher(cfg, emit=events.append)
+    try:
+        import pytest
+
+        with pytest.raises(UserError, match="another jitplan watch"):
+            Watcher(cfg)  # one watch per folder
+        catalog.write_text("features: [")  # the cycle re-reads it: bad input, for that cycle only
+        _write(d, "a.json", world, "steady", stale_errors=True)
+        assert w.step()
+        (err,) = [e for e in events if e["event"] == "error"]
+        assert err["feature"] == "reply-drafter" and "catalog.yaml" in err["error"] and err["exit_code"] == 2
+        assert not w.step()  # not retried until the triggers change
+        _write(d, "b.json", world, "steady")
+        assert w.step() and len([e for e in events if e["event"] == "snapshot"]) == 2
+    finally:
+        w.close()
+    from jitplan.tools.audit import AuditLog
+
+    with AuditLog.open() as log:
+        assert [r for r in log.records() if r.kind == "watch_error"]
