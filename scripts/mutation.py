@@ -33,10 +33,12 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".jitplan" / "mutation"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+FLOORS = ROOT / "mutation" / "floors.toml"
 PACKAGES = ("agent", "contracts", "tools", "simulator", "scenarios")
 
 
@@ -49,12 +51,13 @@ class Module:
     jit: bool = False
     needs_env: str = ""
     """An environment variable without which the module's tests skip (the module is not run)."""
+    deselect: tuple[str, ...] = ()
+    """Slow tests of the selected files that judge nothing in this module (subprocess start-up)."""
 
 
 MODULES: tuple[Module, ...] = (
     Module("tools/validation_steps.py", (
-        "tests/tools/test_validator.py", "tests/tools/test_validation_steps_rules.py",
-        "tests/tools/test_step_model_properties.py", "tests/tools/test_signal_units_downstream.py",
+        "tests/tools/test_validation_steps_rules.py", "tests/tools/test_validator.py",
     )),
     Module("tools/validator.py", (
         "tests/tools/test_validator.py", "tests/tools/test_validator_cli.py",
@@ -63,6 +66,8 @@ MODULES: tuple[Module, ...] = (
     Module("tools/policy.py", (
         "tests/tools/test_policy.py", "tests/tools/test_policy_governance.py",
         "tests/policies/test_default_bundle.py", "tests/tools/test_policy_rules.py",
+    ), deselect=(
+        "tests/tools/test_policy.py::test_a_process_with_abandoned_evaluations_still_exits",
     )),
     Module("tools/audit.py", ("tests/tools/test_audit.py", "tests/tools/test_audit_rules.py")),
     Module("tools/audit_chain.py", ("tests/tools/test_audit.py", "tests/tools/test_audit_rules.py")),
@@ -101,6 +106,13 @@ def load_equivalent() -> dict[str, str]:
     return out
 
 
+def load_floors() -> dict[str, float]:
+    """module -> the lowest score CI accepts below the goal (mutation/floors.toml, a ratchet)."""
+    if not FLOORS.is_file():
+        return {}
+    return {str(k): float(v) for k, v in tomllib.loads(FLOORS.read_text("utf-8")).get("floors", {}).items()}
+
+
 def _ignore(_dir: str, names: list[str]) -> set[str]:
     return {n for n in names if n in ("__pycache__", ".hypothesis", ".pytest_cache")}
 
@@ -125,14 +137,19 @@ def build_tree(mod: Module, dest: Path) -> None:
         target.write_text(re.sub(r"^@njit\(.*\)\n", "", src, flags=re.M), "utf-8")
         shutil.copystat(ROOT / mod.path, target)
     tests = [t for t in mod.tests if (ROOT / t).is_file()]
+    pytest_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-W", "ignore"]
+    for node in mod.deselect:
+        pytest_args += ["--deselect", node]
     conf = (
         "\n[tool.mutmut]\n"
         'source_paths = ["jitplan/"]\n'
         f'only_mutate = ["jitplan/{mod.path}"]\n'
         f"also_copy = {json.dumps([f'{p}/' for p in PACKAGES])}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-W", "ignore"]\n'
+        f"pytest_add_cli_args = {json.dumps(pytest_args)}\n"
         "use_git_change_detection = false\n"
+        # mypy --strict (what CI runs) rejects many mutants before any test runs: counted as killed
+        f"type_check_command = {json.dumps([sys.executable, '-m', 'mypy', '-p', 'jitplan', '--output', 'json'])}\n"
     )
     (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8") + conf, "utf-8")
 
@@ -206,8 +223,9 @@ def changed_lines(diff: str) -> str:
 
 
 def report(mod: Module, rows: list[dict[str, str]], equivalent: dict[str, str],
-           seconds: float) -> dict[str, object]:
+           seconds: float) -> dict[str, Any]:
     killed = sum(r["status"] in DETECTED for r in rows)
+    by_mypy = sum(r["status"] == "caught by type check" for r in rows)
     equiv = [r for r in rows if r["status"] not in DETECTED and r["id"] in equivalent]
     survivors = [r for r in rows if r["status"] not in DETECTED and r["id"] not in equivalent]
     denominator = len(rows) - len(equiv)
@@ -215,7 +233,8 @@ def report(mod: Module, rows: list[dict[str, str]], equivalent: dict[str, str],
     for r in sorted(survivors, key=lambda r: r["id"]):
         print(f"  SURVIVED ({r['status']}) {r['id']}  [{r['name'].rpartition('.')[2]}]")
         print(changed_lines(r["diff"]))
-    return {"module": mod.path, "mutants": len(rows), "killed": killed, "equivalent": len(equiv),
+    return {"module": mod.path, "status": "ok", "mutants": len(rows), "killed": killed, "by_mypy": by_mypy,
+            "equivalent": len(equiv),
             "survived": len(survivors), "score": round(score, 1), "seconds": round(seconds)}
 
 
@@ -256,50 +275,57 @@ def main(argv: list[str] | None = None) -> int:
         mods = [BY_PATH[p] for p in args.modules] if args.modules else list(MODULES)
     equivalent = load_equivalent()
     start = time.monotonic()
-    results: list[dict[str, object]] = []
+    results: list[dict[str, Any]] = []
     for mod in mods:
         left = args.budget_s - (time.monotonic() - start)
-        if left <= 30:
-            print(f"== {mod.path}: NOT RUN (time budget of {args.budget_s:g}s spent)")
-            results.append({"module": mod.path, "score": None})
-            continue
         if mod.needs_env and not os.environ.get(mod.needs_env):
             print(f"== {mod.path}: NOT RUN ({mod.needs_env} is not set: its tests need that server)")
             continue
+        if left <= 30:
+            print(f"== {mod.path}: NOT RUN (the {args.budget_s:g}s time budget is spent)")
+            results.append({"module": mod.path, "status": "over budget"})
+            continue
         if not any((ROOT / t).is_file() for t in mod.tests):
             print(f"== {mod.path}: NOT RUN (none of its tests exist: {' '.join(mod.tests)})")
-            results.append({"module": mod.path, "score": None})
+            results.append({"module": mod.path, "status": "no tests"})
             continue
         dest = WORK / slug(mod.path)
         print(f"== {mod.path}: mutating, tests: {' '.join(mod.tests)}", flush=True)
         build_tree(mod, dest)
         rc, seconds = run_mutmut(mod, dest, left, args.jobs)
         if rc != 0:
-            why = "cut off by the time budget" if rc == -1 else f"mutmut exited {rc}"
-            print(f"  {why}; last lines of {dest / 'mutmut.log'}:")
+            status = "over budget" if rc == -1 else f"mutmut exited {rc}"
+            print(f"  {status}; last lines of {dest / 'mutmut.log'}:")
             tail = (dest / "mutmut.log").read_text("utf-8", "replace").splitlines()[-15:]
             print("\n".join("    " + ln[-200:] for ln in tail))
-            results.append({"module": mod.path, "score": None, "seconds": round(seconds)})
+            results.append({"module": mod.path, "status": status, "seconds": round(seconds)})
             continue
-        results.append(report(mod, analyze(mod, dest), equivalent, seconds))
-        r = results[-1]
-        print(f"  {r['killed']}/{int(r['mutants']) - int(r['equivalent'])} killed = {r['score']}% "  # type: ignore[call-overload]
-              f"({r['equivalent']} equivalent, {r['survived']} survived) in {r['seconds']}s", flush=True)
-    print("\nmodule                          killed / non-equivalent   score   equivalent   time")
+        r = report(mod, analyze(mod, dest), equivalent, seconds)
+        results.append(r)
+        print(f"  {r['killed']}/{r['mutants'] - r['equivalent']} killed = {r['score']}% ({r['by_mypy']} of them "
+              f"by mypy; {r['equivalent']} equivalent, {r['survived']} survived) in {r['seconds']}s", flush=True)
+    total = time.monotonic() - start
+    print("\nmodule                          killed / non-equivalent    score  equivalent  by mypy    time")
     for r in results:
-        if r.get("score") is None:
-            print(f"{r['module']:<32}{'not finished':>25}")
+        if r["status"] != "ok":
+            print(f"{r['module']:<32}{r['status']:>25}")
             continue
-        den = int(r["mutants"]) - int(r["equivalent"])  # type: ignore[call-overload]
+        den = r["mutants"] - r["equivalent"]
         print(f"{r['module']:<32}{r['killed']:>12} / {den:<12}{r['score']:>6}%{r['equivalent']:>11}"
-              f"{r['seconds']:>8}s")
-    print(f"total {time.monotonic() - start:.0f}s")
+              f"{r['by_mypy']:>9}{r['seconds']:>7}s")
+    print(f"total {total:.0f}s")
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "summary.json").write_text(json.dumps(results, indent=1), "utf-8")
-    failed = [r for r in results if r.get("score") is None
-              or float(r["score"]) < args.fail_under]  # type: ignore[arg-type]
-    return 1 if failed and (args.fail_under > 0 or any(r.get("score") is None for r in failed)) else 0
-
+    (WORK / "summary.json").write_text(json.dumps({"seconds": round(total), "modules": results}, indent=1), "utf-8")
+    floors = load_floors()
+    bad = [f"{r['module']} ({r.get('score', r['status'])})" for r in results
+           if r["status"] not in ("ok", "over budget")
+           or (r["status"] == "ok" and r["score"] < min(args.fail_under, floors.get(r["module"], 100.0)))]
+    if bad:
+        print(f"mutation: FAILED (below {args.fail_under:g}%, or below the module's floor in {FLOORS.name}, "
+              f"or not run): {', '.join(bad)}", file=sys.stderr)
+    if any(r["status"] == "over budget" for r in results):
+        print("mutation: WARNING: some modules were not finished within the time budget", file=sys.stderr)
+    return 1 if bad else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -337,3 +337,83 @@ def test_confidence_sets_the_significance_level() -> None:
     assert compare_metric("latency_p95_ms", canary, baseline, GateConfig()).verdict == "fail"
     strict = compare_metric("latency_p95_ms", canary, baseline, GateConfig(confidence=0.99))
     assert strict.verdict == "inconclusive"
+
+
+# ---- windows, cohorts and the numbers behind a verdict --------------------------------------
+
+
+def test_default_source_is_empty() -> None:
+    assert Observations.from_signals([]).source == "" and Observations.from_signals([]).sha256 is None
+
+
+def test_errored_and_stale_counts_respect_the_window() -> None:
+    tol = Tolerance.model_validate({**LAT, "window_s": 60})
+    old_err = Observations.from_signals([sig("latency_p95", 1.0, seconds=-100, lineage=["errored"]),
+                                         sig("latency_p95.canary", 1.0, seconds=-100, lineage=["errored"])],
+                                        as_of=T0)
+    assert check_tolerance(tol, old_err, F, "canary").reason == f"latency_p95_ms: no signal for {F}"
+    stale = Observations.from_signals([sig("latency_p95", 1.0, seconds=-100)]
+                                      + [sig("latency_p95.canary", 1.0, seconds=-100 - i) for i in range(2)], as_of=T0)
+    assert check_tolerance(tol, stale, F, "canary").reason.endswith("older than the 60s window (3) for " + F)
+
+
+def test_non_canary_steps_judge_the_plain_signal_not_a_shadow_cohort() -> None:
+    sigs = [sig("latency_p95.shadow", 9000.0), sig("latency_p95", 100.0)]
+    v = evaluate_gate(step("set_budget", [LAT]), Observations.from_signals(sigs))
+    assert v.verdict == "pass" and v.tolerances[0].observed == 100.0
+
+
+def test_canary_comparison_counts_only_samples_inside_the_window() -> None:
+    tol = [{"metric": "error_rate", "comparator": "<=", "threshold": 0.5, "window_s": 60}]
+    old = [rate("error_rate.canary", 0.9, 10, seconds=-200 - i, lineage=["errored"]) for i in range(3)]
+    old += [rate("error_rate.baseline", 0.9, 10, seconds=-200 - i, lineage=["errored"]) for i in range(2)]
+    old += [rate("error_rate.canary", 0.5, 10, seconds=-200 - i) for i in range(5)]
+    old += [rate("error_rate.baseline", 0.5, 10, seconds=-200 - i) for i in range(5)]
+    fresh = [rate("error_rate.canary", 0.01 * (i + 1), 1000, seconds=-i) for i in range(4)]
+    fresh += [rate("error_rate.baseline", 0.01 * (4 - i) + 0.001, None, seconds=-i) for i in range(4)]
+    c = evaluate_gate(step("canary", tol), Observations.from_signals(old + fresh, as_of=T0)).comparisons[0]
+    assert (c.canary_n, c.baseline_n, c.canary_errored, c.baseline_errored) == (4, 4, 0, 0)
+    assert (c.test or "").startswith("mann-whitney")  # the old counted samples are outside the window
+    counted = fresh[:4] + [rate("error_rate.baseline", 0.01, 1000, seconds=-i) for i in range(4)]
+    c2 = evaluate_gate(step("canary", tol), Observations.from_signals(old + counted, as_of=T0)).comparisons[0]
+    assert c2.test == "two-proportion (Fisher exact)" and c2.canary_mean == pytest.approx(0.025)
+    few = [rate("error_rate.canary", 0.01, 1000, seconds=-i) for i in range(2)]
+    c3 = evaluate_gate(step("canary", tol), Observations.from_signals(old + few, as_of=T0)).comparisons[0]
+    assert c3.reason.endswith("need at least 4 each (10 older samples predate the stage)")
+
+
+def test_default_canary_metrics_are_the_features_canary_cohorts_only() -> None:
+    sigs = [sig("latency_p95.canary", 1000.0 + i, seconds=i) for i in range(6)]
+    sigs += [sig("latency_p95.baseline", 1000.0 + i, seconds=i) for i in range(6)]
+    sigs += [rate("error_rate.canary", 0.5, seconds=i) for i in range(6)]
+    sigs[-6:] = [s.model_copy(update={"feature": "other", "name": "other.error_rate.canary"}) for s in sigs[-6:]]
+    sigs += [sig("latency_p99.baseline", 900.0 + i, seconds=i) for i in range(6)]
+    v = evaluate_gate(step(), Observations.from_signals(sigs))
+    assert [c.metric for c in v.comparisons] == ["latency_p95_ms"]
+
+
+def test_comparison_reports_its_numbers() -> None:
+    c = compare_metric("latency_p95_ms", [10.0, 30, 20, 40], [1.0, 3, 2, 5], GateConfig())
+    assert (c.canary_mean, c.baseline_mean, c.canary_median, c.baseline_median) == (25.0, 2.75, 25.0, 2.5)
+    assert (c.canary_n, c.baseline_n, c.tolerance, c.confidence) == (4, 4, 0.1, 0.95)
+    ok = compare_metric("latency_p95_ms", [100.0, 101, 99, 100.5], [100.0, 101, 99.5, 100], GateConfig())
+    assert ok.verdict == "pass"
+    assert ok.reason == (f"latency_p95_ms: canary mean 100.1 vs baseline mean 100.1: no significant degradation "
+                         f"(+0.0%, p={ok.p_value:.3g}, {ok.test})")
+
+
+def test_all_zero_cohorts_have_no_change() -> None:
+    c = compare_metric("error_rate", [0.0] * 4, [0.0] * 4, GateConfig())
+    assert c.verdict == "pass" and c.relative_change == 0.0
+
+
+def test_from_zero_reason() -> None:
+    c = compare_metric("error_rate", [0.01, 0.02, 0.01, 0.03, 0.02], [0.0] * 5, GateConfig())
+    assert c.reason.startswith("error_rate: canary mean 0.018 vs baseline mean 0: worse by from 0 > 10% tolerance, "
+                               "significant (p=")
+
+
+def test_worse_by_exactly_the_tolerance_without_significance_passes() -> None:
+    c = compare_metric("latency_p95_ms", [120.0, 100, 110, 115, 105], [100.0, 110, 90, 105, 95], GateConfig())
+    assert c.relative_change == pytest.approx(0.1) and c.p_value is not None and c.p_value > 0.05
+    assert c.verdict == "pass"
