@@ -75,7 +75,12 @@ class StageGate:
             list(snap.signals) if snap else [], quarantined=reading.quarantined,
             source=reading.source, sha256=reading.sha256, as_of=snap.observed_at if snap else None, since=since,
         )
-        return evaluate_gate(u.step, obs, self.config, phase=u.action), obs
+        verdict = evaluate_gate(u.step, obs, self.config, phase=u.action)
+        feature = u.step.feature
+        why = [r[:300] for r in reading.reasons if feature and feature in r][:3]
+        if verdict.verdict == "inconclusive" and why:  # e.g. a query's empty result, a quarantine
+            verdict = verdict.model_copy(update={"reason": f"{verdict.reason} (source: {'; '.join(why)})"})
+        return verdict, obs
 
     def quality_row(self, u: Unit, obs: Observations | None) -> QualityRow | None:
         """For a refresh_prompt phase: expected vs observed quality (fresh samples)."""

@@ -146,19 +146,27 @@ def test_empty_or_nan_canary_is_errored_and_the_gate_inconclusive(prom: tuple[Pr
     p, url = prom
     p.answers[CANARY] = answer
     p.answers[BASE] = (200, _matrix([({}, series([100, 99, 101, 100, 98]))]))
-    reading = PrometheusSource(spec(url), contracts=contracts(), clock=lambda: NOW).latest()
-    assert reading.snapshot is not None
-    assert any(why in r for r in reading.reasons)
-    marker = reading.snapshot.signals[-1]
-    assert "errored" in marker.lineage and len(reading.quarantined) == 1
+    src = PrometheusSource(spec(url), contracts=contracts(), clock=lambda: NOW)
+    reading = src.latest()
+    assert reading.snapshot is not None and len(reading.snapshot.signals) == 5  # the baseline's only
+    assert [r for r in reading.reasons if why in r and r.startswith(f"{F}.latency_p95.canary ({F}): no samples")]
     obs = Observations.from_signals(list(reading.snapshot.signals), quarantined=reading.quarantined,
                                     as_of=reading.snapshot.observed_at,
                                     since=datetime.fromtimestamp(NOW - 20, UTC))
     step = Step.model_validate({"id": "c", "action": "canary", "feature": F, "version": "1.2.0",
                                 "params": {"weight": 5},
                                 "tolerances": [{"metric": "latency_p95_ms", "comparator": "<", "threshold": 2500}]})
-    verdict = evaluate_gate(step, obs, GateConfig())
-    assert verdict.verdict == "inconclusive"
+    assert evaluate_gate(step, obs, GateConfig()).verdict == "inconclusive"
+    # the orchestrator's stage gate names the reason
+    from jitplan.agent.execution_units import plan_units
+    from jitplan.agent.stage_gate import StageGate
+    from jitplan.contracts.plan import Plan
+
+    (unit,) = plan_units(Plan.model_validate({"id": "p", "goal": "g", "steps": [step.model_dump(mode="json")]}))
+    gate = StageGate(src, GateConfig(), clock=lambda: datetime.fromtimestamp(NOW, UTC), sleep=lambda s: None,
+                     poll_s=1.0, plan_sha256="x")
+    verdict, _ = gate.read(unit, datetime.fromtimestamp(NOW - 20, UTC))
+    assert verdict.verdict == "inconclusive" and why in verdict.reason and "canary n=0" in verdict.reason
 
 
 def test_http_error_names_prometheus_error(prom: tuple[Prom, str]) -> None:

@@ -9,9 +9,9 @@ Every result is an ordinary ``Signal`` checked under its data contract, with ``s
 (``prometheus <url>``) and ``lineage`` naming the query (``query:<name>``, ``promql:<text>``,
 ``cohort:<c>``, ``series:{labels}``). A query without a usable answer never passes:
 
-- empty result, only NaN/Inf values, or no version for ``{{version}}`` -> one errored,
-  quarantined measurement (lineage ``errored`` and ``reason:<why>``): the gate counts it, never
-  uses it, and stays inconclusive while a cohort has nothing else;
+- empty result, only NaN/Inf values, or no version for ``{{version}}`` -> no samples from that
+  query, and a reason in the reading (``<name> (<feature>): no samples: <why>``): a gate short
+  of samples is inconclusive and names it, never passes;
 - unreachable server, HTTP error, timeout or a malformed answer -> ``latest()`` raises a
   ``UserError`` naming the query and the cause (the gate: "signals unreadable", inconclusive).
 
@@ -143,28 +143,19 @@ class PrometheusSource:
         now = self.clock()
         return datetime.fromtimestamp(now, UTC), [self.query(q, now) for q in self.spec.signals]
 
-    def _marker(self, o: QueryOutcome, at: datetime) -> Signal:
-        q = o.query
-        return Signal(name=q.name, kind=q.kind, feature=q.feature, value=0.0, unit=q.unit, observed_at=at,
-                      source=f"prometheus {self.spec.server(q).url}",
-                      lineage=["errored", f"query:{q.name}", *([f"cohort:{q.cohort}"] if q.cohort else []),
-                               f"reason:{o.problem}"])
-
     def reading(self, at: datetime, outcomes: list[QueryOutcome]) -> SignalReading:
-        """The outcomes as one checked reading: failed queries as errored, quarantined markers."""
+        """The outcomes as one checked reading; each failed query is a reason (and no sample)."""
         good = sorted((s for o in outcomes for s in o.signals), key=lambda s: s.observed_at)[-_MAX_SIGNALS:]
-        failed = [o for o in outcomes if not o.ok]
-        markers = [self._marker(o, at) for o in failed]
-        snap = SignalSnapshot(observed_at=at, signals=[*good, *markers][-_MAX_SIGNALS:])
-        bad = set(range(len(snap.signals) - len(markers), len(snap.signals)))
-        reasons = [f"{o.query.name}: inconclusive: {o.problem}" for o in failed]
+        snap = SignalSnapshot(observed_at=at, signals=good)
+        reasons = [f"{o.query.name} ({o.query.feature}): no samples: {o.problem}" for o in outcomes if not o.ok]
+        bad: set[int] = set()
         if self.contracts is not None:
             from jitplan.tools.signal_check import check_signals
 
             for i, st in enumerate(check_signals(snap, self.contracts)):
-                if i not in bad and not st.ok:
+                if not st.ok:
                     bad.add(i)
-                    reasons.append(f"{st.signal.name}: {'; '.join(st.reasons)}")
+                    reasons.append(f"{st.signal.name}: quarantined: {'; '.join(st.reasons)}")
         return SignalReading(snap, f"{self.name} (prometheus)", frozenset(bad), tuple(reasons))
 
     def latest(self) -> SignalReading:
