@@ -417,3 +417,12 @@ def test_worse_by_exactly_the_tolerance_without_significance_passes() -> None:
     c = compare_metric("latency_p95_ms", [120.0, 100, 110, 115, 105], [100.0, 110, 90, 105, 95], GateConfig())
     assert c.relative_change == pytest.approx(0.1) and c.p_value is not None and c.p_value > 0.05
     assert c.verdict == "pass"
+
+
+def test_a_sub_second_window_is_kept() -> None:
+    tol = [{**LAT, "window_s": 0.5}]
+    sigs = [sig("latency_p95.canary", 1000.0 + i, seconds=-0.1 * i) for i in range(4)]
+    sigs += [sig("latency_p95.baseline", 1000.0 + i, seconds=-0.1 * i) for i in range(4)]
+    sigs += [sig("latency_p95.canary", 5000.0, seconds=-0.8), sig("latency_p95.baseline", 1.0, seconds=-0.8)]
+    c = evaluate_gate(step("canary", tol), Observations.from_signals(sigs, as_of=T0)).comparisons[0]
+    assert (c.canary_n, c.baseline_n) == (4, 4)
