@@ -73,6 +73,7 @@ def json_line(event: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import signal
 
     from jitplan.agent.commands._policy_args import policy_choice, requester
@@ -88,9 +89,15 @@ def run(args: argparse.Namespace) -> int:
     if args.apply and not args.state:
         raise UserError("--apply needs --state FLAGS (the flag store to change)", source="--state")
     who, choice = requester(args), policy_choice(args)
-    cfg = WatchConfig(catalog=args.catalog, contracts=args.contracts, role=str(who.role), region=str(who.region),
-                      signals_dir=args.signals_dir, sources=args.sources, state=args.state,
-                      policy=choice.path, no_policy=choice.disabled, apply=args.apply,
+
+    def absolute(path: str | None) -> str | None:  # cycles are resumed from other folders too
+        return os.path.abspath(path) if path else None
+
+    cfg = WatchConfig(catalog=str(absolute(args.catalog)), contracts=str(absolute(args.contracts)),
+                      role=str(who.role), region=str(who.region),
+                      signals_dir=absolute(args.signals_dir), sources=absolute(args.sources),
+                      state=absolute(args.state), policy=absolute(choice.path), no_policy=choice.disabled,
+                      apply=args.apply,
                       interval_s=args.interval, debounce_s=args.debounce, settle_s=args.settle,
                       replications=args.replications, use_cache=not args.no_cache,
                       max_cycles=args.max_cycles, once=args.once)
