@@ -28,7 +28,8 @@ HEADER = "package jitplan\nimport rego.v1\n"
 
 
 def good() -> dict[str, Any]:
-    return json.loads((ROOT / "tests" / "policies" / "plans" / "good-summarizer-canary.json").read_text())
+    doc: dict[str, Any] = json.loads((ROOT / "tests" / "policies" / "plans" / "good-summarizer-canary.json").read_text())
+    return doc
 
 
 def bundle(body: str) -> PolicyBundle:
