@@ -82,6 +82,11 @@ def test_over_the_step_cap_the_policy_is_not_asked() -> None:
     rep2 = validate(plan, CAT, [], STATE, bundle('deny contains "asked" if { true }\nescalate := set()'),
                     OPERATOR, max_steps=2)
     assert [v.code for v in rep2.violations].count("too_many_steps") == 1 and rep2.policy is None
+    at_cap = validate(plan, CAT, [], STATE, None, max_steps=3)
+    assert "too_many_steps" not in [v.code for v in at_cap.violations]
+    asked = validate(doc, CAT, [], STATE, bundle('deny contains "asked" if { true }\nescalate := set()'),
+                     OPERATOR, max_steps=3)
+    assert asked.policy is not None and "policy_deny" in [v.code for v in asked.violations]
     msg = next(v.message for v in rep2.violations if v.code == "too_many_steps")
     assert msg == "plan has 3 steps, more than the cap of 2; split it into smaller plans"
 
@@ -136,6 +141,9 @@ def test_catalog_context_indexes_the_catalog_it_was_given() -> None:
     again, _ = catalog_context(CAT)
     assert again is store
     copies = [Catalog.from_file(WORLD / "catalog.yaml") for _ in range(5)]
+    for c in copies[:3]:
+        catalog_context(c)
+    assert catalog_context(CAT)[0] is store  # four catalogs are kept
     for c in copies:
         s, d = catalog_context(c)
         assert s.catalog is c and d == CAT.digest()
