@@ -15,13 +15,14 @@ __all__ = ["SEVERITIES", "DiffReport", "DiffSide", "Finding", "detect_kind", "di
 
 import contextlib
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jitplan.contracts.errors import UserError
+from jitplan.tools.diff_findings import DiffSide, Finding
 from jitplan.tools.schema_compat import Severity, compare_schemas
-from jitplan.tools.yaml_lines import LineIndex, line_index, line_of, render_path
+from jitplan.tools.yaml_lines import line_index
 
 if TYPE_CHECKING:
     from jitplan.contracts.catalog import Catalog, FeatureSpec
@@ -29,25 +30,6 @@ if TYPE_CHECKING:
 
 SEVERITIES: tuple[Severity, ...] = ("breaking", "needs-review", "info")
 Kind = Literal["catalog", "contracts"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One judged difference (the ``findings`` rows of ``--json``)."""
-
-    severity: Severity
-    code: str
-    message: str
-    path: str
-    """Field path in ``file`` (``features[4].outputs.required``; ``contracts[1].max``)."""
-    file: str
-    line: int | None
-    feature: str | None = None
-    version: str | None = None
-    signal_kind: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -76,19 +58,6 @@ class DiffReport:
         return {"kind": self.kind, "old": self.old, "new": self.new, "state": self.state,
                 "compatible": self.compatible, "counts": self.counts, "exit_code": self.exit_code,
                 "findings": [f.to_dict() for f in self.findings]}
-
-
-@dataclass(frozen=True)
-class DiffSide:
-    """One loaded input file: its text, parsed document and line index."""
-
-    source: str
-    text: str
-    data: dict[str, Any]
-    index: LineIndex
-
-    def where(self, *path: str | int) -> tuple[str, int | None]:
-        return render_path(path), line_of(self.index, path)
 
 
 def detect_kind(data: dict[str, Any]) -> Kind | None:

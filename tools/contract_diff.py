@@ -13,7 +13,7 @@ __all__ = ["diff_contracts"]
 import math
 
 from jitplan.contracts.signals import ContractSet, DataContract
-from jitplan.tools.catalog_diff import DiffSide, Finding
+from jitplan.tools.diff_findings import DiffSide, Finding
 from jitplan.tools.schema_compat import Severity
 
 
