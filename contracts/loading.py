@@ -159,7 +159,8 @@ def parse_document(text: str, source: str) -> dict[str, Any]:
     else:
         check_yaml_nesting(text, source)
         try:
-            data = yaml.safe_load(text)
+            # libyaml's loader when present: ~10x faster on large catalogs, same safe types.
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except RecursionError:  # pragma: no cover - the scan above bounds the depth
             raise _too_deep(source, None) from None
         except yaml.YAMLError as exc:
