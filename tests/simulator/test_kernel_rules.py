@@ -657,3 +657,22 @@ def test_heap_servers_with_staggered_free_times() -> None:
             free[m] = st + s
             waits += st - t
         assert q.total(F_WAIT) == pytest.approx(waits, rel=1e-9)
+
+
+@pytest.mark.parametrize(("base", "canary"), [(0, 1), (1, 0)])
+def test_totals_count_both_versions_of_a_busy_canary_chunk(base: int, canary: int) -> None:
+    q = Queue(versions=[version(a=0.001), version(a=0.002)], route=(base, canary, 50, -1, 0), ticks=1)
+    q.run(np.linspace(0.0, 100.0, 1000))
+    assert q.of(0, F_N) > 300 and q.of(1, F_N) > 300
+    assert q.total(F_N) == 1000 == q.of(0, F_N) + q.of(1, F_N)
+    assert q.total(F_BUSY) == pytest.approx(q.of(0, F_BUSY) + q.of(1, F_BUSY))
+    assert (q.hist_ver.sum(axis=0) == q.hist_tick.sum(axis=0)).all()
+
+
+def test_a_pending_retry_of_the_other_version_keeps_both_in_the_totals() -> None:
+    q = Queue(versions=[version(outage=1.0), version(a=0.001)], route=(1, 0, 100, -1, 0), retries=1,
+              backoff=100.0, ticks=1)
+    q.run([0.0], t_end=1.0)  # version 0 (the canary) fails; its retry waits
+    q.route = (1, -1, 0, -1, 0)
+    q.run(np.linspace(1.0, 200.0, 1000), t_end=1e9)
+    assert q.total(F_N) == 1002 and q.of(0, F_N) == 2 and q.of(1, F_N) == 1000
