@@ -676,3 +676,12 @@ def test_a_pending_retry_of_the_other_version_keeps_both_in_the_totals() -> None
     q.route = (1, -1, 0, -1, 0)
     q.run(np.linspace(1.0, 200.0, 1000), t_end=1e9)
     assert q.total(F_N) == 1002 and q.of(0, F_N) == 2 and q.of(1, F_N) == 1000
+
+
+def test_a_busy_one_version_chunk_over_several_ticks_keeps_every_latency() -> None:
+    q = Queue(versions=[version(dist=EXP, a=0.01)], ticks=3, tick_s=1.0)
+    rng = np.random.default_rng(2)
+    q.run(np.sort(rng.uniform(0.0, 3.0, 2000)), ue=rng.exponential(1.0, 2000))
+    assert q.total(F_N) == 2000 and q.hist_ver[0].sum() == 2000 == q.hist_tick.sum()
+    assert (q.hist_ver[0] == q.hist_tick.sum(axis=0)).all()
+    assert [q.tot[k, F_N] for k in range(3)] == [q.ver[k, 0, F_N] for k in range(3)]
