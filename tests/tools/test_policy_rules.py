@@ -4,6 +4,7 @@ fail denies with the exact reason an operator reads, and the built-in scan sees 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,75 @@ def test_default_bundle_missing_or_empty(monkeypatch: pytest.MonkeyPatch, tmp_pa
     (tmp_path / "policy_bundle" / "sub" / "z.rego").write_text(HEADER)
     (tmp_path / "policy_bundle" / "a.rego").write_text(HEADER)
     assert [n for n, _ in PolicyBundle.default().files] == ["a.rego", "sub/z.rego"]
+
+
+# ---- exact texts and hashes (found by make mutation) -----------------------------------------
+
+
+def test_compile_error_text_is_the_engines_first_error() -> None:
+    d = evaluate_policy(bundle_of("deny contains x if {", name="rules/bad.rego"), {})
+    assert d.error == "policy bundle does not compile: rules/bad.rego: this is unclosed"
+
+
+def test_bundle_hashes_are_pinned_to_their_formula() -> None:
+    files = [("b.rego", HEADER + CLEAN), ("a.rego", HEADER)]
+    h = hashlib.sha256()
+    for name, text in sorted(files):
+        h.update(name.encode() + b"\0" + text.encode() + b"\0")
+    assert PolicyBundle.from_sources(files).sha256 == h.hexdigest()
+    assert PolicyBundle.no_policy().sha256 == hashlib.sha256(b"jitplan:no-policy").hexdigest()
+
+
+def test_load_errors_name_the_directory_exactly(tmp_path: Path) -> None:
+    def message(target: Path) -> str:
+        with pytest.raises(UserError) as info:
+            PolicyBundle.load(target)
+        return str(info.value)
+
+    assert message(tmp_path / "nope") == f"{tmp_path / 'nope'}: policy bundle directory not found"
+    (tmp_path / "f.rego").write_text(HEADER)
+    assert message(tmp_path / "f.rego") == f"{tmp_path / 'f.rego'}: expected a directory of .rego files"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert message(empty) == f"{empty}: no .rego files in the policy bundle directory"
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(P.MAX_BUNDLE_FILES + 1):
+        (many / f"p{i:03}.rego").write_text(HEADER)
+    assert message(many) == f"{many}: 201 .rego files, more than the 200-file limit"
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "a.rego").write_text(HEADER)
+    assert PolicyBundle.load(ok).path == str(ok)
+
+
+def test_default_bundle_errors_name_where_to_look(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.resources
+
+    monkeypatch.setattr(importlib.resources, "files", lambda pkg: tmp_path)
+    with pytest.raises(UserError) as info:
+        PolicyBundle.default()
+    assert str(info.value) == ("--policy: the default policy bundle is not installed (package data "
+                               "jitplan/tools/policy_bundle); reinstall jitplan or pass --policy DIR")
+    (tmp_path / "policy_bundle").mkdir()
+    with pytest.raises(UserError) as info:
+        PolicyBundle.default()
+    assert str(info.value) == f"{tmp_path / 'policy_bundle'}: no .rego files in the installed default policy bundle"
+
+
+@pytest.mark.parametrize(("source", "found"), [
+    ("x := 1 # time.now_ns()", []),                      # a comment at the very end
+    ('x := "time.now_ns()', []),                         # an unterminated string at the very end
+    ("x := `time.now_ns()", []),                         # an unterminated raw string at the very end
+    ('x := "a"time.now_ns()', ["1: time.now_ns"]),       # right after a string
+    ("x := time.now_ns\"a\"", ["1: time.now_ns"]),        # right before a string
+    ("x := `a`time.now_ns()", ["1: time.now_ns"]),       # right after a raw string
+    ("x := `a\n`time.now_ns()", ["2: time.now_ns"]),     # a raw string ending on the next line
+])
+def test_scan_edges(source: str, found: list[str]) -> None:
+    assert forbidden_builtins(source, "f.rego") == [f"f.rego:{x}" for x in found]
+
+
+def test_an_unterminated_string_ends_at_its_line() -> None:
+    found = forbidden_builtins('x := "abc\ny := time.now_ns()', "f.rego")
+    assert len(found) == 1 and found[0].endswith(": time.now_ns")
