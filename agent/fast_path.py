@@ -84,7 +84,10 @@ def run_fast_path(request: Any, thread_id: str, target: str) -> dict[str, Any] |
     inputs = request.model_dump(mode="json")
     from jitplan.agent.nodes.perceive import takes_fast_path
 
-    if not takes_fast_path(inputs):
+    try:
+        if not takes_fast_path(inputs):
+            return None
+    except Exception:  # bad inputs: the graph reports them as it always did (and checkpoints the try)
         return None
     from jitplan.agent.nodes.decide import decide, record
     from jitplan.agent.nodes.perceive import perceive, triage

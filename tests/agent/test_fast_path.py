@@ -99,3 +99,10 @@ def test_not_taken_under_crash_injection_or_for_a_graph_thread(world: Path, monk
     monkeypatch.setattr(fast_path, "ENABLED", True)
     assert fast_path.run_fast_path(_request(world), "cycle-g", target) is None  # the graph's thread
     assert fast_path.run_fast_path(_request(world), "cycle-x", "postgresql://h/db") is None
+
+
+def test_bad_inputs_are_left_to_the_graph(world: Path, tmp_path: Path) -> None:
+    bad = _request(world).model_copy(update={"signals": str(tmp_path / "missing.yaml")})
+    assert fast_path.run_fast_path(bad, "cycle-bad", checkpoint_target()) is None
+    with pytest.raises(UserError):
+        run_cycle(bad, thread_id="cycle-bad")  # the graph's error, as before
