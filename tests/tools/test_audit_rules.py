@@ -261,3 +261,32 @@ def test_a_failed_append_writes_nothing(log: AuditLog) -> None:
         log.append("", {})
     assert [r.seq for r in log.rows()] == [1]
     assert log.append("b", {}).seq == 2
+
+
+def test_reports_carry_the_last_good_head(log: AuditLog) -> None:
+    rows = three(log)
+    key = b"k"
+    signed = log.head(key)
+    for rep in (log.verify(signed), log.verify(signed, hmac_key=b"other"), log.verify(AuditHead(seq=9, hash=rows[2].hash)),
+                log.verify(AuditHead(seq=2, hash="a" * 64)), log.verify(AuditHead(seq=1, hash=rows[0].hash))):
+        assert (rep.head_seq, rep.head_hash) == (3, rows[2].hash)
+        assert rep.anchored
+
+
+def test_postgres_urls_go_to_the_postgres_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jitplan.tools.audit_postgres as pg
+
+    class Fake:
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+    monkeypatch.setattr(pg, "PostgresAuditBackend", Fake)
+    for url in ("postgresql://u@h/db", "postgres://u@h/db"):
+        assert AuditLog.open(url).backend.url == url  # type: ignore[attr-defined]
+
+
+def test_the_audit_url_setting_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JITPLAN_AUDIT_URL", str(tmp_path / "from-env.db"))
+    with opened() as lg:
+        lg.append("k", {})
+    assert (tmp_path / "from-env.db").is_file()
