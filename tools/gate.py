@@ -144,7 +144,9 @@ def compare_metric(
         eb = sum(round(v * n) for v, n in zip(baseline, baseline_requests, strict=True))
         nc, nb = sum(canary_requests), sum(baseline_requests)
         mc, mb = ec / nc, eb / nb
-        test = two_proportion_test(ec, nc, eb, nb) if worse_high else two_proportion_test(nb - eb, nb, nc - ec, nc)
+        # one-sided: is the canary's bad-event proportion greater? (for lower-is-worse rates the
+        # bad events are the complements: requests that did not succeed)
+        test = two_proportion_test(ec, nc, eb, nb) if worse_high else two_proportion_test(nc - ec, nc, nb - eb, nb)
         what = f"canary {ec}/{nc} vs baseline {eb}/{nb}"
     else:
         test = mann_whitney_u([sign * v for v in canary], [sign * v for v in baseline])
