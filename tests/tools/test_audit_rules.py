@@ -197,8 +197,9 @@ def test_records_of_one_thread(log: AuditLog) -> None:
 ])
 def test_field_limits(log: AuditLog, kw: dict[str, Any], message: str) -> None:
     args: dict[str, Any] = {"kind": "plan", "thread_id": None, "key": None, **kw}
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=message) as info:
         log.append(args.pop("kind"), {}, **args)
+    assert str(info.value) == message and info.value.field == next(iter(kw))  # names the field
     assert log.rows() == []
     ok: dict[str, Any] = {"kind": "k" * MAX_KIND, "thread_id": "t" * MAX_THREAD, "key": "x" * MAX_KEY}
     log.append(ok.pop("kind"), {}, **ok)
