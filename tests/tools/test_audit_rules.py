@@ -291,3 +291,37 @@ def test_the_audit_url_setting_is_used(tmp_path: Path, monkeypatch: pytest.Monke
     with opened() as lg:
         lg.append("k", {})
     assert (tmp_path / "from-env.db").is_file()
+
+
+def test_sqlite_backend_paths_threads_and_busy(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as info:
+        AuditLog.open(str(tmp_path))
+    assert str(info.value) == f"{tmp_path}: is a directory, expected an SQLite audit database"
+    deep = tmp_path / "a" / "b" / "audit.db"
+    with opened(str(deep)) as lg:
+        import threading
+
+        out: list[int] = []
+        t = threading.Thread(target=lambda: out.append(lg.append("from-a-thread", {}).seq))
+        t.start()
+        t.join()
+        assert out == [1]  # the orchestrator appends from worker threads
+    assert deep.is_file()
+
+
+def test_a_locked_database_is_a_run_error(tmp_path: Path) -> None:
+    from jitplan.contracts.errors import RunError
+
+    path = tmp_path / "audit.db"
+    with opened(str(path)) as lg:
+        lg.backend.conn.execute("PRAGMA busy_timeout=0")  # type: ignore[attr-defined]
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(RunError) as info:
+                lg.append("k", {})
+            assert str(info.value).startswith("audit log busy: ") and "locked" in str(info.value)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert lg.append("k", {}).seq == 1
