@@ -13,7 +13,9 @@ Python: what ``@njit`` compiles is exactly this source).
 A survivor that no test can kill (the mutant behaves like the original) is listed in
 ``mutation/equivalent.toml`` under its identity ``<module>:<function>:<hash of the changed
 lines>`` (stable across runs and across edits elsewhere in the file) with a reason; it leaves
-the denominator. Score = killed / (mutants - equivalent); killed includes timeouts.
+the denominator. Score = killed / (mutants - equivalent); killed includes timeouts and mutants
+``mypy --strict`` rejects (mutmut's type check; CI runs mypy, so such a mutant cannot land).
+``mutation/floors.toml`` may hold a lower bar for a module still below the goal (a ratchet).
 
 Usage: ``python scripts/mutation.py [MODULE ...] [--changed BASE] [--budget-s N] [--fail-under P]``.
 """
