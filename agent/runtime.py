@@ -336,26 +336,61 @@ def load_values(thread_id: str, *, checkpoint_url: str | None = None) -> dict[st
 _APPROVE_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def _decision_lock(saver: Any, target: str, thread_id: str) -> Iterator[None]:
+    """Exclusive across processes for one thread's decision.
+
+    SQLite: ``flock`` on ``locks/approve-<hash>.lock`` beside the checkpoint db (under
+    ``JITPLAN_HOME`` by default; released by the kernel if the holder dies). Postgres: a
+    session advisory lock on the saver's own connection (closed, hence released, after the call).
+    """
+    import hashlib
+
+    digest = hashlib.sha256(f"{target}\0{thread_id}".encode()).digest()
+    if target.startswith(("postgres://", "postgresql://")):
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        saver.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            saver.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return
+    import fcntl
+    from pathlib import Path
+
+    locks = Path(target).resolve().parent / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"approve-{digest.hex()[:24]}.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another process decides this thread
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def approve_cycle(
     thread_id: str, *, approve: bool, role: str, comment: str = "", checkpoint_url: str | None = None
 ) -> Any:
     """Resume a cycle waiting for a human with ``Command(resume=...)``; returns a ``CycleResult``.
 
-    Raises ``UserError`` for an unknown thread, one not waiting for approval, or a role the
-    escalation does not list among its approvers. Decisions in one process are serialised, so
-    of two concurrent approvals of a cycle exactly one resumes it; the other finds it decided.
+    Raises ``UserError`` for an unknown thread, one not waiting for approval (already decided:
+    by whom), or a role the escalation does not list among its approvers. Decisions are
+    serialised per thread across threads and processes (``_decision_lock``) and the state is
+    re-read under the lock, so of concurrent approvals exactly one resumes the cycle.
     """
     from langgraph.types import Command
 
     from jitplan.contracts.errors import UserError
 
-    with _APPROVE_LOCK, checkpointer(checkpoint_url) as saver:
+    with _APPROVE_LOCK, checkpointer(checkpoint_url) as saver, \
+            _decision_lock(saver, checkpoint_target(checkpoint_url), thread_id):
         graph = _graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         current = result_of(graph, thread_id)
         if current.decision != "escalated" or current.status != "interrupted":
-            raise UserError(f"cycle {thread_id} is not waiting for approval (decision: {current.decision})",
-                            source="THREAD_ID")
+            by = (current.approval or {}).get("by")
+            state = f": already decided ({current.decision} by {by})" if by else f" (decision: {current.decision})"
+            raise UserError(f"cycle {thread_id} is not waiting for approval{state}", source="THREAD_ID")
         roles = list((current.escalation or {}).get("approver_roles") or [])
         if approve and roles and role not in roles:
             raise UserError(f"role {role!r} may not approve this plan; approvers: {', '.join(roles)}",
