@@ -9,14 +9,25 @@ it at a folder under the system temp dir. ``JITPLAN_NUMBA_CACHE_DIR`` (``Setting
 names the folder outright; numba's own ``NUMBA_CACHE_DIR`` wins over both.
 
 Every module defining cached kernels calls ``configure()`` before its first ``@njit``.
+
+``configure`` also spares the first dispatch scipy.linalg's import (about 0.1 s of CPU, a third
+of numba's first dispatch): numba's array registry asks ``ensure_blas()`` whether a BLAS is
+there, which imports ``scipy.linalg.cython_blas`` and so all of ``scipy.linalg``. The answer
+(the extension module can be found, and scipy's BLAS integer width matches numba's build) is
+the same when looked up without importing it; numba's own linear algebra still imports it
+when a kernel uses it (``_defer_blas_probe``).
 """
 
 from __future__ import annotations
 
 __all__ = ["configure"]
 
+import importlib.machinery
+import importlib.util
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from jitplan.contracts.settings import get_settings
@@ -56,4 +67,43 @@ def configure() -> str | None:
         Path(chosen).mkdir(parents=True, exist_ok=True)
         config.CACHE_DIR = chosen  # type: ignore[attr-defined]  # read when a kernel is decorated
     _DONE.append(chosen)
+    _defer_blas_probe()
     return chosen or None
+
+
+def _blas_found() -> bool:
+    """Whether ``import scipy.linalg.cython_blas`` would succeed, without importing scipy.linalg."""
+    try:
+        spec = importlib.util.find_spec("scipy.linalg")  # imports scipy (numba already did), not scipy.linalg
+    except (ImportError, ValueError):
+        return False
+    places = None if spec is None else spec.submodule_search_locations
+    return bool(places) and importlib.machinery.PathFinder.find_spec("cython_blas", list(places or ())) is not None
+
+
+def _defer_blas_probe() -> None:
+    """Answer numba's import-time BLAS probe (``numba.np.arraymath._check_blas``) by looking up
+    scipy's BLAS module instead of importing it. Only that one call is answered this way: the
+    stand-in puts numba's ``ensure_blas`` back at its first call, and answers any other caller
+    with the real one. Left alone when numba's internals are not the expected ones."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    try:
+        from numba.np import linalg
+    except ImportError:
+        return
+    real: Callable[[], None] | None = getattr(linalg, "ensure_blas", None)
+    check: Callable[[], None] | None = getattr(linalg, "_check_lapack_int_width", None)
+    if real is None or check is None:
+        return
+
+    def probe() -> None:
+        linalg.ensure_blas = real  # type: ignore[attr-defined]  # one call only
+        if "numba.np.arraymath" not in sys.modules:  # not the registry's probe: the real thing
+            real()
+            return
+        if not _blas_found():
+            raise ImportError("scipy 0.16+ is required for linear algebra")  # numba's message
+        check()  # the integer-width check ensure_blas() makes (reads scipy.__config__)
+
+    linalg.ensure_blas = probe  # type: ignore[attr-defined]
