@@ -156,17 +156,18 @@ def build_router() -> APIRouter:
 
     r = APIRouter(prefix="/api", tags=["jitplan"])
 
-    @r.get("/me", response_model=Me)
+    @r.get("/me", response_model=Me, summary="who the caller is (role, region, CSRF token of a session)")
     def me(request: Request) -> Me:
         ident, session = authenticate(request)
         return Me(role=ident.role, region=ident.region, name=ident.name,
                   csrf=session.csrf if session else None)
 
-    @r.get("/cycles", response_model=list[CycleRow])
+    @r.get("/cycles", response_model=list[CycleRow], summary="the cycles, newest first")
     def cycles(who: Who, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
         return service.list_cycles(limit)
 
-    @r.get("/cycles/{thread_id}", response_model=CycleDetail)
+    @r.get("/cycles/{thread_id}", response_model=CycleDetail,
+           summary="one cycle: result, report (costs, node timings), audit records")
     def cycle(who: Who, thread_id: ThreadId) -> dict[str, Any]:
         try:
             return service.cycle_detail(thread_id)
@@ -174,6 +175,7 @@ def build_router() -> APIRouter:
             raise raise_http(exc) from None
 
     @r.get("/cycles/{thread_id}/plots/{scenario}.png", response_class=Response,
+           summary="a simulated scenario's latency, error and cost timelines (PNG)",
            responses={200: {"content": {"image/png": {}}}})
     def plot(who: Who, thread_id: ThreadId,
              scenario: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}:[A-Za-z0-9_]{1,64}$")]) -> Response:
@@ -183,11 +185,12 @@ def build_router() -> APIRouter:
             raise raise_http(exc) from None
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
-    @r.get("/approvals", response_model=list[WaitingCycle])
+    @r.get("/approvals", response_model=list[WaitingCycle], summary="the escalated cycles waiting for a human")
     def approvals(who: Who) -> list[dict[str, Any]]:
         return service.waiting_approvals()
 
     @r.post("/cycles/{thread_id}/decision", response_model=CycleResult,
+            summary="approve or reject a waiting cycle (as jitplan approve; audited)",
             responses={403: {"description": "this role may not approve the plan"},
                        409: {"description": "already decided"}})
     def decision(who: Who, thread_id: ThreadId, body: Decision) -> Any:
@@ -196,7 +199,8 @@ def build_router() -> APIRouter:
         except UserError as exc:
             raise raise_http(exc) from None
 
-    @r.post("/chat", response_model=ChatState, status_code=202)
+    @r.post("/chat", response_model=ChatState, status_code=202,
+            summary="send a chat line (a request, /approve, /refine ...); runs in the background")
     def chat_post(request: Request, who: Who, body: ChatLine,
                   after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         chat = chat_of(request, who, authenticate(request)[1])
@@ -207,12 +211,12 @@ def build_router() -> APIRouter:
         state: dict[str, Any] = chat.state(after)
         return state
 
-    @r.get("/chat", response_model=ChatState)
+    @r.get("/chat", response_model=ChatState, summary="the chat transcript and the running cycle's progress")
     def chat_get(request: Request, who: Who, after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         state: dict[str, Any] = chat_of(request, who, authenticate(request)[1]).state(after)
         return state
 
-    @r.get("/audit")
+    @r.get("/audit", summary="audit log verify status and current head")
     def audit(request: Request, who: Who) -> dict[str, Any]:
         try:
             return service.audit_status(request.app.state.audit_head)

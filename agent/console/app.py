@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,10 +20,6 @@ DEFAULT_MAX_BODY = 64 * 1024
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# Swagger UI (/docs) is FastAPI's page: its bundle comes from a CDN and it runs one inline script.
-_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-             "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-             "object-src 'none'; frame-ancestors 'none'")
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = (_DOCS_CSP if scope.get("path") == "/docs" else _CSP).encode()
+        csp = _CSP.encode()
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -105,9 +100,19 @@ def create_app(config: ConsoleConfig) -> Any:
     def openapi() -> Any:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False, dependencies=[Depends(who)])
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="jitplan console API")
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """The API reference, rendered here from the OpenAPI document (no external assets)."""
+        from jitplan.agent.console.apidocs import reference
+        from jitplan.agent.console.pages import render
+
+        request.state.session = authenticate(request)[1]
+        spec = app.openapi()
+        operations, schemas = reference(spec)
+        info = spec.get("info") or {}
+        return render(request, "docs.html", title=str(info.get("title") or "API"),
+                      version=str(info.get("version") or ""), description=str(info.get("description") or ""),
+                      operations=operations, schemas=schemas)
 
     app.include_router(build_router())
     app.include_router(build_pages())

@@ -169,7 +169,6 @@ def test_openapi_documents_the_typed_api(console: Any) -> None:
     assert {"/api/cycles", "/api/cycles/{thread_id}", "/api/approvals", "/api/cycles/{thread_id}/decision",
             "/api/chat", "/api/audit"} <= set(spec["paths"])
     assert "Decision" in spec["components"]["schemas"] and "CycleResult" in spec["components"]["schemas"]
-    assert "swagger" in console.client.get("/docs", headers=console.bearer("operator")).text.lower()
 
 
 def test_chat_without_inputs_says_so(tmp_path: Path) -> None:
