@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         mods = [BY_PATH[p] for p in args.modules] if args.modules else list(MODULES)
-    equivalent = load_equivalent()
+    load_equivalent()  # a malformed file fails before any work
     start = time.monotonic()
     results: list[dict[str, Any]] = []
     for mod in mods:
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join("    " + ln[-200:] for ln in tail))
             results.append({"module": mod.path, "status": status, "seconds": round(seconds)})
             continue
-        r = report(mod, analyze(mod, dest), equivalent, seconds)
+        r = report(mod, analyze(mod, dest), load_equivalent(), seconds)  # re-read: marked while it ran
         results.append(r)
         print(f"  {r['killed']}/{r['mutants'] - r['equivalent']} killed = {r['score']}% ({r['by_mypy']} of them "
               f"by mypy; {r['equivalent']} equivalent, {r['survived']} survived) in {r['seconds']}s", flush=True)
