@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop starting modules after this many seconds (a running one is cut off)")
     ap.add_argument("--fail-under", type=float, default=0.0, help="exit 1 if a module scores below")
     ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--report", action="store_true",
+                    help="only report the last run's results (e.g. after marking equivalents)")
     args = ap.parse_args(argv)
     unknown = [p for p in args.modules if p not in BY_PATH]
     if unknown:
@@ -307,6 +309,15 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"module": mod.path, "status": "no tests"})
             continue
         dest = WORK / slug(mod.path)
+        if args.report:
+            if not (dest / "mutants").is_dir():
+                print(f"== {mod.path}: no results in {dest}")
+                continue
+            print(f"== {mod.path}: results of the last run in {dest}")
+            r = report(mod, analyze(mod, dest), load_equivalent(), 0.0)
+            results.append(r)
+            print(f"  {r['killed']}/{r['mutants'] - r['equivalent']} killed = {r['score']}%")
+            continue
         print(f"== {mod.path}: mutating, tests: {' '.join(mod.tests)}", flush=True)
         build_tree(mod, dest)
         rc, seconds = run_mutmut(mod, dest, left, args.jobs)
