@@ -104,11 +104,12 @@ test-browser: $(VENV)/.installed-dev
 
 # `jitplan apply --sources`: a real Prometheus (Debian package, apt-installed when missing) on
 # 127.0.0.1 scraping two prometheus_client exporters every second; healthy canary passes,
-# regressed one is compensated, stopped exporter pauses (tests/agent/test_prometheus_apply.py).
+# regressed one is compensated, stopped exporter pauses (tests/agent/test_prometheus_apply.py);
+# `jitplan watch --sources --apply` end to end: drift -> cycle -> live-gated canaries (test_prometheus_watch.py).
 # The server is started and stopped by PID (scripts/start_prometheus.sh); none possible: a skip.
 .PHONY: test-prometheus
 test-prometheus: $(VENV)/.installed-dev
-	JITPLAN_PROMETHEUS_TESTS=1 $(BIN)/pytest -m prometheus -p no:xdist -rs tests/agent/test_prometheus_apply.py
+	JITPLAN_PROMETHEUS_TESTS=1 $(BIN)/pytest -m prometheus -p no:xdist -rs tests/agent/test_prometheus_apply.py tests/agent/test_prometheus_watch.py
 
 # The Postgres scale-out paths (audit log, LangGraph checkpointer) against a throwaway local
 # server on 127.0.0.1:54329 (scripts/start_postgres.sh; apt-installs PostgreSQL when missing).

@@ -53,6 +53,7 @@ class WatchConfig:
     signals_dir: str | None = None
     sources: str | None = None
     state: str | None = None
+    evidence: tuple[str, ...] = ()
     policy: str | None = None
     no_policy: bool = False
     apply: bool = False
@@ -84,11 +85,16 @@ class Watcher:
         self.contracts_obj = ContractSet.from_file(self.cfg.contracts)
         if self.cfg.state is not None:
             self._state()  # a bad flags file is bad input now
+        if self.cfg.evidence:
+            from jitplan.contracts.evidence import load_evidence
+
+            load_evidence(self.cfg.evidence)  # so is bad evidence
         self.home = jitplan_home() / "watch"
         self.snap_dir = self.home / "snapshots"
         self.snap_dir.mkdir(parents=True, exist_ok=True)
         self.dir: Path | None = None
         self.prom: Any = None
+        self.trigger_queries: list[Any] = []
         if self.cfg.signals_dir is not None:
             self.dir = Path(self.cfg.signals_dir)
             if not self.dir.is_dir():
@@ -99,6 +105,12 @@ class Watcher:
 
             self.prom = PrometheusSource.from_file(self.cfg.sources, contracts=self.contracts_obj,
                                                    state=self.cfg.state, mode="instant")
+            # canary/shadow queries are gate inputs (a canary that is not running has no answer)
+            self.trigger_queries = [q for q in self.prom.spec.signals if q.cohort in (None, "baseline")]
+            if not self.trigger_queries:
+                raise UserError("no query without a cohort (or for the baseline): jitplan watch has "
+                                "nothing to watch; canary and shadow queries only gate an apply",
+                                source=f"{self.cfg.sources}: signals")
             scope = f"sources:{Path(self.cfg.sources).resolve()}"
         else:
             raise UserError("give --signals-dir DIR or --sources SOURCES.yaml", source="watch")
@@ -205,7 +217,8 @@ class Watcher:
 
     def poll_sources(self) -> bool:
         """One poll of the Prometheus queries; a feature whose query failed keeps its state."""
-        at, outcomes = self.prom.read()
+        now = self.clock()
+        at, outcomes = datetime.fromtimestamp(now, UTC), [self.prom.query(q, now) for q in self.trigger_queries]
         problems = tuple(f"{o.query.name}: {o.problem}" for o in outcomes if not o.ok)
         if problems != self.problems:
             self.problems = problems
@@ -229,7 +242,7 @@ class Watcher:
         from jitplan.contracts.agent import PlanRequest
 
         return PlanRequest(catalog=self.cfg.catalog, signals=row.snapshot, contracts=self.cfg.contracts,
-                           state=self.cfg.state, policy=self.cfg.policy, no_policy=self.cfg.no_policy,
+                           state=self.cfg.state, evidence=self.cfg.evidence, policy=self.cfg.policy, no_policy=self.cfg.no_policy,
                            role=self.cfg.role, region=self.cfg.region, focus=(row.feature,),
                            replications=self.cfg.replications, use_cache=self.cfg.use_cache)
 
@@ -389,6 +402,8 @@ class Watcher:
                 if not did:
                     self.stopping.wait(self.cfg.interval_s if self.prom is None else min(self.cfg.interval_s, 0.2))
         finally:
+            why = "signal" if self.stopping.is_set() else "max-cycles" if self._cycles_done() else "idle"
+            self.audit.append("watch_stopped", {"scope": self.scope, "cycles": self.cycles, "why": why})
             self.emit({"event": "stopped", "cycles": self.cycles})
         return 0
 

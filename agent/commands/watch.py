@@ -1,5 +1,5 @@
 """``jitplan watch --catalog C --contracts K (--sources S | --signals-dir DIR) [--state FLAGS]
-[--apply] [--interval S]``: plan on events, for as long as it runs (``agent.watch_loop``).
+[--evidence E] [--apply] [--interval S]``: plan on events, for as long as it runs (``agent.watch_loop``).
 
 Exit 0 when stopped (SIGTERM/SIGINT, ``--once`` idle, ``--max-cycles`` reached), 2 on bad input.
 """
@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     src.add_argument("--sources", metavar="SOURCES.yaml", help="poll these PromQL queries")
     src.add_argument("--signals-dir", metavar="DIR", help="watch this folder for new snapshot files")
     p.add_argument("--state", metavar="FLAGS.json", help="current deployment (flagd JSON); needed by --apply")
+    from jitplan.agent.commands._evidence_args import HELP, add_evidence_argument
+
+    add_evidence_argument(p, help=HELP)
     p.add_argument("--apply", action="store_true", help="run approved plans through the orchestrator")
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                    help="how often to poll (default 1)")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = WatchConfig(catalog=str(absolute(args.catalog)), contracts=str(absolute(args.contracts)),
                       role=str(who.role), region=str(who.region),
                       signals_dir=absolute(args.signals_dir), sources=absolute(args.sources),
-                      state=absolute(args.state), policy=absolute(choice.path), no_policy=choice.disabled,
+                      state=absolute(args.state), evidence=tuple(str(absolute(e)) for e in args.evidence),
+                      policy=absolute(choice.path), no_policy=choice.disabled,
                       apply=args.apply,
                       interval_s=args.interval, debounce_s=args.debounce, settle_s=args.settle,
                       replications=args.replications, use_cache=not args.no_cache,

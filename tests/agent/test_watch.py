@@ -154,6 +154,40 @@ def test_apply_runs_an_approved_plan_through_the_orchestrator(cli: Any, ws: dict
     assert of(events, "applied") == [] and of(events, "cycle") == []
 
 
+def test_apply_waits_for_jitplan_approve(cli: Any, ws: dict[str, Path], tmp_path: Path) -> None:
+    """Without a policy nothing is auto-approved: the cycle waits; once `jitplan approve`d, the
+    next round applies the plan (and only then)."""
+    doc = SignalSnapshot.from_file(ws["world"] / "signals" / "cost-overrun.yaml").model_dump(mode="json")
+    doc["signals"] += [
+        {"name": f"reply-drafter.{n}", "kind": k, "feature": "reply-drafter", "value": v, "unit": u,
+         "observed_at": doc["observed_at"], "source": "test", "lineage": ["gateway.requests"]}
+        for n, k, v, u in [("latency_p95", "latency", 2100, "ms"), ("errors", "error_rate", 0.002, "ratio"),
+                           ("quality", "data_quality", 0.91, "ratio")]]
+    (tmp_path / "cost.json").write_text(json.dumps(doc))
+    src = fresh(tmp_path / "cost.json", ws["dir"] / "cost.json")
+    os.utime(src, (time.time() - 10, time.time() - 10))
+    before = ws["flags"].read_bytes()
+    code, events, err = watch(cli, ws, "--apply", "--no-policy", "--replications", "2")
+    assert code == 0, err
+    (cyc,) = of(events, "cycle")
+    assert cyc["decision"] == "escalated" and of(events, "waiting") and of(events, "applied") == []
+    assert ws["flags"].read_bytes() == before
+    code, events, _ = watch(cli, ws, "--apply", "--no-policy")  # still waiting: nothing happens
+    assert of(events, "applied") == [] and of(events, "cycle") == []
+    r = cli("approve", cyc["thread_id"], "--comment", "ok")
+    assert r.code == 0, r.err
+    assert ws["flags"].read_bytes() == before  # approving does not apply: the watch does
+    code, events, err = watch(cli, ws, "--apply", "--no-policy")
+    assert code == 0, err
+    assert of(events, "decided") == [{"event": "decided", "feature": "reply-drafter",
+                                      "thread_id": cyc["thread_id"], "decision": "approved"}]
+    (app,) = of(events, "applied")
+    assert app["status"] == "applied" and app["thread_id"] == cyc["thread_id"], app
+    assert ws["flags"].read_bytes() != before
+    with AuditLog.open() as log:
+        assert log.verify().ok
+
+
 @pytest.mark.parametrize(("argv", "needle"), [
     (["--signals-dir", "MISSING"], "expected a directory of signal snapshots"),
     (["--signals-dir", "DIR", "--catalog", "MISSING"], "file not found"),
@@ -214,6 +248,8 @@ def test_sigterm_stops_cleanly(ws: dict[str, Path], tmp_path: Path) -> None:
     assert events[-1]["event"] == "stopped"
     with AuditLog.open() as log:
         assert log.verify().ok
+        last = list(log.records())[-1]
+    assert last.kind == "watch_stopped" and last.payload["why"] == "signal"
 
 
 def test_sigterm_during_an_apply_stops_and_the_restart_resumes_it(cli: Any, ws: dict[str, Path], tmp_path: Path) -> None:
@@ -229,7 +265,7 @@ def test_sigterm_during_an_apply_stops_and_the_restart_resumes_it(cli: Any, ws: 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         assert proc.stdout is not None
-        events = []
+        events: list[dict[str, Any]] = []
         while not events or events[-1]["event"] != "cycle":
             line = proc.stdout.readline()
             assert line, proc.stderr.read() if proc.stderr else ""

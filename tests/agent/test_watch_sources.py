@@ -94,3 +94,31 @@ def test_watch_sources_cycles_on_a_crossing_and_reports_failures(
     with AuditLog.open() as log:
         assert log.verify().ok
         assert [r for r in log.records() if r.kind == "watch_inconclusive"]
+
+
+def test_canary_queries_gate_applies_and_never_hold_back_triggers(
+        prom: tuple[dict[str, Any], str], cli: Any, world: Path, tmp_path: Path) -> None:
+    """A canary query with no canary running has no answer (no ``{{version}}``): that is not a
+    failed poll; canary and shadow queries only feed an apply's gates, so the feature's
+    serving-version queries still trigger its cycle."""
+    answers, url = prom
+    answers.update(lat=9000)
+    sources = tmp_path / "sources.yaml"
+    canary = {"name": f"{F}.latency_p95.canary", "kind": "latency", "feature": F, "unit": "ms", "cohort": "canary",
+              "query": 'canarylat{feature="{{feature}}",version="{{version}}"}'}
+    serving = {"name": f"{F}.latency_p95", "kind": "latency", "feature": F, "unit": "ms",
+               "query": 'lat{feature="{{feature}}"}'}
+    sources.write_text(json.dumps({"prometheus": {"url": url}, "signals": [canary, serving]}))
+    r = cli("watch", "--catalog", world / "catalog.yaml", "--contracts", world / "contracts.yaml",
+            "--sources", sources, "--state", world / "flags.json", "--once", "--json", "--replications", "2")
+    assert r.code == 0, r.err
+    events = [json.loads(x) for x in r.out.splitlines()]
+    assert not [e for e in events if e["event"] == "inconclusive"]
+    (cyc,) = [e for e in events if e["event"] == "cycle"]
+    assert cyc["triggers"] == [f"finding:latency:{F}.latency_p95"]
+
+    sources.write_text(json.dumps({"prometheus": {"url": url}, "signals": [canary]}))
+    r = cli("watch", "--catalog", world / "catalog.yaml", "--contracts", world / "contracts.yaml",
+            "--sources", sources, "--once")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "no query without a cohort" in r.err and "sources.yaml" in r.err
