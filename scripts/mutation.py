@@ -55,6 +55,9 @@ class Module:
     """An environment variable without which the module's tests skip (the module is not run)."""
     deselect: tuple[str, ...] = ()
     """Slow tests of the selected files that judge nothing in this module (subprocess start-up)."""
+    typecheck: bool = True
+    """Let mypy reject mutants first (off for the kernel: its one 250-line function makes a
+    mutated file mypy needs minutes for, and its tests take seconds)."""
 
 
 MODULES: tuple[Module, ...] = (
@@ -80,7 +83,7 @@ MODULES: tuple[Module, ...] = (
         "tests/tools/test_gate.py", "tests/tools/test_gate_kayenta.py",
         "tests/tools/test_gate_rules.py",
     )),
-    Module("simulator/kernel.py", ("tests/simulator/test_kernel_rules.py",), jit=True),
+    Module("simulator/kernel.py", ("tests/simulator/test_kernel_rules.py",), jit=True, typecheck=False),
     Module("agent/planners/offline.py", (
         "tests/agent/test_offline_planner.py", "tests/agent/test_offline_planner_evidence.py",
         "tests/agent/test_offline_planner_rules.py",
@@ -150,9 +153,10 @@ def build_tree(mod: Module, dest: Path) -> None:
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         f"pytest_add_cli_args = {json.dumps(pytest_args)}\n"
         "use_git_change_detection = false\n"
-        # mypy --strict (what CI runs) rejects many mutants before any test runs: counted as killed
-        f"type_check_command = {json.dumps([sys.executable, str(Path(__file__).resolve()), '--typecheck', f'jitplan/{mod.path}', 'mypy'])}\n"
     )
+    if mod.typecheck:  # mypy --strict (what CI runs) rejects many mutants before a test runs: killed
+        conf += ("type_check_command = " + json.dumps(
+            [sys.executable, str(Path(__file__).resolve()), "--typecheck", f"jitplan/{mod.path}", "mypy"]) + "\n")
     (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8") + conf, "utf-8")
 
 
