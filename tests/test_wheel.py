@@ -13,7 +13,10 @@
    (which raise if imported: the old wheel's top-level names collided with them), on a small shop
    catalog written here, runs ``catalog validate``, ``plan`` (the shipped policy applied),
    ``simulate``, ``apply`` (gates fed live signals) and ``audit verify``, plus
-   ``jitplan examples`` and a simulator script with ``workers=2``.
+   ``jitplan examples`` and a simulator script with ``workers=2``;
+5. from that folder, starts the installed ``jitplan serve`` on 127.0.0.1 (ephemeral port, a
+   tokens file made with ``--hash-token``) and checks the API's 401 and 200, the login page with
+   its static files (templates and static files ship) and ``/docs``; stops it by PID.
 """
 
 from __future__ import annotations
@@ -292,3 +295,86 @@ def test_installed_wheel_runs_the_job_from_a_foreign_folder(installed: Path, use
     run = _run([str(installed / "python"), str(script)], user_dir, env)
     assert run.returncode == 0 and run.stdout.split() == ["DataFrame", "2"], run.stderr[-3000:]
     print(f"\ncommands against the installed wheel took {time.perf_counter() - t0:.1f} s")
+
+
+def _http(url: str, token: str | None = None) -> tuple[int, str, str]:
+    """GET ``url`` (optionally with a bearer token): status, content type, body."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers.get("content-type", ""), resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("content-type", ""), exc.read().decode()
+
+
+def _console_url(proc: subprocess.Popen[str], timeout_s: float = 60) -> str:
+    """The URL ``jitplan serve`` prints once it listens."""
+    import re
+    import selectors
+
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sel.select(timeout=0.2):
+            found = re.search(r"(http://127\.0\.0\.1:(\d+))/", proc.stdout.readline())
+            if found:
+                break
+    else:
+        raise AssertionError(f"jitplan serve did not start (exit {proc.poll()})")
+    import socket
+
+    while time.monotonic() < deadline and proc.poll() is None:  # it prints once bound, then listens
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", int(found.group(2)))) == 0:
+                return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"jitplan serve did not listen (exit {proc.poll()})")
+
+
+def test_installed_wheel_serves_the_console(installed: Path, user_dir: Path) -> None:
+    import secrets
+    import signal
+
+    env = _env(installed, user_dir / ".jitplan")
+    jp = str(installed / "jitplan")
+    t0 = time.perf_counter()
+    token = secrets.token_urlsafe(32)
+    hashed = subprocess.run([jp, "serve", "--hash-token"], input=token + "\n", cwd=user_dir, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert hashed.returncode == 0 and len(hashed.stdout.strip()) == 64, hashed.stderr[-2000:]
+    (user_dir / "tokens.yaml").write_text(
+        f'tokens:\n  - {{role: operator, region: eu, sha256: "{hashed.stdout.strip()}", name: wheel}}\n')
+    proc = subprocess.Popen([jp, "serve", "--tokens", "tokens.yaml", "--host", "127.0.0.1", "--port", "0"],
+                            cwd=user_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = _console_url(proc)
+        status, _, _ = _http(f"{base}/api/cycles")
+        assert status == 401
+        status, ctype, body = _http(f"{base}/api/cycles", token)
+        assert status == 200 and ctype.startswith("application/json") and json.loads(body) == []
+        status, ctype, body = _http(f"{base}/login")
+        assert status == 200 and ctype.startswith("text/html") and 'name="token"' in body
+        for asset, kind in (("/static/console.css", "text/css"), ("/static/console.js", "javascript")):
+            assert asset in body
+            status, ctype, text = _http(base + asset)
+            assert status == 200 and kind in ctype and text.strip(), asset
+        status, ctype, body = _http(f"{base}/docs", token)
+        assert status == 200 and "GET /api/cycles" in body and "https://" not in body
+        status, _, body = _http(f"{base}/openapi.json", token)
+        assert status == 200 and "/api/cycles/{thread_id}/decision" in json.loads(body)["paths"]
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)  # our own server, by PID; Ctrl-C exits 0
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _out, err = proc.communicate()
+    assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    print(f"\nthe installed console served and stopped in {time.perf_counter() - t0:.1f} s")
