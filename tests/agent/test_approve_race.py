@@ -1,7 +1,7 @@
-"""Approvals racing across processes (issue 15): ``jitplan approve`` against the console API, and
-two ``jitplan approve`` processes. ``runtime.approve_cycle`` holds a per-thread inter-process lock
-and re-reads the state under it, so exactly one approval is recorded and the loser is told who
-decided (exit 2 / HTTP 409).
+"""Approvals racing across processes (issue 15): ``jitplan approve`` against the console API, two
+``jitplan approve`` processes, and (``make test-postgres``) both on a Postgres checkpointer.
+``runtime.approve_cycle`` holds a per-thread inter-process lock and re-reads the state under it,
+so exactly one approval is recorded and the loser is told who decided (exit 2 / HTTP 409).
 
 Each racer is its own Python process: it warms up (imports, opens the checkpoint db, compiles the
 graph), waits on a file barrier, then approves. Reading the state is slowed by 0.5 s in the racers
@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = ROOT / "scenarios" / "world"
@@ -150,3 +152,13 @@ def test_two_cli_approve_processes_give_one_approval(tmp_path: Path) -> None:
     tid, results = _race(tmp_path, [("cli", "payments-lead"), ("cli", "operator")])
     _winner, loser = _check_one_winner(tid, results)
     assert loser["status"] == 2 and len(loser["err"].strip().splitlines()) == 1, loser
+
+
+@pytest.mark.postgres
+def test_approvals_racing_on_a_postgres_checkpointer_give_one_approval(
+        postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JITPLAN_CHECKPOINT_URL", postgres_schema_url)  # the racers inherit both
+    monkeypatch.setenv("JITPLAN_AUDIT_URL", postgres_schema_url)
+    tid, results = _race(tmp_path, [("cli", "payments-lead"), ("api", "operator")])
+    _winner, loser = _check_one_winner(tid, results)
+    assert loser["status"] == (409 if loser["name"].startswith("api") else 2), loser
