@@ -204,6 +204,18 @@ class AuditLog:
         """Append one record; with a ``key`` already present, return that record, write nothing."""
         return self.backend.append(kind, payload, thread_id=thread_id, key=key).to_record()
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the appends inside one transaction: one durable commit when the block ends
+        (before any action that depends on them), all or none after a crash. Only the SQLite
+        backend batches; elsewhere each append stays its own commit."""
+        batch = getattr(self.backend, "batch", None)
+        if batch is None:
+            yield
+            return
+        with batch():
+            yield
+
     def find(self, key: str) -> AuditRecord | None:
         """The record stored under an idempotency key."""
         row = self.backend.by_key(key)

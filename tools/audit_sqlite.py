@@ -3,6 +3,11 @@
 ``BEGIN IMMEDIATE`` takes the database's write lock before the head is read, so two processes
 appending at once serialise and never fork the chain; the busy timeout makes the second wait.
 ``synchronous=FULL`` means an acknowledged (committed) record survives a power loss.
+
+``batch()`` makes the appends inside it one transaction (each in a savepoint, so a failed append
+is undone alone): one durable commit at the end instead of one per record, and all of them or
+none after a crash. Until it commits they are visible only on this connection, and the write lock
+is held: keep batches short (one decision), and never wait on another writer inside one.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 __all__ = ["SCHEMA", "SqliteAuditBackend"]
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +61,54 @@ class SqliteAuditBackend:
                 raise
         except sqlite3.DatabaseError as exc:
             raise UserError(f"not a usable SQLite audit database: {exc}", source=str(self.path)) from None
+        self._batch = 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The appends inside are one transaction, committed (durably) on a normal exit and
+        rolled back on an exception; nested batches join the outermost one."""
+        if self._batch:
+            self._batch += 1
+            try:
+                yield
+            finally:
+                self._batch -= 1
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise RunError(f"audit log busy: {exc}") from None
+        self._batch = 1
+        try:
+            yield
+        except BaseException:
+            self._batch = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self._batch = 0
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:  # e.g. busy: nothing of the batch is kept
+                self.conn.execute("ROLLBACK")
+            raise
 
     def append(
         self, kind: str, payload: dict[str, Any], *, thread_id: str | None, key: str | None
     ) -> StoredRow:
         conn = self.conn
+        begin, commit, rollback = (("SAVEPOINT audit_append", "RELEASE audit_append",
+                                    "ROLLBACK TO audit_append; RELEASE audit_append") if self._batch
+                                   else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
         except sqlite3.OperationalError as exc:
             raise RunError(f"audit log busy: {exc}") from None
         try:
             if key is not None:
                 found = conn.execute(f"SELECT {_COLS} FROM audit WHERE key = ?", (key,)).fetchone()
                 if found is not None:
-                    conn.execute("COMMIT")
+                    conn.execute(commit)
                     return _row(found)
             last = conn.execute(f"SELECT {_COLS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             row = build_row(_row(last) if last else None, kind, payload, thread_id=thread_id, key=key)
@@ -76,10 +117,11 @@ class SqliteAuditBackend:
                 (row.seq, row.ts, row.kind, row.thread_id, row.key, row.payload,
                  row.payload_sha256, row.prev_hash, row.hash),
             )
-            conn.execute("COMMIT")
+            conn.execute(commit)
             return row
         except BaseException:
-            conn.execute("ROLLBACK")
+            for stmt in rollback.split("; "):
+                conn.execute(stmt)
             raise
 
     def rows(self, thread_id: str | None = None) -> list[StoredRow]:
