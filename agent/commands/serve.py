@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        # listen before the URL is printed: a client that connects at once waits in the backlog
+        # until uvicorn accepts instead of being refused
+        sock.listen(128)
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", source="--port") from None
     port = sock.getsockname()[1]
