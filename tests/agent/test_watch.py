@@ -195,6 +195,8 @@ def test_apply_waits_for_jitplan_approve(cli: Any, ws: dict[str, Path], tmp_path
     (["--signals-dir", "DIR", "--interval", "0"], "--interval"),
     (["--sources", "BADSOURCES"], "sources.yaml"),
     (["--signals-dir", "DIR", "--contracts", "BADCONTRACTS"], "contracts.yaml"),
+    (["--signals-dir", "DIR", "--evidence", "MISSING"], "evidence path not found"),
+    (["--signals-dir", "DIR", "--evidence", "BADSOURCES"], "malformed YAML"),
 ])
 def test_bad_input_exits_2_with_one_line(cli: Any, ws: dict[str, Path], tmp_path: Path, argv: list[str], needle: str) -> None:
     bad_sources = tmp_path / "sources.yaml"
