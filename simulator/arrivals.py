@@ -20,12 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.scenario import Traffic
 from jitplan.simulator.numba_cache import configure as _configure_numba_cache
+from jitplan.simulator.numba_cache import njit
 
 _configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 

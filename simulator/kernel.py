@@ -24,7 +24,6 @@ __all__ = ["LINEAR_MAX", "SINGLE_MIN_FILL", "run_batch"]
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from jitplan.simulator.layout import (
@@ -57,6 +56,7 @@ from jitplan.simulator.layout import (
     P_USD_REQ,
 )
 from jitplan.simulator.numba_cache import configure as _configure_numba_cache
+from jitplan.simulator.numba_cache import njit
 from jitplan.simulator.records import bin_of, draw_service, quality_at, record_one
 
 _configure_numba_cache()  # before the first @njit: where the compiled kernels are cached

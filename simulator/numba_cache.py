@@ -10,6 +10,11 @@ names the folder outright; numba's own ``NUMBA_CACHE_DIR`` wins over both.
 
 Every module defining cached kernels calls ``configure()`` before its first ``@njit``.
 
+numba builds some 100,000 long-lived objects while it is imported and while its CPU target is
+set up (the first call of any kernel); the cyclic GC would scan them over and over (~20% of
+that time), so both run with it paused: ``njit`` is imported from here, and ``ready()`` sets the
+target up before a replication's first kernel call.
+
 ``configure`` also spares the first dispatch scipy.linalg's import (about 0.1 s of CPU, a third
 of numba's first dispatch): numba's array registry asks ``ensure_blas()`` whether a BLAS is
 there, which imports ``scipy.linalg.cython_blas`` and so all of ``scipy.linalg``. The answer
@@ -20,19 +25,50 @@ when a kernel uses it (``_defer_blas_probe``).
 
 from __future__ import annotations
 
-__all__ = ["configure"]
+__all__ = ["configure", "njit", "ready"]
 
+import gc
 import importlib.machinery
 import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from jitplan.contracts.settings import get_settings
 
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic GC off inside (back to its previous state after): for loading code only."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+with _gc_paused():
+    from numba import njit
+
 _DONE: list[str] = []
+_READY: list[bool] = []
+
+
+def ready() -> None:
+    """Set numba's CPU target up now (typing and lowering registries, the runtime), with the GC
+    paused: what the first call of any kernel would otherwise do. Once per process."""
+    if _READY:
+        return
+    from numba.core.registry import cpu_target
+
+    with _gc_paused():
+        cpu_target.target_context.refresh()
+    _READY.append(True)
 
 
 def _writable(folder: Path) -> bool:

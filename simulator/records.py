@@ -8,7 +8,6 @@ __all__ = ["bin_of", "draw_service", "quality_at", "record_batch", "record_one"]
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from jitplan.simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
@@ -31,6 +30,7 @@ from jitplan.simulator.layout import (
     P_QT0,
 )
 from jitplan.simulator.numba_cache import configure as _configure_numba_cache
+from jitplan.simulator.numba_cache import njit
 
 _configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 

@@ -18,6 +18,7 @@ from jitplan.simulator.control import PlanRun, dq_process, fault_process
 from jitplan.simulator.exact import ExactPlane
 from jitplan.simulator.fast import FastPlane
 from jitplan.simulator.histogram import percentile
+from jitplan.simulator.numba_cache import ready as _numba_ready
 from jitplan.simulator.result import ReplicationResult
 from jitplan.simulator.stats import Recorder, window_metrics
 from jitplan.simulator.variates import UnitVariates
@@ -61,6 +62,7 @@ def run_replication(
 
     ``series=False`` skips the per-tick time series (``ReplicationResult.series`` has no
     rows); every metric, gate and timeline event is the same."""
+    _numba_ready()  # the kernels' first call sets numba's target up; with the GC paused here
     arrivals_ss, variates_ss, control_ss = seed_seq.spawn(3)
     rng = np.random.default_rng(control_ss)
     env = simpy.Environment()
