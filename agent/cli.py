@@ -132,6 +132,21 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A path the command was given (or writes to) that the system refused, not caught by
+        # the command itself: one line naming the file (exit 2), never a traceback. An OSError
+        # with no file (a socket, the disk) is a run failure (exit 3).
+        if exc.filename is not None:
+            err: dict[str, object] = {"file": str(exc.filename), "field": "",
+                                      "message": exc.strerror or str(exc)}
+            if as_json:
+                _write_json_error(err, 2)
+            sys.stderr.write(f"jitplan: error: {exc.filename}: {exc.strerror or exc}\n")
+            return 2
+        if as_json:
+            _write_json_error({"file": "", "field": "", "message": str(exc)}, 3)
+        sys.stderr.write(f"jitplan: run failed: {exc}\n")
+        return 3
     return int(code or 0)
 
 

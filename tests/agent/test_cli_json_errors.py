@@ -73,3 +73,41 @@ def test_usage_errors_print_the_json_error_too(cli: Any) -> None:
 def test_no_json_flag_keeps_stdout_empty(cli: Any, tmp_path: Path) -> None:
     res = cli("simulate", tmp_path / "missing.yaml")
     assert res.code == 2 and res.out == "" and "file not found" in res.err
+
+
+def _raising(exc: BaseException) -> Any:
+    def func(_args: Any) -> int:
+        raise exc
+
+    return func
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_os_error_on_a_file_is_one_line_naming_it_exit_2(
+    as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import errno
+
+    from jitplan.agent.cli import run_command
+
+    exc = IsADirectoryError(errno.EISDIR, "Is a directory", "/tmp/out-dir")
+    code = run_command(_raising(exc), argparse.Namespace(json=as_json))
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err == "jitplan: error: /tmp/out-dir: Is a directory\n"
+    if as_json:
+        doc = json.loads(out)
+        assert doc == {"error": {"file": "/tmp/out-dir", "field": "", "message": "Is a directory"},
+                       "exit_code": 2}
+    else:
+        assert out == ""
+
+
+def test_an_os_error_without_a_file_is_a_run_failure_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from jitplan.agent.cli import run_command
+
+    code = run_command(_raising(ConnectionResetError("peer reset")), argparse.Namespace(json=False))
+    assert code == 3 and capsys.readouterr().err == "jitplan: run failed: peer reset\n"
