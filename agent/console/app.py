@@ -104,9 +104,9 @@ def create_app(config: ConsoleConfig) -> Any:
     def docs(request: Request) -> HTMLResponse:
         """The API reference, rendered here from the OpenAPI document (no external assets)."""
         from jitplan.agent.console.apidocs import reference
-        from jitplan.agent.console.pages import render
+        from jitplan.agent.console.pages import page_session, render
 
-        request.state.session = authenticate(request)[1]
+        page_session(request)
         spec = app.openapi()
         operations, schemas = reference(spec)
         info = spec.get("info") or {}

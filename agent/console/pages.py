@@ -1,12 +1,13 @@
 """Server-rendered pages (Jinja2, autoescaped); they call the API's functions.
 
-Forms carry the session's CSRF token; the login form a double-submit cookie. Unauthenticated
-page requests get 401 with the login form.
+Pages accept a session cookie or ``Authorization: Bearer``. Forms of cookie sessions carry the
+session's CSRF token (bearer requests need none); the login form a double-submit cookie.
+Unauthenticated page requests get 401 with the login form.
 """
 
 from __future__ import annotations
 
-__all__ = ["build_pages", "error_page"]
+__all__ = ["build_pages", "error_page", "page_session"]
 
 import secrets
 from functools import lru_cache
@@ -67,19 +68,23 @@ def _login(request: Request, status: int, message: str = "") -> HTMLResponse:
     return resp
 
 
-def _session(request: Request) -> Session:
-    """The page's session (401 with the login form when there is none)."""
-    _ident, session = authenticate(request)
-    if session is None:  # bearer clients use the API, not the pages
-        raise HTTPException(401, "log in to use the pages")
+def page_session(request: Request) -> Session:
+    """The page's session: the cookie's, or a transient one for a valid bearer token
+    (401 with the login form for anonymous requests and bad tokens)."""
+    ident, session = authenticate(request)
+    if session is None:
+        session = Session.of_bearer(ident)
     request.state.session = session
     return session
 
 
-PageSession = Annotated[Session, Depends(_session)]
+PageSession = Annotated[Session, Depends(page_session)]
 
 
 def _check_csrf(session: Session, token: str) -> None:
+    """Cookie sessions need the form's CSRF token; a bearer header is no ambient credential."""
+    if session.bearer:
+        return
     if not same_token(token, session.csrf):
         raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
 
@@ -112,7 +117,8 @@ def build_pages() -> APIRouter:
     def logout(request: Request, session: PageSession,
                csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
         _check_csrf(session, csrf)
-        request.app.state.sessions.drop(session.sid)
+        if not session.bearer:
+            request.app.state.sessions.drop(session.sid)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(request.app.state.cookie_name, path="/")
         return resp

@@ -85,13 +85,23 @@ class Identity:
 
 @dataclass
 class Session:
-    """A logged-in browser: its identity, CSRF token and chat (created on first use)."""
+    """A logged-in browser: its identity, CSRF token and chat (created on first use).
+
+    A page request with a bearer token gets a transient one (``bearer=True``, empty ``sid`` and
+    ``csrf``, never stored): the header is no ambient credential, so its forms need no CSRF token.
+    """
 
     sid: str
     identity: Identity
     csrf: str
     created: float
     chat: Any = None
+    bearer: bool = False
+
+    @classmethod
+    def of_bearer(cls, identity: Identity) -> Session:
+        """The transient page session of a request authenticated by its bearer token."""
+        return cls("", identity, "", 0.0, bearer=True)
 
 
 @dataclass
