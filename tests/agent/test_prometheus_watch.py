@@ -66,7 +66,7 @@ def _serve(port: int, mode_file: str) -> None:
         for version, cohort in (("1.1.0", "baseline"), ("1.2.0", "canary"), ("1.2.0", "shadow")):
             new = version == "1.2.0"
             g["latency_ms"].labels(F, version, cohort).set(rng.gauss(2000 if new and regressed else 800, 30))
-            g["error_ratio"].labels(F, version, cohort).set(max(0.0, rng.gauss(0.002, 0.0003)))
+            g["error_ratio"].labels(F, version, cohort).set(max(0.0, rng.gauss(0.002, 0.00005)))  # 2.5 %: never 10 % apart by chance
             g["quality"].labels(F, version, cohort).set(rng.gauss(0.9, 0.004))
             g["cost_usd"].labels(F, version, cohort).set(rng.gauss(0.0004, 0.000005))
             g["drift"].labels(F, version, cohort).set(0.02 if new else 0.14)
