@@ -62,7 +62,7 @@ def _legacy_kernel() -> ModuleType:
     src = Path(kernel.__file__).read_text(encoding="utf-8").replace("cache=True", "cache=False")
     for old, new in (
         ("b = bin_of(lat)", "b = _legacy_bin_of(lat)"),
-        ("single = _one_version(route, rinfo, n_retry, n_arr, nt, hist_tick.shape[1])",
+        ("single = _one_version(route, rinfo, n_retry, n_arr, nh, hist_tick.shape[1])",
          "single = False"),
     ):
         if old not in src:

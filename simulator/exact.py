@@ -108,7 +108,7 @@ class ExactPlane:
         now = self.env.now
         k0 = math.floor(self.last_flush / self.tick_s)
         k1 = max(k0 + 1, math.ceil(now / self.tick_s))
-        ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
+        ch = Chunk.empty(k0, k1 - k0, len(self.world.keys), tick_hists=self.recorder.keep_series)
         if self.buf:
             rec = np.asarray(self.buf, dtype=np.float64)
             self.buf = []

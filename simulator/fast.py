@@ -119,7 +119,7 @@ class FastPlane:
             ue, un = self.variates.take(arr_t.shape[0])
             k0 = math.floor(t / self.tick_s)
             k1 = max(k0 + 1, math.ceil(h / self.tick_s))
-            ch = Chunk.empty(k0, k1 - k0, len(self.world.keys))
+            ch = Chunk.empty(k0, k1 - k0, len(self.world.keys), tick_hists=self.recorder.keep_series)
             self.n_retry = K.run_batch(
                 arr_t,
                 tin,

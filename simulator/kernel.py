@@ -13,6 +13,9 @@ records each request once, in the version's rows, and derives the chunk totals f
 the end (``_fill_single``): the same additions in the same order, so the same numbers, with
 half the per-request bookkeeping.
 
+Without a per-tick series (``Chunk.empty(..., tick_hists=False)``) ``hist_tick`` has one row
+that every tick's latencies count in: integer counts, so the same totals.
+
 Array layouts live in ``simulator.layout``; the helpers shared with the exact engine
 (service draws, quality, recording outcomes) in ``simulator.records``.
 """
@@ -94,6 +97,7 @@ def _fill_single(
     for k in range(tick_tot.shape[0]):
         for f in range(tick_tot.shape[1]):
             tick_tot[k, f] += tick_ver[k, v, f]
+    for k in range(hist_tick.shape[0]):  # one row, or one per tick
         for b in range(hist_tick.shape[1]):
             hist_ver[v, b] += hist_tick[k, b]
 
@@ -220,7 +224,8 @@ def run_batch(
     shadow_v = int(route[3])
     sw = route[4] / 100.0
     n_arr = arr_t.shape[0]
-    single = _one_version(route, rinfo, n_retry, n_arr, nt, hist_tick.shape[1])
+    nh = hist_tick.shape[0]  # nt rows, or 1 (no per-tick histograms: every tick counts in row 0)
+    single = _one_version(route, rinfo, n_retry, n_arr, nh, hist_tick.shape[1])
     i = 0
     while True:
         src = -1
@@ -393,7 +398,7 @@ def run_batch(
             q = q if q > 0 else 0.0
             k = min(max(int((t - tick0) / tick_s), 0), nt - 1)
             b = bin_of(lat)
-            hist_tick[k, b] += 1
+            hist_tick[k if k < nh else 0, b] += 1
             tick_ver[k, v, F_N] += 1.0
             tick_ver[k, v, F_LAT] += lat
             tick_ver[k, v, F_WAIT] += wait

@@ -131,7 +131,7 @@ def record_one(
     tick_tot[k, F_BUSY] += busy
     if shadow:
         return
-    hist_tick[k, b] += 1
+    hist_tick[k if k < hist_tick.shape[0] else 0, b] += 1  # one row: no per-tick histograms
     tick_tot[k, F_N] += 1.0
     tick_tot[k, F_LAT] += lat
     tick_tot[k, F_WAIT] += wait

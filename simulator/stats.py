@@ -35,7 +35,11 @@ SERIES_COLUMNS: tuple[str, ...] = (
 
 @dataclass
 class Chunk:
-    """Statistics of the requests recorded in ticks ``[k0, k0 + nt)``."""
+    """Statistics of the requests recorded in ticks ``[k0, k0 + nt)``.
+
+    ``hist_tick`` has a latency histogram per tick, or one row for the whole chunk when no
+    per-tick series is kept (the kernels then add every tick's counts to row 0: the same
+    integers wherever they are summed, and ``nt`` times less to zero and sum)."""
 
     k0: int
     tick_tot: NDArray[np.float64]
@@ -44,13 +48,13 @@ class Chunk:
     hist_ver: NDArray[np.int64]
 
     @classmethod
-    def empty(cls, k0: int, nt: int, nver: int) -> Chunk:
+    def empty(cls, k0: int, nt: int, nver: int, *, tick_hists: bool = True) -> Chunk:
         nt = max(nt, 1)
         return cls(
             k0,
             np.zeros((nt, L.NFIELDS)),
             np.zeros((nt, nver, L.NFIELDS)),
-            np.zeros((nt, NBINS), dtype=np.int64),
+            np.zeros((nt if tick_hists else 1, NBINS), dtype=np.int64),
             np.zeros((nver, NBINS), dtype=np.int64),
         )
 
