@@ -157,7 +157,7 @@ def _set(doc: dict[str, Any], path: str, value: float) -> None:
         if depth == len(keys) - 1:
             if isinstance(node[key], dict | list):
                 raise UserError("is a section, not a number", source=_OPT, field=path)
-            node[key] = int(value) if value.is_integer() else value
+            node[key] = int(value) if float(value).is_integer() else value
         else:
             node = node[key]
 
@@ -184,6 +184,17 @@ def _is_int_field(sc: Scenario, path: str) -> bool:
     return isinstance(node, int) and not isinstance(node, bool)
 
 
+def _typed_axes(sc: Scenario, axes: Sequence[SweepAxis]) -> list[SweepAxis]:
+    """Axes over integer scenario fields (``service.concurrency``) hold whole values as ``int``,
+    so the points, the JSON and the Parquet column show ``4``, not ``4.0``, as the CSV does."""
+    out = []
+    for a in axes:
+        if _is_int_field(sc, a.path):
+            a = SweepAxis(a.path, tuple(int(v) if float(v).is_integer() else v for v in a.values), a.span)
+        out.append(a)
+    return out
+
+
 def random_points(sc: Scenario, axes: Sequence[SweepAxis], n: int, seed: int) -> list[dict[str, float]]:
     """``n`` points drawn for the random design (deterministic for ``seed``): a range axis
     uniformly in ``[lo, hi]`` (rounded on integer fields), a value list by uniform choice.
@@ -198,7 +209,7 @@ def random_points(sc: Scenario, axes: Sequence[SweepAxis], n: int, seed: int) ->
         for a, is_int in zip(axes, ints, strict=True):
             if a.span:
                 x = float(rng.uniform(a.values[0], a.values[1]))
-                point[a.path] = float(round(x)) if is_int else x
+                point[a.path] = round(x) if is_int else x
             else:
                 point[a.path] = a.values[int(rng.integers(0, len(a.values)))]
         out.append(point)
@@ -246,6 +257,7 @@ def sweep(
     n_points = math.prod(len(a.values) for a in axes) if design == "grid" else int(points or 0)
     if n_points > MAX_POINTS:
         raise UserError(f"the grid has {n_points:,} points, more than {MAX_POINTS:,}", source=_OPT)
+    axes = _typed_axes(sc, axes)
     plan = plan if plan is not None else sc.plan
     plan_json = plan.model_dump_json() if plan else None
     design_points = (

@@ -47,6 +47,7 @@ def register(sub: Any) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    from jitplan.agent.commands._out_paths import check_output_dir, write_failed
     from jitplan.contracts.errors import UserError
     from jitplan.simulator import load_scenario
     from jitplan.simulator.output import ProgressBar
@@ -62,6 +63,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise UserError("must be at least 1", source="--workers")
     axes = [parse_axis(spec, args.design) for spec in args.param]
     scenario = load_scenario(args.scenario)
+    out = args.out or f"sweep-{scenario.name}"
+    check_output_dir(out, "--out")  # before the sweep runs, not after
     show = not args.no_progress and sys.stderr.isatty()
     bar = ProgressBar(f"sweeping {scenario.name}") if show else None
     try:
@@ -73,8 +76,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    out = args.out or f"sweep-{scenario.name}"
-    paths = write_sweep(res, out)
+    try:
+        paths = write_sweep(res, out)
+    except OSError as exc:
+        raise write_failed(exc.filename or out, "--out", exc) from None
     if args.json:
         cols, rows = res.rows()
         doc = {
