@@ -107,6 +107,36 @@ def _prompt_digest(f: FeatureSpec, catalog: Catalog, cache: dict[Path, str | Non
     return f.prompt.sha256 or f"path:{f.prompt.path}"
 
 
+def _check_prompt_files(catalog: Catalog, side: DiffSide) -> None:
+    """Bad input, as ``catalog validate`` says: a prompt file that is missing, outside the
+    catalog's directory or not UTF-8 text (it cannot be hashed as meant or scanned)."""
+    from jitplan.tools.prompt_hygiene import not_text
+
+    base = Path(catalog.source_dir) if catalog.source_dir else Path(side.source).resolve().parent
+    seen: set[Path] = set()
+    for j, f in enumerate(catalog.features):
+        if f.prompt is None:
+            continue
+        field = f"features[{j}].prompt.path"
+        p = (base / f.prompt.path).resolve()
+        if p in seen:
+            continue
+        seen.add(p)
+        if not p.is_relative_to(base.resolve()):
+            raise UserError(f"prompt file must stay inside the catalog directory: {f.prompt.path}",
+                            source=side.source, field=field)
+        if not p.is_file():
+            raise UserError(f"prompt file not found: {f.prompt.path}", source=side.source, field=field)
+        try:
+            problem = not_text(p.read_bytes())
+        except OSError as exc:
+            raise UserError(f"cannot read prompt file {f.prompt.path}: {exc.strerror}",
+                            source=side.source, field=field) from None
+        if problem is not None:
+            raise UserError(f"prompt file {f.prompt.path} is not UTF-8 text ({problem[1]}, line {problem[0]})",
+                            source=side.source, field=field)
+
+
 class _CatalogDiff:
     def __init__(self, old: Catalog, new: Catalog, o: DiffSide, n: DiffSide, state: DeploymentState | None,
                  state_src: str | None) -> None:
@@ -240,13 +270,31 @@ class _CatalogDiff:
             add("needs-review", "governance_widened", f"human approval no longer required ({ctx})",
                 "governance", "human_approval")
 
+    def counterpart(self, f: FeatureSpec) -> FeatureSpec | None:
+        """``f``'s version in the old catalog, else its predecessor there (None for a new feature)."""
+        if (f.id, f.version) in self.old_pos:
+            return self.old.features[self.old_pos[(f.id, f.version)]]
+        older = [v for v in self.old_versions.get(f.id, []) if v.parsed_version < f.parsed_version]
+        return older[-1] if older else None
+
+    def was(self, f: FeatureSpec, dep_id: str, new_range: str) -> str:
+        """How ``f``'s old counterpart's own dependency on ``dep_id`` fared in the old catalog."""
+        of = self.counterpart(f)
+        old_dep = next((d for d in of.depends_on if d.id == dep_id), None) if of is not None else None
+        if old_dep is None:
+            return ""
+        if not any(old_dep.admits(v.version) for v in self.old_versions.get(dep_id, [])):
+            return " (already unresolved in the old catalog)"
+        if old_dep.version != new_range:
+            return f" (the old range {old_dep.version} resolved)"
+        return ""
+
     def references(self) -> None:
         ids = set(self.new.ids)
         for j, f in enumerate(self.new.features):
             for k, dep in enumerate(f.depends_on):
                 have = self.new_versions.get(dep.id, [])
-                before = "" if any(dep.admits(v.version) for v in self.old_versions.get(dep.id, [])) else \
-                    " (already unresolved in the old catalog)"
+                before = self.was(f, dep.id, dep.version)
                 if dep.id not in ids:
                     self.add("breaking", "dependency_unresolved",
                              f"{f.key} depends on {dep.id}, which the new catalog does not have{before}",
@@ -323,5 +371,6 @@ def diff_files(old_path: str, new_path: str, *, state_path: str | None = None,
     else:
         old = Catalog.from_data(o.data, source=o.source)
         new = Catalog.from_data(n.data, source=n.source)
+        _check_prompt_files(new, n)
         findings = diff_catalogs(old, new, o, n, state, state_path)
     return DiffReport(kind, old_path, new_path, state_path, _ordered(findings))  # type: ignore[arg-type]

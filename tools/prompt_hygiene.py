@@ -11,7 +11,7 @@ feature's ``prompt`` entry. Matched secrets are never echoed (only their kind an
 
 from __future__ import annotations
 
-__all__ = ["HygieneFinding", "check_prompt_hygiene", "scan_lines"]
+__all__ = ["HygieneFinding", "check_prompt_hygiene", "not_text", "scan_lines"]
 
 import re
 import unicodedata
@@ -193,11 +193,26 @@ def _unfenced_variables(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _read_prompt(path: Path, limit: int) -> str | None:
+def not_text(data: bytes) -> tuple[int, str] | None:
+    """(line, reason) when ``data`` is no UTF-8 text (a NUL byte or an invalid sequence), else None:
+    a binary prompt cannot be scanned, so it must not pass as a clean one."""
+    bad = data.find(b"\x00")
+    reason = "a NUL byte"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if bad < 0 or exc.start < bad:
+            bad, reason = exc.start, f"invalid UTF-8 byte 0x{data[exc.start]:02x}"
+    if bad < 0:
+        return None
+    return data.count(b"\n", 0, bad) + 1, reason
+
+
+def _read_prompt(path: Path, limit: int) -> bytes | None:
     try:
         if not path.is_file() or path.stat().st_size > limit:
             return None  # a missing or oversized file is check_catalog's problem to report
-        return path.read_bytes().decode("utf-8", errors="replace")
+        return path.read_bytes()
     except OSError:
         return None
 
@@ -249,11 +264,18 @@ def check_prompt_hygiene(catalog: Catalog, source: str, text: str | None = None)
             if has_format is not None and f.outputs is not None and not has_format:
                 _missing_format(findings, f, i, index, source, shown, cat_line)
             continue  # its lines were reported with the first version that uses it
-        prompt = _read_prompt(path, limit)
+        data = _read_prompt(path, limit)
+        field = render_path((*where, "path"))
+        binary = not_text(data) if data is not None else None
+        if binary is not None:
+            findings.append(HygieneFinding(
+                "prompt_not_text", "error", shown, binary[0],
+                f"{f.key}: prompt file {shown} is not UTF-8 text ({binary[1]}): it cannot be scanned",
+                f.id, f.version, field, cat_line))
+        prompt = None if data is None or binary is not None else data.decode("utf-8")
         formats[path] = None if prompt is None else bool(_FORMAT.search(_normal(prompt)))
         if prompt is None:
             continue
-        field = render_path((*where, "path"))
 
         def add(code: str, level: Level, line: int, message: str, *, _f: Any = f, _s: str = shown,
                 _fld: str = field, _cl: int | None = cat_line) -> None:
