@@ -86,13 +86,20 @@ def _before() -> Iterator[None]:
     from jitplan.simulator import stats
 
     saved = stats.percentile_rows, stats.Recorder.absorb  # type: ignore[attr-defined,method-assign,assignment]
+    empty = stats.Chunk.__dict__["empty"]
+
+    def per_tick(cls: Any, k0: int, nt: int, nver: int, *, tick_hists: bool = True) -> Any:
+        return empty.__func__(cls, k0, nt, nver)  # before: a histogram row per tick, always
+
     stats.percentile_rows = _legacy_percentile_rows  # type: ignore[attr-defined,method-assign,assignment]
     stats.Recorder.absorb = _legacy_absorb  # type: ignore[attr-defined,method-assign,assignment]
+    stats.Chunk.empty = classmethod(per_tick)  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
         stats.percentile_rows = saved[0]  # type: ignore[attr-defined,method-assign,assignment]
         stats.Recorder.absorb = saved[1]  # type: ignore[attr-defined,method-assign,assignment]
+        stats.Chunk.empty = empty  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -157,7 +164,7 @@ def _cold(n: int, features: int) -> None:
     wall = statistics.median(x["wall"] for x in samples) * 1000
     cpu = statistics.median(x["cpu"] for x in samples) * 1000
     print(f"  cold (first node of a process, median of {n}): wall {wall:7.1f} ms   CPU {cpu:7.1f} ms   "
-          f"target <= 500 ms  {'OK' if wall <= 500 else 'MISSED'}")
+          f"target <= 500 ms: {'OK' if cpu <= 500 else 'MISSED'} (CPU), {'OK' if wall <= 500 else 'MISSED'} (wall)")
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, float, int, Any]:
