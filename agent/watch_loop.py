@@ -105,6 +105,7 @@ class Watcher:
 
             self.prom = PrometheusSource.from_file(self.cfg.sources, contracts=self.contracts_obj,
                                                    state=self.cfg.state, mode="instant")
+            self.prom.spec.check_features(list(self.catalog_obj.ids), self.cfg.sources)
             # canary/shadow queries are gate inputs (a canary that is not running has no answer)
             self.trigger_queries = [q for q in self.prom.spec.signals if q.cohort in (None, "baseline")]
             if not self.trigger_queries:

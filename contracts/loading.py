@@ -154,7 +154,8 @@ def parse_document(text: str, source: str) -> dict[str, Any]:
     import yaml
 
     stripped = text.lstrip()
-    if source.endswith(".json") or stripped.startswith(("{", "[")):
+    is_yaml_file = source.endswith((".yaml", ".yml"))
+    if source.endswith(".json") or (stripped.startswith(("{", "[")) and not is_yaml_file):
         data: Any = parse_json(text, source)
     else:
         check_yaml_nesting(text, source)

@@ -42,6 +42,12 @@ class PrometheusServer(BaseModel):
     url: str = Field(min_length=1, max_length=2000)
     timeout_s: float = Field(default=5.0, gt=0, le=300)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_address(cls, v: object) -> object:
+        """``prometheus: http://host:9090`` is short for ``prometheus: {url: http://host:9090}``."""
+        return {"url": v} if isinstance(v, str) else v
+
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
@@ -75,6 +81,18 @@ class SignalQuery(BaseModel):
                                  + ", ".join(f"{{{{{p}}}}}" for p in PLACEHOLDERS))
         return v
 
+    @model_validator(mode="after")
+    def _unit_of_kind(self) -> SignalQuery:
+        # a built-in or registered kind knows its units; a kind registered later is checked
+        # when its signals are (contract check)
+        from jitplan.contracts.signal_kinds import get_kind
+
+        spec = get_kind(self.kind)
+        if spec is not None and spec.conversion(self.unit) is None:
+            raise ValueError(f"unit {self.unit!r} is not a unit of kind {self.kind!r}; use one of "
+                             f"{', '.join(spec.unit_names)}")
+        return self
+
     def uses(self, placeholder: str) -> bool:
         return any(m.group(1) == placeholder for m in _PLACEHOLDER.finditer(self.query))
 
@@ -107,6 +125,19 @@ class SourcesFile(FromFile):
                                  f"{f' for cohort {q.cohort}' if q.cohort else ''}")
             seen.add(key)
         return self
+
+    def check_features(self, known: list[str], source: str) -> None:
+        """``UserError`` for the first entry whose feature the catalog does not have."""
+        import difflib
+
+        from jitplan.contracts.errors import UserError
+
+        for i, q in enumerate(self.signals):
+            if q.feature not in known:
+                close = difflib.get_close_matches(q.feature, known, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise UserError(f"unknown feature {q.feature!r}: the catalog has no such feature{hint}",
+                                source=source, field=f"signals[{i}].feature")
 
     def server(self, q: SignalQuery) -> PrometheusServer:
         srv = q.prometheus or self.prometheus

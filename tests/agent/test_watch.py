@@ -76,6 +76,7 @@ def test_cycles_on_trigger_changes_and_rejects_malformed(cli: Any, ws: dict[str,
     assert not bad.exists()
     assert (ws["dir"] / "rejected" / "broken.yaml").exists()
     assert "broken.yaml" in (ws["dir"] / "rejected" / "broken.yaml.reason").read_text()
+    assert "malformed YAML" in rej["reason"]
 
     put(ws, "stale")  # contracts break: one fast-path cycle per feature, each on its own
     code, events, _ = watch(cli, ws)
@@ -309,3 +310,13 @@ def test_sigterm_during_an_apply_stops_and_the_restart_resumes_it(cli: Any, ws: 
         kinds = [r.kind for r in log.records(app["thread_id"])]
         assert log.verify().ok
     assert kinds.count("execution_started") == 1 and kinds.count("step_applied") == 1
+
+
+def test_a_yaml_snapshot_in_braces_is_judged_as_yaml(cli: Any, ws: dict[str, Path]) -> None:
+    bad = ws["dir"] / "002.yaml"
+    bad.write_text("{{bad\n")  # flow-style YAML (JSON-looking): the reason must say YAML
+    os.utime(bad, (time.time() - 10, time.time() - 10))
+    code, events, err = watch(cli, ws)
+    assert code == 0, err
+    (rej,) = of(events, "rejected")
+    assert "malformed YAML" in rej["reason"] and "JSON" not in rej["reason"]

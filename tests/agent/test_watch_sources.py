@@ -122,3 +122,13 @@ def test_canary_queries_gate_applies_and_never_hold_back_triggers(
             "--sources", sources, "--once")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
     assert "no query without a cohort" in r.err and "sources.yaml" in r.err
+
+
+def test_a_query_for_a_feature_the_catalog_lacks_is_bad_input(cli: Any, world: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(json.dumps({"prometheus": "http://127.0.0.1:9", "signals": [
+        {"name": "x.latency", "kind": "latency", "feature": "ticket-sumarizer", "unit": "ms", "query": "lat"}]}))
+    r = cli("watch", "--catalog", world / "catalog.yaml", "--contracts", world / "contracts.yaml",
+            "--sources", sources, "--once")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "signals[0].feature" in r.err and "did you mean 'ticket-summarizer'" in r.err

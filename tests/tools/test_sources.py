@@ -229,6 +229,8 @@ def test_sources_file_bad_input(tmp_path: Path, cli: Any) -> None:
          "unknown placeholder"),
         ("prometheus: {url: 'http://x'}\nsignals: [{name: a, kind: nope, feature: f, unit: ms, query: up}]",
          "unknown signal kind"),
+        ("prometheus: {url: 'http://x'}\nsignals: [{name: a, kind: latency, feature: f, unit: furlong, query: up}]",
+         r"signals\[0\].*unit 'furlong' is not a unit of kind 'latency'; use one of .*ms"),
     ]:
         bad.write_text(text)
         with pytest.raises(UserError, match=needle):
@@ -265,3 +267,25 @@ def test_readme_sources_example_is_valid() -> None:
     canary = spec.signals[0]
     assert canary.cohort == "canary" and canary.uses("version")
     assert 'version="1.2.0"' in canary.render("1.2.0")
+
+
+def test_the_prometheus_address_may_be_a_plain_url(tmp_path: Path) -> None:
+    f = tmp_path / "sources.yaml"
+    f.write_text("prometheus: 'http://127.0.0.1:9090/'\n"
+                 "signals: [{name: a, kind: latency, feature: f, unit: s, query: up,"
+                 " prometheus: 'http://10.0.0.1:9090'}]\n")
+    spec = SourcesFile.from_file(f)
+    assert spec.prometheus is not None and spec.prometheus.url == "http://127.0.0.1:9090"
+    assert spec.prometheus.timeout_s == 5.0
+    assert spec.server(spec.signals[0]).url == "http://10.0.0.1:9090"
+
+
+def test_an_entry_for_a_feature_the_catalog_lacks_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "sources.yaml"
+    f.write_text("prometheus: 'http://x'\nsignals: [{name: a, kind: latency, feature: ticket-summariser,"
+                 " unit: ms, query: up}]\n")
+    spec = SourcesFile.from_file(f)
+    with pytest.raises(UserError, match="did you mean 'ticket-summarizer'") as info:
+        spec.check_features(["ticket-summarizer", "pii-redactor"], str(f))
+    assert info.value.field == "signals[0].feature"
+    spec.check_features(["ticket-summariser"], str(f))  # known: no error
