@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from typing import Any
 from unittest.mock import patch
 
-from jitplan.agent.commands._regress_run import CaseOutcome, Replay, check_metric_names, run_case
+from jitplan.agent.commands._regress_run import CaseOutcome, Replay, check_suite, run_case
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.suite import PlanningCase, SimulationCase, Suite
 
@@ -68,7 +68,7 @@ def run_suite(
     recording raises ``UserError``; ``progress(done, total, outcome)`` follows completion."""
     if workers < 1:
         raise UserError("must be at least 1", source="--workers")
-    check_metric_names(suite)
+    check_suite(suite)
     todo = list(suite.cases if cases is None else cases)
     outcomes: list[CaseOutcome] = []
     with ExitStack() as stack:

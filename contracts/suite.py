@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "COMPARATORS",
+    "PLANNING_VERDICTS",
     "MetricExpectation",
     "PlanningCase",
     "PlanningExpect",
@@ -33,7 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jitplan.contracts.agent import Decision
-from jitplan.contracts.errors import UserError
+from jitplan.contracts.errors import FieldProblem, InputError, UserError
 from jitplan.contracts.loading import format_validation_error, load_document
 
 COMPARATORS: tuple[str, ...] = ("<=", ">=", "==", "!=", "<", ">")
@@ -41,6 +42,9 @@ _METRIC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$"
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
+PLANNING_VERDICTS: tuple[str, ...] = ("passed", "failed", "unproven", "not_run")
+"""A planning cycle's simulation verdicts (``jitplan.tools.plan_simulation``)."""
+_VERDICT_ALIASES = {"pass": "passed", "fail": "failed", "notrun": "not_run"}
 
 
 class MetricExpectation(BaseModel):
@@ -84,10 +88,21 @@ class PlanningExpect(BaseModel):
     """The exact set of features the plan's steps touch (noop steps ignored)."""
     max_projected_cost_usd: float | None = Field(default=None, ge=0)
     """Upper bound on the highest ``cost_usd`` the plan simulation projects for any scenario."""
-    simulation_verdict: str | None = None
-    """The cycle's simulation verdict: passed, failed, unproven, not_run, ..."""
+    simulation_verdict: Literal["passed", "failed", "unproven", "not_run"] | None = None
+    """The cycle's simulation verdict: passed, failed, unproven or not_run (``pass``/``fail``, as
+    simulation cases write them, are accepted and normalised)."""
     violation_codes: tuple[str, ...] | None = None
     """The exact set of validation violation codes (``[]``: the plan must be valid)."""
+
+    @field_validator("simulation_verdict", mode="before")
+    @classmethod
+    def _verdict(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = _VERDICT_ALIASES.get(v.strip().lower().replace("-", "_"), v)
+            if v not in PLANNING_VERDICTS:
+                raise ValueError(f"unknown verdict {v!r}, expected one of {', '.join(PLANNING_VERDICTS)} "
+                                 "(or pass, fail)")
+        return v
 
 
 class PlanningCase(BaseModel):
@@ -117,6 +132,11 @@ class PlanningCase(BaseModel):
     now: str | None = None
     expect: PlanningExpect
 
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _one_path(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v  # ``evidence: DIR``, as ``--evidence PATH`` takes
+
     @field_validator("planner")
     @classmethod
     def _planner_kind(cls, v: str) -> str:
@@ -134,6 +154,16 @@ class SimulationExpect(BaseModel):
 
     metrics: tuple[MetricExpectation, ...] = ()
     verdict: Literal["pass", "fail"] | None = None
+    """Needs a plan under test (the case's ``plan`` or one in the scenario)."""
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _verdict(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = {"passed": "pass", "failed": "fail"}.get(v.strip().lower(), v.strip().lower())
+            if v not in ("pass", "fail"):
+                raise ValueError(f"unknown verdict {v!r}, expected pass or fail (or passed, failed)")
+        return v
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -167,8 +197,17 @@ class Suite(BaseModel):
 
     name: str = Field(default="suite", pattern=_NAME_RE)
     defaults: dict[str, Any] = Field(default_factory=dict)
-    cases: tuple[SuiteCase, ...] = Field(min_length=1)
+    cases: tuple[SuiteCase, ...]
     source: str = ""
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        # Checked before the items: pydantic's min_length counts only the items that validated,
+        # so one bad case also reported an invented "at least 1 item ... not 0".
+        if isinstance(v, list | tuple) and not v:
+            raise ValueError("expected at least one case")
+        return v
 
     @field_validator("cases")
     @classmethod
@@ -208,6 +247,11 @@ def _merge_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
     cases = data.get("cases")
     if not isinstance(cases, list):
         return data
+    for i, c in enumerate(cases):
+        kind = c.get("kind", "planning") if isinstance(c, dict) else "planning"
+        if kind not in ("planning", "simulation"):
+            raise UserError(f"unknown kind {kind!r}, expected planning or simulation", source=source,
+                            field=f"cases[{i}].kind")
     merged = [
         {"kind": "planning", **defaults, **c}
         if isinstance(c, dict) and c.get("kind", "planning") == "planning" else c
@@ -242,6 +286,16 @@ def _check_paths(case: PlanningCase | SimulationCase, index: int, base: Path, so
     return case.model_copy(update=updates)
 
 
+_UNION_TAG = re.compile(r"^(cases\[\d+\])\.(?:planning|simulation)(?=\.|$)")
+
+
+def _suite_error(exc: ValidationError, source: str) -> InputError:
+    """The validation problems with pydantic's union tag dropped from the field path
+    (``cases[0].planning.bogus`` -> ``cases[0].bogus``)."""
+    err = format_validation_error(exc, source)
+    return InputError([FieldProblem(p.source, _UNION_TAG.sub(r"\1", p.field), p.message) for p in err.problems])
+
+
 def load_suite(path: str | os.PathLike[str]) -> Suite:
     """Load, validate and resolve a suite file; bad input raises ``UserError`` naming file and field."""
     source = str(path)
@@ -250,7 +304,7 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
     try:
         suite = Suite.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise format_validation_error(exc, source) from None
+        raise _suite_error(exc, source) from None
     base = Path(path).resolve().parent
     cases = tuple(_check_paths(c, i, base, source) for i, c in enumerate(suite.cases))
     return suite.model_copy(update={"cases": cases})

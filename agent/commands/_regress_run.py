@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["CaseOutcome", "Replay", "check_metric_names", "check_planning", "run_case", "run_cycle_for", "select",
-           "table", "to_junit"]
+__all__ = ["CaseOutcome", "Replay", "check_metric_names", "check_planning", "check_suite", "plan_request", "run_case",
+           "run_cycle_for", "select", "table", "to_junit"]
 
 import fnmatch
 import time
@@ -37,8 +37,11 @@ class CaseOutcome:
                 "observed": self.observed}
 
 
-def check_metric_names(suite: Suite) -> None:
-    """Every simulation expectation names a simulator metric (else a user error naming the field)."""
+def check_suite(suite: Suite) -> None:
+    """A bad suite is a ``UserError`` (exit 2) before any case runs: every simulation expectation
+    names a simulator metric, and every file a case references parses and passes its schema with
+    the loaders the run uses (the error names the suite file, the case field and the file's own
+    problem)."""
     from jitplan.simulator.result import METRIC_NAMES
 
     for i, case in enumerate(suite.cases):
@@ -47,6 +50,85 @@ def check_metric_names(suite: Suite) -> None:
                 if m.metric not in METRIC_NAMES:
                     raise UserError(f"unknown metric {m.metric!r}, expected one of {', '.join(METRIC_NAMES)}",
                                     source=suite.source, field=f"cases[{i}].expect.metrics[{j}]")
+            _check_simulation(suite, i, case)
+        else:
+            _check_planning_inputs(suite, i, case)
+
+
+check_metric_names = check_suite
+"""The former name of ``check_suite`` (it now checks the referenced files too)."""
+
+
+def _referenced(suite: Suite, field: str, exc: UserError) -> UserError:
+    """``exc`` (a referenced file's error) as one line naming the suite file and the case field."""
+    problems = getattr(exc, "problems", None) or [exc]
+    first = problems[0]
+    src = str(getattr(first, "source", ""))
+    where = ": ".join(x for x in (src if not src.startswith("-") else "", getattr(first, "field", "")) if x)
+    detail = getattr(first, "detail", None) or getattr(first, "message", str(first))
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return UserError(f"{where}: {detail}{more}" if where else f"{detail}{more}", source=suite.source, field=field)
+
+
+def _check_simulation(suite: Suite, i: int, case: SimulationCase) -> None:
+    from jitplan.contracts.plan import Plan
+    from jitplan.simulator import load_scenario
+    from jitplan.simulator.arrivals import load_trace
+
+    try:
+        sc = load_scenario(case.scenario)
+        if sc.traffic.arrival == "trace" and sc.traffic.path:
+            load_trace(sc.traffic.path)
+    except UserError as exc:
+        raise _referenced(suite, f"cases[{i}].scenario", exc) from None
+    try:
+        plan = Plan.from_file(case.plan) if case.plan else None
+    except UserError as exc:
+        raise _referenced(suite, f"cases[{i}].plan", exc) from None
+    if case.expect.verdict is not None and plan is None and sc.plan is None:
+        raise UserError("a verdict needs a plan under test: give the case a plan (or use a scenario with one)",
+                        source=suite.source, field=f"cases[{i}].expect.verdict")
+
+
+def _planning_loaders() -> dict[str, Callable[[str], Any]]:
+    """Each planning-case file field and the loader the run (``agent.nodes.common``) uses for it."""
+    from jitplan.contracts.catalog import Catalog
+    from jitplan.contracts.evidence import load_evidence
+    from jitplan.contracts.loading import load_document
+    from jitplan.contracts.signals import ContractSet, SignalSnapshot
+    from jitplan.contracts.state import DeploymentState
+    from jitplan.tools.policy import PolicyBundle
+
+    return {"catalog": Catalog.from_file, "signals": SignalSnapshot.from_file, "contracts": ContractSet.from_file,
+            "state": lambda p: DeploymentState.from_flagd(load_document(p), source=p),
+            "policy": PolicyBundle.load, "evidence": lambda p: load_evidence((p,))}
+
+
+def _check_planning_inputs(suite: Suite, i: int, case: PlanningCase) -> None:
+    from jitplan.agent.nodes.common import load_inputs
+
+    loaders = _planning_loaders()
+    files = [(f"cases[{i}].{name}", name, getattr(case, name)) for name in ("catalog", "signals", "contracts",
+                                                                             "state", "policy")]
+    files += [(f"cases[{i}].evidence[{j}]", "evidence", ev) for j, ev in enumerate(case.evidence)]
+    for where, name, value in files:
+        if value:
+            try:
+                loaders[name](value)
+            except UserError as exc:
+                raise _referenced(suite, where, exc) from None
+    if case.planner.startswith("scripted:"):
+        from jitplan.agent.planners.scripted import load_script
+
+        try:
+            load_script(case.planner.removeprefix("scripted:"))
+        except UserError as exc:
+            raise _referenced(suite, f"cases[{i}].planner", exc) from None
+    try:  # what only the files together can break (signals without contracts, ...)
+        load_inputs(plan_request(case, None).model_dump(mode="json"))
+    except UserError as exc:
+        where = f"cases[{i}].contracts" if getattr(exc, "source", "") == "--contracts" else f"cases[{i}]"
+        raise _referenced(suite, where, exc) from None
 
 
 def select(suite: Suite, pattern: str | None) -> list[PlanningCase | SimulationCase]:
@@ -101,9 +183,15 @@ def check_planning(case: PlanningCase, result: Any) -> tuple[list[str], dict[str
 def run_cycle_for(case: PlanningCase, model: str | None) -> Any:
     """One planning cycle of ``case`` with the planner ``model`` (None: offline), cache off."""
     from jitplan.agent.runtime import new_thread_id, run_cycle
+
+    return run_cycle(plan_request(case, model), thread_id=new_thread_id())
+
+
+def plan_request(case: PlanningCase, model: str | None) -> Any:
+    """The ``PlanRequest`` of one planning case (plan cache off)."""
     from jitplan.contracts.agent import PlanRequest
 
-    req = PlanRequest(
+    return PlanRequest(
         catalog=case.catalog, signals=case.signals, contracts=case.contracts, state=case.state,
         policy=case.policy, evidence=case.evidence, request=case.request, role=case.role,
         region=case.region, model=model,
@@ -111,7 +199,6 @@ def run_cycle_for(case: PlanningCase, model: str | None) -> Any:
         max_llm_calls=case.max_llm_calls, max_tool_calls=case.max_tool_calls,
         use_cache=False,
     )
-    return run_cycle(req, thread_id=new_thread_id())
 
 
 def _run_planning(case: PlanningCase, replay: Replay | None) -> tuple[list[str], dict[str, Any]]:

@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
 def run_regress(args: argparse.Namespace) -> int:
     import json
 
+    from jitplan.agent.commands._out_paths import check_output_file, write_failed
     from jitplan.agent.commands._regress_recorded import is_recorded
     from jitplan.agent.commands._regress_run import CaseOutcome, select, table, to_junit
     from jitplan.agent.regress import run_suite
@@ -55,6 +56,8 @@ def run_regress(args: argparse.Namespace) -> int:
         raise UserError("must be at least 1", source="--workers")
     if args.record != bool(args.model):
         raise UserError("--record and --model M go together", source="--model" if args.model else "--record")
+    if args.junit:
+        check_output_file(args.junit, "--junit")  # before the cases run, not after
     suite = load_suite(args.suite)
     cases = select(suite, args.pattern)
     if not cases:
@@ -75,7 +78,10 @@ def run_regress(args: argparse.Namespace) -> int:
         written = [o.observed["recording"] for o in outcomes if "recording" in o.observed]
         sys.stderr.write(f"recorded {len(written)} of {len(outcomes)} case(s) with {args.model}\n")
     if args.junit:
-        to_junit(suite.name, outcomes).write(args.junit, encoding="utf-8", xml_declaration=True)
+        try:
+            to_junit(suite.name, outcomes).write(args.junit, encoding="utf-8", xml_declaration=True)
+        except OSError as exc:
+            raise write_failed(args.junit, "--junit", exc) from None
     failed = sum(o.status != "pass" for o in outcomes)
     if args.json:
         doc = {"suite": suite.name, "source": suite.source, "passed": len(outcomes) - failed,

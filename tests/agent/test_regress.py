@@ -90,23 +90,25 @@ def test_json_reports_every_case_with_what_was_observed(cli: Any, tmp_path: Path
 
 
 def test_a_case_that_cannot_run_is_a_junit_error(cli: Any, tmp_path: Path) -> None:
-    bad_catalog = tmp_path / "catalog.yaml"
-    bad_catalog.write_text("features: 3\n")
-    path = _suite(tmp_path, [{"name": "broken-catalog", "catalog": str(bad_catalog),
-                              "signals": str(WORLD / "signals" / "steady.yaml"), "expect": {"decision": "noop"}}])
+    # A valid script that runs out of answers: the case fails while running (a broken file it
+    # references is a bad suite instead: test_regress_bad_suite).
+    script = tmp_path / "short.yaml"
+    script.write_text('responses:\n  - content: "not a plan"\n')
+    path = _suite(tmp_path, [{"name": "script-runs-out", "planner": f"scripted:{script}",
+                              "signals": str(WORLD / "signals" / "demand-rise.yaml"), "expect": {}}])
     out = tmp_path / "out.xml"
     assert cli("regress", path, "--junit", out).code == 1
-    result = _cases(out)["broken-catalog"].result
-    assert isinstance(result[0], Error) and "features" in result[0].message
+    result = _cases(out)["script-runs-out"].result
+    assert isinstance(result[0], Error) and "ScriptExhausted" in result[0].message
 
 
 @pytest.mark.parametrize(("case", "field"), [
-    ({"name": "x", "signals": "steady.yaml", "expect": {"decision": "approve"}}, "cases[0].planning.expect.decision"),
+    ({"name": "x", "signals": "steady.yaml", "expect": {"decision": "approve"}}, "cases[0].expect.decision"),
     ({"name": "x", "signals": "nope.yaml", "expect": {}}, "cases[0].signals"),
-    ({"name": "x", "signals": "steady.yaml", "expect": {"decison": "noop"}}, "cases[0].planning.expect.decison"),
-    ({"name": "x", "signals": "steady.yaml", "planner": "openai/gpt-4o", "expect": {}}, "cases[0].planning.planner"),
+    ({"name": "x", "signals": "steady.yaml", "expect": {"decison": "noop"}}, "cases[0].expect.decison"),
+    ({"name": "x", "signals": "steady.yaml", "planner": "openai/gpt-4o", "expect": {}}, "cases[0].planner"),
     ({"name": "x", "kind": "simulation", "scenario": "mm10.yaml", "expect": {"metrics": ["p95 ~ 3"]}},
-     "cases[0].simulation.expect.metrics"),
+     "cases[0].expect.metrics"),
     ({"name": "x", "kind": "simulation", "scenario": "mm10.yaml", "expect": {"metrics": ["latency_p96_s < 3"]}},
      "cases[0].expect.metrics[0]"),
 ])
