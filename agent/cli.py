@@ -156,8 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the process's own command line (not a caller's: leave its GC alone)
         # A command imports some 220,000 objects that live as long as the process
         # (LangGraph, numba, pydantic); at the default thresholds the cyclic GC runs ~500 times
-        # over them, ~10% of a cold `jitplan plan`'s CPU. Young cycles are still collected.
-        gc.set_threshold(50_000, 50, 50)
+        # over them, ~10% of a cold `jitplan plan`'s CPU. Young cycles are still collected, and
+        # the older generations as often as before relative to the young one (long-running
+        # commands: watch, serve).
+        gc.set_threshold(50_000, 20, 10)
     argv = list(sys.argv[1:] if argv is None else argv)
     _Parser.json_requested = "--json" in argv
     parser = build_parser()
