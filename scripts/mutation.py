@@ -63,7 +63,6 @@ class Module:
 MODULES: tuple[Module, ...] = (
     Module("tools/validation_steps.py", (
         "tests/tools/test_validation_steps_rules.py", "tests/tools/test_validator.py",
-        "tests/tools/test_validator_rules.py",
     )),
     Module("tools/validator.py", (
         "tests/tools/test_validator_inputs.py", "tests/tools/test_validator.py",
