@@ -36,7 +36,8 @@ _CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, stat
 
 @contextmanager
 def _connect(path: str) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(path)) as conn:
+    # wait for a writer on the same file (the graph's saver, another cycle) as the saver would
+    with closing(sqlite3.connect(path, timeout=30.0)) as conn:
         yield conn
 
 
@@ -53,7 +54,13 @@ def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
     conn = getattr(saver, "conn", None)
     if not isinstance(conn, sqlite3.Connection):
         return None  # Postgres: the fast path is never taken there
-    return _read(conn, thread_id)
+    # the saver's connection is shared by every thread of the process (check_same_thread=False):
+    # use it under the saver's own lock, as the saver does
+    lock = getattr(saver, "lock", None)
+    if lock is None:
+        return _read(conn, thread_id)
+    with lock:
+        return _read(conn, thread_id)
 
 
 def _graph_knows(conn: sqlite3.Connection, thread_id: str) -> bool:

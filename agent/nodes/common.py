@@ -229,10 +229,12 @@ def audit_log() -> Any:
         log = AuditLog.open()
         with _LOCK:
             if len(_LOGS) > 16:
-                for old in _LOGS.values():
+                # close only the logs of threads that have ended: another thread may be in the
+                # middle of an append on its own (closing it there broke its connection)
+                live = {t.ident for t in threading.enumerate()}
+                for k in [k for k in _LOGS if k[0] not in live]:
                     with contextlib.suppress(Exception):
-                        old.close()
-                _LOGS.clear()
+                        _LOGS.pop(k).close()
             _LOGS[key] = log
     return log
 

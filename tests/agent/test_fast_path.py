@@ -106,3 +106,23 @@ def test_bad_inputs_are_left_to_the_graph(world: Path, tmp_path: Path) -> None:
     assert fast_path.run_fast_path(bad, "cycle-bad", checkpoint_target()) is None
     with pytest.raises(UserError):
         run_cycle(bad, thread_id="cycle-bad")  # the graph's error, as before
+
+
+def test_threads_running_fast_and_graph_cycles_in_one_home(world: Path) -> None:
+    """``jitplan regress --workers`` and the console run cycles on threads of one process: the
+    graph's saver connection is shared, and the fast path must use it under the saver's lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signals = ["steady.yaml", "demand-rise.yaml"] * 6
+
+    def one(i: int) -> tuple[str, str]:
+        tid = f"cycle-t{i}"
+        res = run_cycle(_request(world, signals[i]).model_copy(update={"replications": 2}), thread_id=tid)
+        # reading back goes through the shared saver connection while other threads write
+        return res.decision, load_result(tid).decision
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(one, range(len(signals))))
+    assert all(a == b for a, b in got), got
+    assert {a for a, _ in got[0::2]} == {"noop"}
+    assert _fast_rows() == len(signals) // 2
