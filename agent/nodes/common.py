@@ -122,7 +122,7 @@ _DOCS: dict[str, Any] = {}
 def _parsed(kind: str, path: str | None, load: Callable[[], Any]) -> Any:
     """A catalog, contracts file or policy bundle parsed once per (path, mtime, size): a warm
     process (``jitplan watch``) re-reads only the inputs that changed, not each new snapshot's."""
-    key = json.dumps([kind, _stamp(path) if kind != "policy" or path else None], default=str)
+    key = json.dumps([kind, *_stamp(path)], default=str)  # no path (the shipped policy): [kind, None]
     with _LOCK:
         hit = _DOCS.get(key)
     if hit is None:
