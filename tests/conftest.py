@@ -81,3 +81,46 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+JsonAnswer = Any  # Callable[[str, dict[str, str]], tuple[int, Any]]: (path, query) -> (status, doc or bytes)
+
+
+@pytest.fixture
+def json_api() -> Iterator[Any]:
+    """Start scripted HTTP JSON APIs on 127.0.0.1 (ephemeral ports), e.g. a Prometheus stand-in:
+    ``url = json_api(answer)`` where ``answer(path, query)`` returns ``(status, document)`` (a
+    ``bytes`` document is sent as is). Every server is stopped after the test."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: JsonAnswer) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                u = urlparse(self.path)
+                status, doc = answer(u.path, {k: v[0] for k, v in parse_qs(u.query).items()})
+                body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}"
+
+    try:
+        yield start
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()

@@ -8,12 +8,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -25,40 +21,23 @@ PLAN = {"id": "plan-src-canary", "goal": "canary on live metrics", "steps": [
 
 
 @pytest.fixture
-def prom() -> Iterator[tuple[dict[str, Any], str]]:
+def prom(json_api: Any) -> tuple[dict[str, Any], str]:
     """``state["canary_ms"]`` sets the canary's level; ``state["down"]`` answers 503."""
     state: dict[str, Any] = {"canary_ms": 800.0, "down": False}
     rng = random.Random(7)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def answer(path: str, q: dict[str, str]) -> tuple[int, Any]:
+        if state["down"]:
+            return 503, {"status": "error", "errorType": "unavailable", "error": "shutting down"}
+        level = state["canary_ms"] if 'cohort="canary"' in q["query"] else 800.0
+        start, end, step = float(q["start"]), float(q["end"]), float(q["step"])
+        # points every step up to 6 s past the query's end: fresh samples at once
+        n = int((end + 6 - start) / step)
+        pts = [[start + i * step, str(rng.gauss(level, 25))] for i in range(n)]
+        return 200, {"status": "success", "data": {"resultType": "matrix",
+                                                   "result": [{"metric": {}, "values": pts}]}}
 
-        def do_GET(self) -> None:
-            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-            if state["down"]:
-                status, doc = 503, {"status": "error", "errorType": "unavailable", "error": "shutting down"}
-            else:
-                level = state["canary_ms"] if 'cohort="canary"' in q["query"] else 800.0
-                start, end, step = float(q["start"]), float(q["end"]), float(q["step"])
-                # points every step up to 6 s past the query's end: fresh samples at once
-                n = int((end + 6 - start) / step)
-                pts = [[start + i * step, str(rng.gauss(level, 25))] for i in range(n)]
-                status, doc = 200, {"status": "success", "data": {"resultType": "matrix",
-                                                                  "result": [{"metric": {}, "values": pts}]}}
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield state, f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return state, json_api(answer)
 
 
 @pytest.fixture

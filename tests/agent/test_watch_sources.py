@@ -4,12 +4,8 @@ trigger runs a cycle, a failed query is reported inconclusive and never clears a
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -17,36 +13,18 @@ F = "ticket-summarizer"
 
 
 @pytest.fixture
-def prom() -> Iterator[tuple[dict[str, Any], str]]:
+def prom(json_api: Any) -> tuple[dict[str, Any], str]:
     """``answers[metric] = value | (status, body)``; instant samples stamped at the query time."""
     answers: dict[str, Any] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def answer(path: str, q: dict[str, str]) -> tuple[int, Any]:
+        a = answers.get(q["query"].split("{")[0])
+        if isinstance(a, tuple):
+            return a
+        result = [] if a is None else [{"metric": {"feature": F}, "value": [float(q["time"]), str(a)]}]
+        return 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
 
-        def do_GET(self) -> None:
-            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-            metric = q["query"].split("{")[0]
-            a = answers.get(metric)
-            if isinstance(a, tuple):
-                status, doc = a
-            else:
-                result = [] if a is None else [{"metric": {"feature": F}, "value": [float(q["time"]), str(a)]}]
-                status, doc = 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield answers, f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return answers, json_api(answer)
 
 
 def test_watch_sources_cycles_on_a_crossing_and_reports_failures(

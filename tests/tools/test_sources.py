@@ -4,14 +4,10 @@ become checked signals; empty, NaN, unreachable, HTTP error and timeout never pa
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -36,34 +32,16 @@ class Prom:
 
 
 @pytest.fixture
-def prom() -> Iterator[tuple[Prom, str]]:
+def prom(json_api: Any) -> tuple[Prom, str]:
     state = Prom()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def answer(path: str, q: dict[str, str]) -> tuple[int, Any]:
+        state.asked.append({"path": path, **q})
+        time.sleep(state.delay)
+        status, doc = state.answers.get(q.get("query", ""), (200, _vector([])))
+        return int(status), doc
 
-        def do_GET(self) -> None:
-            u = urlparse(self.path)
-            q = {k: v[0] for k, v in parse_qs(u.query).items()}
-            state.asked.append({"path": u.path, **q})
-            time.sleep(state.delay)
-            status, doc = state.answers.get(q.get("query", ""), (200, _vector([])))
-            body = json.dumps(doc).encode() if not isinstance(doc, bytes) else doc
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield state, f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return state, json_api(answer)
 
 
 def _vector(values: list[tuple[dict[str, str], str]]) -> dict[str, Any]:
