@@ -151,9 +151,9 @@ def _config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
 
 
-def _fast_path_values(graph: Any, thread_id: str) -> dict[str, Any] | None:
-    """The state of a cycle run by ``agent.fast_path`` (no LangGraph checkpoint), or None."""
-    from jitplan.agent.fast_path import stored_values
+def _direct_values(graph: Any, thread_id: str) -> dict[str, Any] | None:
+    """The state of a cycle run by ``agent.direct`` (no LangGraph checkpoint), or None."""
+    from jitplan.agent.direct import stored_values
 
     return stored_values(getattr(graph, "checkpointer", None), thread_id)
 
@@ -163,7 +163,7 @@ def result_of(graph: Any, thread_id: str) -> Any:
     snap = graph.get_state(_config(thread_id))
     v: dict[str, Any] = dict(snap.values or {})
     if not v and not snap.next:
-        v = _fast_path_values(graph, thread_id) or {}
+        v = _direct_values(graph, thread_id) or {}
     interrupts = [i for t in (snap.tasks or ()) for i in (getattr(t, "interrupts", ()) or ())]
     return _cycle_result(graph, thread_id, v, interrupts, bool(snap.next))
 
@@ -263,7 +263,7 @@ def _waiting(graph: Any, thread_id: str) -> bool:
 
 def _known(graph: Any, thread_id: str) -> bool:
     snap = graph.get_state(_config(thread_id))
-    return bool(snap.values) or bool(snap.next) or _fast_path_values(graph, thread_id) is not None
+    return bool(snap.values) or bool(snap.next) or _direct_values(graph, thread_id) is not None
 
 
 def _require_known(graph: Any, thread_id: str, checkpoint_url: str | None) -> None:
@@ -282,15 +282,20 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
     checkpoint instead of starting again.
     """
     tid = thread_id or new_thread_id()
-    from jitplan.agent.fast_path import run_fast_path
+    from jitplan.agent.direct import run_direct
 
-    fast = run_fast_path(request, tid, checkpoint_target(checkpoint_url))
-    if fast is not None:  # a noop, run without LangGraph (agent.fast_path)
-        return _cycle_result(None, tid, fast, [], False)
+    direct = run_direct(request, tid, checkpoint_target(checkpoint_url))
+    if direct is not None and direct.finished:  # run without LangGraph (agent.direct)
+        return _cycle_result(None, tid, direct.state, [], False)
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         cfg = _config(tid)
-        if thread_id and _known(graph, tid):
+        if direct is not None and direct.last_node is not None:
+            # handed over (a human must decide, --apply, or a node failed): the graph goes on
+            # from the last node the direct run finished, as if it had run it
+            graph.update_state(cfg, direct.state, as_node=direct.last_node)
+            graph.invoke(None, cfg, durability="sync")
+        elif thread_id and _known(graph, tid):
             snap = graph.get_state(cfg)
             if snap.next:
                 graph.invoke(None, cfg, durability="sync")
@@ -330,7 +335,7 @@ def load_values(thread_id: str, *, checkpoint_url: str | None = None) -> dict[st
         graph = _graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         values = dict(graph.get_state(_config(thread_id)).values or {})
-        return values or _fast_path_values(graph, thread_id) or {}
+        return values or _direct_values(graph, thread_id) or {}
 
 
 _APPROVE_LOCK = threading.Lock()

@@ -87,9 +87,9 @@ def decide(state: CycleState) -> dict[str, Any]:
         if why:
             escalation = {"thread_id": state["thread_id"], "plan_id": plan.id,
                           "plan_sha256": plan.digest(), "reasons": why, "approver_roles": roles}
-            from langgraph.types import interrupt  # here only: a noop never imports langgraph
+            from jitplan.agent.nodes.human import ask_human
 
-            answer = interrupt(escalation)
+            answer = ask_human(escalation)  # LangGraph's interrupt(): waits for a human
             if not isinstance(answer, dict):
                 answer = {"decision": "rejected", "by": "unknown", "comment": "malformed resume value"}
             decision = "approved" if answer.get("decision") == "approved" else "rejected"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["perceive", "takes_fast_path", "triage"]
+__all__ = ["perceive", "triage"]
 
 from typing import TYPE_CHECKING, Any
 
 from jitplan.agent.nodes.common import (
     audit,
     inputs_of,
-    load_inputs,
     maybe_crash,
     node_span,
     statuses_of,
@@ -64,19 +63,6 @@ def _scoped_findings(
     scope = scope_of(cin.request, cin.catalog)
     findings, deferred = split_findings(found, scope)
     return findings, deferred, notes, scope
-
-
-def takes_fast_path(inputs: dict[str, Any]) -> bool:
-    """Whether a cycle on ``inputs`` (a ``PlanRequest`` dict) ends on triage's fast path, found
-    the way perceive and triage find it, with nothing audited or traced."""
-    from jitplan.contracts.signals import SignalStatus
-    from jitplan.tools.signal_check import check_signals
-
-    cin = load_inputs(inputs)
-    checked = check_signals(cin.snapshot, cin.contracts, cin.catalog, cin.now)
-    statuses = [SignalStatus.model_validate(s.model_dump(mode="json")) for s in checked]
-    findings, _, _, _ = _scoped_findings(cin, statuses)
-    return not findings and not cin.request.request.strip()
 
 
 def triage(state: CycleState) -> dict[str, Any]:

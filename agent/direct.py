@@ -1,0 +1,156 @@
+"""Signal-driven offline cycles run without LangGraph (the direct path).
+
+Importing LangGraph (with langchain-core's tracers and langsmith) and compiling the graph cost
+about 0.9 s of a cold ``jitplan plan``: more than an offline cycle's own planning, checking and
+simulation. So a cycle that needs none of what LangGraph adds here (an interrupt for a human,
+the checkpointed ``execute`` saga, an LLM's conversation, a request's deferred features) runs
+the same node functions in this process, in the graph's own flow (``agent.graph.next_node``),
+merging each node's update into the state as the graph's channels would (every key is
+last-value). Decisions, reasons, audit records and telemetry spans are the graph's, node for
+node (``tests/agent/test_direct.py`` compares them).
+
+When such a cycle reaches what only the graph does (``decide`` asks for a human, the flow
+reaches ``execute``, or a node raises), the runner stops and returns the state so far
+with the last node it finished: ``agent.runtime`` checkpoints that state as that node's output
+(``update_state(..., as_node=...)``) and lets the graph go on from there, so an escalated
+cycle waits for ``jitplan approve`` as before and a failing node fails under the graph as before.
+
+A finished cycle's state is kept as one JSON row per thread in a table of the SQLite
+checkpoint database (``TABLE``); ``agent.runtime`` reads it wherever it reads a checkpoint
+(``load_result``, ``load_values``, ``resume_cycle``, ``approve_cycle``, a repeated
+``run_cycle`` with the same thread id), so a direct cycle looks finished, like one the graph
+ran. Taken only with the SQLite checkpointer, for a thread id with no checkpoint yet, for a
+cycle with no request text and no model, and not under crash injection (``JITPLAN_CRASH_AT``
+tests the graph's resume).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ENABLED", "TABLE", "DirectRun", "run_direct", "stored_values"]
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jitplan.contracts.settings import get_settings
+
+ENABLED = True
+"""Switch for tests comparing the direct path with the graph."""
+TABLE = "jitplan_fast_path"
+"""Where finished direct cycles are kept (named when only noop cycles ran here; kept so the
+cycles in existing homes stay readable)."""
+_CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
+_MAX_STEPS = 100
+"""As the graph's ``recursion_limit``: a flow that never ends is a bug, not a long cycle."""
+_GRAPH_ONLY = frozenset({"execute"})
+"""Nodes left to the graph: the ``--apply`` saga resumes from a checkpoint after a crash."""
+
+
+@dataclass(frozen=True)
+class DirectRun:
+    """A cycle run here: ``finished``, or stopped for the graph after ``last_node`` (None:
+    before the first node; the graph runs the cycle from its start)."""
+
+    state: dict[str, Any]
+    finished: bool
+    last_node: str | None
+
+
+@contextmanager
+def _connect(path: str) -> Iterator[sqlite3.Connection]:
+    # wait for a writer on the same file (the graph's saver, another cycle) as the saver would
+    with closing(sqlite3.connect(path, timeout=30.0)) as conn:
+        yield conn
+
+
+def _read(conn: sqlite3.Connection, thread_id: str) -> dict[str, Any] | None:
+    try:
+        row = conn.execute(f"SELECT state FROM {TABLE} WHERE thread_id = ?", (thread_id,)).fetchone()
+    except sqlite3.OperationalError:  # no such table: no direct cycle was ever stored here
+        return None
+    return dict(json.loads(row[0])) if row else None
+
+
+def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
+    """The final state of a direct cycle kept beside ``saver``'s checkpoints, or None."""
+    conn = getattr(saver, "conn", None)
+    if not isinstance(conn, sqlite3.Connection):
+        return None  # Postgres: the direct path is never taken there
+    # the saver's connection is shared by every thread of the process (check_same_thread=False):
+    # use it under the saver's own lock, as the saver does
+    lock = getattr(saver, "lock", None)
+    if lock is None:
+        return _read(conn, thread_id)
+    with lock:
+        return _read(conn, thread_id)
+
+
+def _graph_knows(conn: sqlite3.Connection, thread_id: str) -> bool:
+    try:
+        return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1",
+                            (thread_id,)).fetchone() is not None
+    except sqlite3.OperationalError:  # no checkpoints table yet
+        return False
+
+
+def eligible(request: Any, target: str) -> bool:
+    """Whether a cycle on ``request`` may run here (before looking at its thread)."""
+    return (ENABLED and not target.startswith(("postgres://", "postgresql://"))
+            and not get_settings().crash_at and request.model is None and not request.request.strip())
+
+
+def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
+    """Run the cycle here as far as it goes without LangGraph; None when it is the graph's.
+
+    ``target`` is the checkpoint target (``runtime.checkpoint_target``). A thread already kept
+    here returns its stored state, as the graph returns a finished thread's; a thread the graph
+    has checkpoints for is left to the graph.
+    """
+    if not eligible(request, target):
+        return None
+    path = Path(target)
+    if path.exists():
+        with _connect(target) as conn:
+            kept = _read(conn, thread_id)
+            if kept is not None:
+                return DirectRun(kept, True, "record")
+            if _graph_knows(conn, thread_id):
+                return None
+    from jitplan.agent.graph import FIRST, next_node, node_functions
+    from jitplan.agent.nodes.human import HumanNeeded, without_graph
+
+    funcs = node_functions()
+    state: dict[str, Any] = {"thread_id": thread_id, "inputs": request.model_dump(mode="json"),
+                             "reasons": [], "revision": 0, "llm": {}}
+    last: str | None = None
+    node: str | None = FIRST
+    for _ in range(_MAX_STEPS):
+        if node is None:
+            break
+        if node in _GRAPH_ONLY:
+            return DirectRun(state, False, last)
+        try:
+            with without_graph():
+                update = funcs[node](dict(state))  # type: ignore[arg-type]
+        except HumanNeeded:  # the graph runs decide again, and interrupts
+            return DirectRun(state, False, last)
+        except Exception:  # the graph runs the node again: it fails as it always did, checkpointed
+            return DirectRun(state, False, last)
+        state.update(update)
+        last, node = node, next_node(node, state)  # type: ignore[arg-type]
+    else:
+        from jitplan.contracts.errors import RunError
+
+        raise RunError(f"cycle {thread_id} did not end within {_MAX_STEPS} node runs")
+    stored = json.dumps(state, sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _connect(target) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
+        conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
+        conn.execute(_CREATE)
+        conn.execute(f"INSERT OR REPLACE INTO {TABLE} (thread_id, state) VALUES (?, ?)", (thread_id, stored))
+    return DirectRun(json.loads(stored), True, last)
