@@ -19,14 +19,17 @@ A finished cycle's state is kept as one JSON row per thread in a table of the SQ
 checkpoint database (``TABLE``); ``agent.runtime`` reads it wherever it reads a checkpoint
 (``load_result``, ``load_values``, ``resume_cycle``, ``approve_cycle``, a repeated
 ``run_cycle`` with the same thread id), so a direct cycle looks finished, like one the graph
-ran. Taken only with the SQLite checkpointer, for a thread id with no checkpoint yet, for a
+ran. Before its first node, a cycle's inputs are kept in ``STARTED`` (removed with the final
+state's row, in one transaction): a killed direct cycle is known, and ``resume_cycle`` runs it
+again from those inputs; every node's audit write is idempotent by key, so the records it
+already wrote are kept, once. Taken only with the SQLite checkpointer, for a thread id with no checkpoint yet, for a
 cycle with no request text and no model, and not under crash injection (``JITPLAN_CRASH_AT``
 tests the graph's resume).
 """
 
 from __future__ import annotations
 
-__all__ = ["ENABLED", "TABLE", "DirectRun", "run_direct", "stored_values"]
+__all__ = ["ENABLED", "STARTED", "TABLE", "DirectRun", "handed_over", "run_direct", "started_inputs", "stored_values"]
 
 import json
 import sqlite3
@@ -43,7 +46,10 @@ ENABLED = True
 TABLE = "jitplan_fast_path"
 """Where finished direct cycles are kept (named when only noop cycles ran here; kept so the
 cycles in existing homes stay readable)."""
-_CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
+STARTED = "jitplan_direct_started"
+"""Direct cycles started and not finished: their inputs (a ``PlanRequest`` as JSON)."""
+_CREATE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, state TEXT NOT NULL)",
+           f"CREATE TABLE IF NOT EXISTS {STARTED} (thread_id TEXT PRIMARY KEY, inputs TEXT NOT NULL)")
 _MAX_STEPS = 100
 """As the graph's ``recursion_limit``: a flow that never ends is a bug, not a long cycle."""
 _GRAPH_ONLY = frozenset({"execute"})
@@ -67,16 +73,16 @@ def _connect(path: str) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def _read(conn: sqlite3.Connection, thread_id: str) -> dict[str, Any] | None:
+def _read(conn: sqlite3.Connection, table: str, thread_id: str) -> dict[str, Any] | None:
+    column = "state" if table == TABLE else "inputs"
     try:
-        row = conn.execute(f"SELECT state FROM {TABLE} WHERE thread_id = ?", (thread_id,)).fetchone()
+        row = conn.execute(f"SELECT {column} FROM {table} WHERE thread_id = ?", (thread_id,)).fetchone()
     except sqlite3.OperationalError:  # no such table: no direct cycle was ever stored here
         return None
     return dict(json.loads(row[0])) if row else None
 
 
-def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
-    """The final state of a direct cycle kept beside ``saver``'s checkpoints, or None."""
+def _read_beside(saver: Any, table: str, thread_id: str) -> dict[str, Any] | None:
     conn = getattr(saver, "conn", None)
     if not isinstance(conn, sqlite3.Connection):
         return None  # Postgres: the direct path is never taken there
@@ -84,9 +90,31 @@ def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
     # use it under the saver's own lock, as the saver does
     lock = getattr(saver, "lock", None)
     if lock is None:
-        return _read(conn, thread_id)
+        return _read(conn, table, thread_id)
     with lock:
-        return _read(conn, thread_id)
+        return _read(conn, table, thread_id)
+
+
+def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
+    """The final state of a direct cycle kept beside ``saver``'s checkpoints, or None."""
+    return _read_beside(saver, TABLE, thread_id)
+
+
+def started_inputs(saver: Any, thread_id: str) -> dict[str, Any] | None:
+    """The inputs (``PlanRequest`` JSON) of a direct cycle started and never finished, or None."""
+    return _read_beside(saver, STARTED, thread_id)
+
+
+def _write(target: str, *statements: tuple[str, tuple[str, ...]]) -> None:
+    """Run ``statements`` in one durable transaction on the checkpoint database."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with _connect(target) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
+        conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
+        for create in _CREATE:
+            conn.execute(create)
+        for sql, params in statements:
+            conn.execute(sql, params)
 
 
 def _graph_knows(conn: sqlite3.Connection, thread_id: str) -> bool:
@@ -112,20 +140,21 @@ def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
     """
     if not eligible(request, target):
         return None
-    path = Path(target)
-    if path.exists():
+    if Path(target).exists():
         with _connect(target) as conn:
-            kept = _read(conn, thread_id)
+            kept = _read(conn, TABLE, thread_id)
             if kept is not None:
                 return DirectRun(kept, True, "record")
             if _graph_knows(conn, thread_id):
                 return None
+    inputs = request.model_dump(mode="json")
+    _write(target, (f"INSERT OR REPLACE INTO {STARTED} (thread_id, inputs) VALUES (?, ?)",
+                    (thread_id, json.dumps(inputs, sort_keys=True))))
     from jitplan.agent.graph import FIRST, next_node, node_functions
     from jitplan.agent.nodes.human import HumanNeeded, without_graph
 
     funcs = node_functions()
-    state: dict[str, Any] = {"thread_id": thread_id, "inputs": request.model_dump(mode="json"),
-                             "reasons": [], "revision": 0, "llm": {}}
+    state: dict[str, Any] = {"thread_id": thread_id, "inputs": inputs, "reasons": [], "revision": 0, "llm": {}}
     last: str | None = None
     node: str | None = FIRST
     for _ in range(_MAX_STEPS):
@@ -147,10 +176,11 @@ def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
 
         raise RunError(f"cycle {thread_id} did not end within {_MAX_STEPS} node runs")
     stored = json.dumps(state, sort_keys=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _connect(target) as conn, conn:
-        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
-        conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
-        conn.execute(_CREATE)
-        conn.execute(f"INSERT OR REPLACE INTO {TABLE} (thread_id, state) VALUES (?, ?)", (thread_id, stored))
+    _write(target, (f"INSERT OR REPLACE INTO {TABLE} (thread_id, state) VALUES (?, ?)", (thread_id, stored)),
+           (f"DELETE FROM {STARTED} WHERE thread_id = ?", (thread_id,)))
     return DirectRun(json.loads(stored), True, last)
+
+
+def handed_over(target: str, thread_id: str) -> None:
+    """Forget a started direct cycle once the graph has checkpointed it (its state is the graph's)."""
+    _write(target, (f"DELETE FROM {STARTED} WHERE thread_id = ?", (thread_id,)))

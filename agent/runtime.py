@@ -158,14 +158,24 @@ def _direct_values(graph: Any, thread_id: str) -> dict[str, Any] | None:
     return stored_values(getattr(graph, "checkpointer", None), thread_id)
 
 
+def _direct_started(graph: Any, thread_id: str) -> dict[str, Any] | None:
+    """The inputs of a cycle ``agent.direct`` started and never finished (killed), or None."""
+    from jitplan.agent.direct import started_inputs
+
+    return started_inputs(getattr(graph, "checkpointer", None), thread_id)
+
+
 def result_of(graph: Any, thread_id: str) -> Any:
     """The ``CycleResult`` of a thread from its latest checkpoint."""
     snap = graph.get_state(_config(thread_id))
     v: dict[str, Any] = dict(snap.values or {})
-    if not v and not snap.next:
+    pending = bool(snap.next)
+    if not v and not pending:
         v = _direct_values(graph, thread_id) or {}
+        if not v and (inputs := _direct_started(graph, thread_id)) is not None:
+            v, pending = {"thread_id": thread_id, "inputs": inputs}, True  # killed: resume runs it again
     interrupts = [i for t in (snap.tasks or ()) for i in (getattr(t, "interrupts", ()) or ())]
-    return _cycle_result(graph, thread_id, v, interrupts, bool(snap.next))
+    return _cycle_result(graph, thread_id, v, interrupts, pending)
 
 
 def _cycle_result(graph: Any, thread_id: str, v: dict[str, Any], interrupts: list[Any], pending: bool) -> Any:
@@ -263,7 +273,8 @@ def _waiting(graph: Any, thread_id: str) -> bool:
 
 def _known(graph: Any, thread_id: str) -> bool:
     snap = graph.get_state(_config(thread_id))
-    return bool(snap.values) or bool(snap.next) or _direct_values(graph, thread_id) is not None
+    return (bool(snap.values) or bool(snap.next) or _direct_values(graph, thread_id) is not None
+            or _direct_started(graph, thread_id) is not None)
 
 
 def _require_known(graph: Any, thread_id: str, checkpoint_url: str | None) -> None:
@@ -290,11 +301,15 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         cfg = _config(tid)
-        if direct is not None and direct.last_node is not None:
+        if direct is not None:
             # handed over (a human must decide, --apply, or a node failed): the graph goes on
             # from the last node the direct run finished, as if it had run it
-            graph.update_state(cfg, direct.state, as_node=direct.last_node)
-            graph.invoke(None, cfg, durability="sync")
+            from jitplan.agent.direct import handed_over
+
+            if direct.last_node is not None:
+                graph.update_state(cfg, direct.state, as_node=direct.last_node)
+            handed_over(checkpoint_target(checkpoint_url), tid)
+            graph.invoke(None if direct.last_node else direct.state, cfg, durability="sync")
         elif thread_id and _known(graph, tid):
             snap = graph.get_state(cfg)
             if snap.next:
@@ -314,7 +329,13 @@ def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
         graph = _graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         cfg = _config(thread_id)
-        if graph.get_state(cfg).next:
+        snap = graph.get_state(cfg)
+        if not snap.values and not snap.next and (inputs := _direct_started(graph, thread_id)) is not None:
+            from jitplan.contracts.agent import PlanRequest
+
+            # a direct cycle killed before it finished: run it again from its inputs
+            return run_cycle(PlanRequest.model_validate(inputs), thread_id=thread_id, checkpoint_url=checkpoint_url)
+        if snap.next:
             graph.invoke(None, cfg, durability="sync")
         _run_followups(graph, thread_id)
         return result_of(graph, thread_id)

@@ -196,3 +196,47 @@ def test_threads_running_direct_and_graph_cycles_in_one_home(world: Path) -> Non
     assert all(a == b for a, b in got), got
     assert [a for a, _ in got[:3]] == ["noop", "approved", "escalated"]
     assert _direct_rows() == 8 and len(_graph_threads()) == 4
+
+
+_KILLED_IN_SIMULATE = """
+import os, signal, sys
+from jitplan.agent.cli import main
+from jitplan.agent.nodes import check
+
+def killed(state):
+    os.kill(os.getpid(), signal.SIGKILL)  # a real kill, mid-cycle: plan, validate already recorded
+
+check.simulate = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_direct_cycle_resumes_and_records_nothing_twice(world: Path, cli: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    w = world
+    args = ["plan", "--catalog", f"{w}/catalog.yaml", "--signals", f"{w}/signals/demand-rise.yaml",
+            "--contracts", f"{w}/contracts.yaml", "--state", f"{w}/flags.json", "--evidence", f"{w}/evidence",
+            "--no-cache", "--json", "--thread-id", "cycle-k"]
+    proc = subprocess.run([sys.executable, "-c", _KILLED_IN_SIMULATE, *args], env=dict(os.environ),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == -9, proc.stderr
+    before = _audited("cycle-k")
+    assert [k for k, _ in before] == ["inputs", "policy", "plan_draft", "validation"]
+    interrupted = load_result("cycle-k")
+    assert (interrupted.status, interrupted.decision) == ("interrupted", None)
+    res = cli("plan", "--resume", "cycle-k", "--json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["decision"] == "approved"
+    after = _audited("cycle-k")
+    assert after[:4] == before  # kept as they were, once
+    assert [k for k, _ in after] == ["inputs", "policy", "plan_draft", "validation", "simulation",
+                                      "approval", "outcome"]
+    assert _direct_rows() == 1 and not _graph_threads()
+    with sqlite3.connect(checkpoint_target()) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {direct.STARTED}").fetchone()[0] == 0
+    assert cli("audit", "verify").code == 0
+    assert resume_cycle("cycle-k").decision == "approved"  # finished: nothing runs again
+    assert _audited("cycle-k") == after
