@@ -33,8 +33,7 @@ __all__ = ["ENABLED", "STARTED", "TABLE", "DirectRun", "handed_over", "run_direc
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,11 +65,43 @@ class DirectRun:
     last_node: str | None
 
 
-@contextmanager
-def _connect(path: str) -> Iterator[sqlite3.Connection]:
+_CONNS: dict[tuple[int, str], tuple[sqlite3.Connection, int]] = {}
+_CONNS_LOCK = threading.Lock()
+
+
+def _connection(target: str) -> sqlite3.Connection:
+    """This thread's connection to the checkpoint database ``target``, kept for the process.
+
+    Opening and closing a connection per write cost ~2 ms each (closing the last connection of
+    a WAL database checkpoints it), more than a noop cycle's own work in ``jitplan watch``. A
+    connection is kept per thread and file; it is opened again when the file was replaced
+    (another inode), and those of threads that ended are closed when the cache grows.
+    """
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = (threading.get_ident(), str(path.resolve()))
+    kept = _CONNS.get(key)
+    try:
+        inode = path.stat().st_ino
+    except FileNotFoundError:
+        inode = -1
+    if kept is not None and kept[1] == inode:
+        return kept[0]
     # wait for a writer on the same file (the graph's saver, another cycle) as the saver would
-    with closing(sqlite3.connect(path, timeout=30.0)) as conn:
-        yield conn
+    conn = sqlite3.connect(target, timeout=30.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
+    with conn:
+        for create in _CREATE:
+            conn.execute(create)
+    with _CONNS_LOCK:
+        if kept is not None:
+            kept[0].close()
+        if len(_CONNS) >= 32:
+            alive = {t.ident for t in threading.enumerate()}
+            for k in [k for k in _CONNS if k[0] not in alive]:
+                _CONNS.pop(k)[0].close()
+        _CONNS[key] = (conn, path.stat().st_ino)
+    return conn
 
 
 def _read(conn: sqlite3.Connection, table: str, thread_id: str) -> dict[str, Any] | None:
@@ -107,12 +138,9 @@ def started_inputs(saver: Any, thread_id: str) -> dict[str, Any] | None:
 
 def _write(target: str, *statements: tuple[str, tuple[str, ...]]) -> None:
     """Run ``statements`` in one durable transaction on the checkpoint database."""
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with _connect(target) as conn, conn:
-        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
-        conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
-        for create in _CREATE:
-            conn.execute(create)
+    conn = _connection(target)
+    conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
+    with conn:
         for sql, params in statements:
             conn.execute(sql, params)
 
@@ -141,12 +169,12 @@ def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
     if not eligible(request, target):
         return None
     if Path(target).exists():
-        with _connect(target) as conn:
-            kept = _read(conn, TABLE, thread_id)
-            if kept is not None:
-                return DirectRun(kept, True, "record")
-            if _graph_knows(conn, thread_id):
-                return None
+        conn = _connection(target)
+        kept = _read(conn, TABLE, thread_id)
+        if kept is not None:
+            return DirectRun(kept, True, "record")
+        if _graph_knows(conn, thread_id):
+            return None
     inputs = request.model_dump(mode="json")
     _write(target, (f"INSERT OR REPLACE INTO {STARTED} (thread_id, inputs) VALUES (?, ?)",
                     (thread_id, json.dumps(inputs, sort_keys=True))))

@@ -103,6 +103,20 @@ ENV_VARS: dict[str, str] = {
 """Environment variable -> ``Settings`` field."""
 
 
+_READ: dict[tuple[str, ...], Settings] = {}
+
+
 def get_settings() -> Settings:
-    """The current settings, read from the environment now."""
-    return Settings.from_env()
+    """The current settings, read from the environment now.
+
+    Validated once per distinct set of values (a noop cycle asks ~20 times): the variables are
+    read at every call, so a change is seen at once; a malformed value raises at every call.
+    """
+    key = tuple(os.environ.get(var, "") for var in ENV_VARS)
+    settings = _READ.get(key)
+    if settings is None:
+        settings = Settings.from_env()
+        if len(_READ) >= 64:
+            _READ.clear()
+        _READ[key] = settings
+    return settings
