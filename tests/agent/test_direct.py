@@ -240,3 +240,17 @@ def test_a_killed_direct_cycle_resumes_and_records_nothing_twice(world: Path, cl
     assert cli("audit", "verify").code == 0
     assert resume_cycle("cycle-k").decision == "approved"  # finished: nothing runs again
     assert _audited("cycle-k") == after
+
+
+def test_a_replaced_checkpoint_file_is_opened_again(world: Path) -> None:
+    """The direct path keeps its connection; a database deleted and created again under the same
+    name (a cleaned home) must get the next cycle, not the unlinked file."""
+    run_cycle(_request(world), thread_id="cycle-1")
+    target = Path(checkpoint_target())
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    run_cycle(_request(world), thread_id="cycle-2")
+    assert _direct_rows() == 1
+    assert load_result("cycle-2").decision == "noop"
+    with pytest.raises(UserError, match="no planning cycle with thread id 'cycle-1'"):
+        load_result("cycle-1")

@@ -60,6 +60,17 @@ def test_the_environment_is_read_at_each_call(monkeypatch: pytest.MonkeyPatch, t
     assert get_settings().home == tmp_path / "a"
     monkeypatch.setenv("JITPLAN_HOME", str(tmp_path / "b"))
     assert jitplan_home() == tmp_path / "b" and (tmp_path / "b").is_dir()
+    monkeypatch.setenv("JITPLAN_HOME", str(tmp_path / "a"))  # back to a value read before
+    assert get_settings().home == tmp_path / "a"
+
+
+def test_a_malformed_value_raises_at_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JITPLAN_LLM_TIMEOUT_S", "soon")
+    for _ in range(2):  # never remembered as good, nor as a default
+        with pytest.raises(UserError, match="JITPLAN_LLM_TIMEOUT_S"):
+            get_settings()
+    monkeypatch.setenv("JITPLAN_LLM_TIMEOUT_S", "7")
+    assert get_settings().llm_timeout_s == 7.0
 
 
 def _environment_reads(tree: ast.AST) -> list[str]:
