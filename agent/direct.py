@@ -29,7 +29,7 @@ tests the graph's resume).
 
 from __future__ import annotations
 
-__all__ = ["ENABLED", "STARTED", "TABLE", "DirectRun", "handed_over", "run_direct", "started_inputs", "stored_values"]
+__all__ = ["ENABLED", "SETUP_LOCK", "STARTED", "TABLE", "DirectRun", "handed_over", "run_direct", "started_inputs", "stored_values"]
 
 import json
 import sqlite3
@@ -66,7 +66,10 @@ class DirectRun:
 
 
 _CONNS: dict[tuple[int, str], tuple[sqlite3.Connection, int]] = {}
-_CONNS_LOCK = threading.Lock()
+SETUP_LOCK = threading.Lock()
+"""Held while a connection to a checkpoint database is set up in this process (here, and by
+``agent.runtime`` for the graph's saver): switching a new file to WAL and creating tables at
+once from two connections fails at once with 'database is locked' instead of waiting."""
 
 
 def _connection(target: str) -> sqlite3.Connection:
@@ -87,13 +90,13 @@ def _connection(target: str) -> sqlite3.Connection:
         inode = -1
     if kept is not None and kept[1] == inode:
         return kept[0]
-    # wait for a writer on the same file (the graph's saver, another cycle) as the saver would
-    conn = sqlite3.connect(target, timeout=30.0, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
-    with conn:
+    with SETUP_LOCK:  # one set-up at a time: switching a new file to WAL needs it to itself
+        # wait for a writer on the same file (the graph's saver, another cycle) as the saver
+        # would; autocommit, so that writes take the write lock up front (BEGIN IMMEDIATE)
+        conn = sqlite3.connect(target, timeout=30.0, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
         for create in _CREATE:
             conn.execute(create)
-    with _CONNS_LOCK:
         if kept is not None:
             kept[0].close()
         if len(_CONNS) >= 32:
@@ -140,9 +143,16 @@ def _write(target: str, *statements: tuple[str, tuple[str, ...]]) -> None:
     """Run ``statements`` in one durable transaction on the checkpoint database."""
     conn = _connection(target)
     conn.execute(f"PRAGMA synchronous={get_settings().checkpoint_sync.upper()}")
-    with conn:
+    # the write lock first: a deferred transaction that must upgrade is refused at once
+    # ("database is locked") when another connection writes, instead of waiting its turn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
         for sql, params in statements:
             conn.execute(sql, params)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _graph_knows(conn: sqlite3.Connection, thread_id: str) -> bool:

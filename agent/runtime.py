@@ -114,14 +114,18 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
     key = str(Path(target).resolve())
     saver = _SAVERS.get(key)
     if saver is None or not Path(key).exists():
+        from jitplan.agent.direct import SETUP_LOCK
+
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(target, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL survives a killed process (what resume needs); set
-        # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
-        mode = get_settings().checkpoint_sync.upper()
-        conn.execute(f"PRAGMA synchronous={mode}")
-        saver = SqliteSaver(conn)
+        with SETUP_LOCK:  # not at once with the direct path's own set-up on a new file
+            conn = sqlite3.connect(target, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives a killed process (what resume needs); set
+            # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
+            mode = get_settings().checkpoint_sync.upper()
+            conn.execute(f"PRAGMA synchronous={mode}")
+            saver = SqliteSaver(conn)
+            saver.setup()  # its tables, now rather than at the first write
         _SAVERS[key] = saver
     yield saver
 

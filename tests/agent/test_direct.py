@@ -254,3 +254,24 @@ def test_a_replaced_checkpoint_file_is_opened_again(world: Path) -> None:
     assert load_result("cycle-2").decision == "noop"
     with pytest.raises(UserError, match="no planning cycle with thread id 'cycle-1'"):
         load_result("cycle-1")
+
+
+def test_threads_starting_at_once_on_a_new_home(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jitplan regress --workers`` starts its first cycles at once on a new home: switching
+    the new checkpoint file to WAL and creating the tables must not fail ('database is locked')."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    for attempt in range(6):
+        monkeypatch.setenv("JITPLAN_HOME", str(tmp_path / f"home-{attempt}"))
+        start = threading.Barrier(4)
+
+        def one(i: int, attempt: int = attempt, start: threading.Barrier = start) -> str:
+            signals = ("steady.yaml", "hostile.yaml")[i % 2]  # direct, and handed to the graph
+            start.wait()
+            return str(run_cycle(_request(world, signals, replications=1),
+                                 thread_id=f"cycle-{attempt}-{i}").decision)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(one, range(4))) == ["noop", "escalated"] * 2
+        assert _direct_rows() == 2
