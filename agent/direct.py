@@ -29,7 +29,10 @@ tests the graph's resume).
 
 from __future__ import annotations
 
-__all__ = ["ENABLED", "SETUP_LOCK", "STARTED", "TABLE", "DirectRun", "handed_over", "run_direct", "started_inputs", "stored_values"]
+__all__ = [
+    "ENABLED", "SETUP_LOCK", "STARTED", "TABLE", "DirectRun", "handed_over", "inode_of", "run_direct", "started_at",
+    "started_inputs", "stored_values",
+]
 
 import json
 import sqlite3
@@ -84,10 +87,7 @@ def _connection(target: str) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = (threading.get_ident(), str(path.resolve()))
     kept = _CONNS.get(key)
-    try:
-        inode = path.stat().st_ino
-    except FileNotFoundError:
-        inode = -1
+    inode = inode_of(path)
     if kept is not None and kept[1] == inode:
         return kept[0]
     with SETUP_LOCK:  # one set-up at a time: switching a new file to WAL needs it to itself
@@ -99,12 +99,22 @@ def _connection(target: str) -> sqlite3.Connection:
             conn.execute(create)
         if kept is not None:
             kept[0].close()
-        if len(_CONNS) >= 32:
-            alive = {t.ident for t in threading.enumerate()}
-            for k in [k for k in _CONNS if k[0] not in alive]:
-                _CONNS.pop(k)[0].close()
-        _CONNS[key] = (conn, path.stat().st_ino)
+        # close the connections of ended threads, and this thread's to files since removed
+        alive = {t.ident for t in threading.enumerate()}
+        for k, (c, ino) in list(_CONNS.items()):
+            if k[0] not in alive or (k[0] == key[0] and k != key and inode_of(Path(k[1])) != ino):
+                _CONNS.pop(k)
+                c.close()
+        _CONNS[key] = (conn, inode_of(path))
     return conn
+
+
+def inode_of(path: Path) -> int:
+    """The file's inode (-1: none, or not a file): a file removed and created again differs."""
+    try:
+        return path.stat().st_ino
+    except OSError:  # not there (yet), or not a file (":memory:")
+        return -1
 
 
 def _read(conn: sqlite3.Connection, table: str, thread_id: str) -> dict[str, Any] | None:
@@ -137,6 +147,13 @@ def stored_values(saver: Any, thread_id: str) -> dict[str, Any] | None:
 def started_inputs(saver: Any, thread_id: str) -> dict[str, Any] | None:
     """The inputs (``PlanRequest`` JSON) of a direct cycle started and never finished, or None."""
     return _read_beside(saver, STARTED, thread_id)
+
+
+def started_at(target: str, thread_id: str) -> dict[str, Any] | None:
+    """``started_inputs`` read from the checkpoint database ``target`` itself (no saver)."""
+    if target.startswith(("postgres://", "postgresql://")) or not Path(target).exists():
+        return None
+    return _read(_connection(target), STARTED, thread_id)
 
 
 def _write(target: str, *statements: tuple[str, tuple[str, ...]]) -> None:

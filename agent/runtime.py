@@ -36,6 +36,8 @@ def checkpoint_target(url: str | None = None) -> str:
 
 
 _SAVERS: dict[str, Any] = {}
+_SAVER_INODES: dict[str, int] = {}
+"""The file each kept SQLite saver opened: a home cleaned and used again gets a new saver."""
 _PG_SET_UP: set[str] = set()
 _PG_SETUP_LOCK = 0x6A6974706C616F  # advisory lock serialising the saver's migrations
 
@@ -111,9 +113,11 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from jitplan.agent.direct import inode_of
+
     key = str(Path(target).resolve())
     saver = _SAVERS.get(key)
-    if saver is None or not Path(key).exists():
+    if saver is None or inode_of(Path(key)) != _SAVER_INODES.get(key):  # new, or the file replaced
         from jitplan.agent.direct import SETUP_LOCK
 
         Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +131,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
             saver = SqliteSaver(conn)
             saver.setup()  # its tables, now rather than at the first write
         _SAVERS[key] = saver
+        _SAVER_INODES[key] = inode_of(Path(key))
     yield saver
 
 
@@ -294,34 +299,44 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
     """Run one planning cycle to its end or to an approval interrupt; returns a ``CycleResult``.
 
     With the ``thread_id`` of an unfinished cycle (killed, or waiting), it resumes from the last
-    checkpoint instead of starting again.
+    checkpoint instead of starting again; a direct cycle killed before it finished runs again
+    from the inputs it stored (``agent.direct``), whatever ``request`` says now.
     """
     tid = thread_id or new_thread_id()
-    from jitplan.agent.direct import run_direct
+    from jitplan.agent.direct import handed_over, run_direct, started_at
 
-    direct = run_direct(request, tid, checkpoint_target(checkpoint_url))
+    target = checkpoint_target(checkpoint_url)
+    restarted = started_at(target, tid) if thread_id else None
+    if restarted is not None:
+        from jitplan.contracts.agent import PlanRequest
+
+        request = PlanRequest.model_validate(restarted)
+    direct = run_direct(request, tid, target)
     if direct is not None and direct.finished:  # run without LangGraph (agent.direct)
         return _cycle_result(None, tid, direct.state, [], False)
     with checkpointer(checkpoint_url) as saver:
         graph = _graph(saver)
         cfg = _config(tid)
-        if direct is not None:
+        fresh = {"thread_id": tid, "inputs": request.model_dump(mode="json"), "reasons": [], "revision": 0,
+                 "llm": {}}
+        snap = graph.get_state(cfg)
+        if direct is not None and direct.last_node is not None:
             # handed over (a human must decide, --apply, or a node failed): the graph goes on
             # from the last node the direct run finished, as if it had run it
-            from jitplan.agent.direct import handed_over
-
-            if direct.last_node is not None:
-                graph.update_state(cfg, direct.state, as_node=direct.last_node)
-            handed_over(checkpoint_target(checkpoint_url), tid)
-            graph.invoke(None if direct.last_node else direct.state, cfg, durability="sync")
-        elif thread_id and _known(graph, tid):
-            snap = graph.get_state(cfg)
+            graph.update_state(cfg, direct.state, as_node=direct.last_node)
+            handed_over(target, tid)
+            graph.invoke(None, cfg, durability="sync")
+        elif snap.values or snap.next:  # the graph's own thread: resumed if unfinished
             if snap.next:
                 graph.invoke(None, cfg, durability="sync")
-        else:
-            state = {"thread_id": tid, "inputs": request.model_dump(mode="json"), "reasons": [],
-                     "revision": 0, "llm": {}}
-            graph.invoke(state, cfg, durability="sync")
+        elif direct is not None or restarted is not None or _direct_values(graph, tid) is None:
+            # a new cycle, one whose first node failed on the direct path, or a killed direct
+            # cycle that the direct path does not take now (e.g. under JITPLAN_CRASH_AT)
+            try:
+                graph.invoke(fresh, cfg, durability="sync")  # checkpoints its input first
+            finally:
+                if restarted is not None or direct is not None:
+                    handed_over(target, tid)
         _run_followups(graph, tid)
         return result_of(graph, tid)
 

@@ -214,15 +214,35 @@ def _attributes(attrs: Mapping[str, Any] | None, kw: Mapping[str, Any]) -> dict[
 
 
 @contextmanager
-def span(name: str, *, attrs: Mapping[str, Any] | None = None, **attributes: Any) -> Iterator[Span]:
-    """Open a span (current for its block); exceptions are recorded and set the status."""
+def span(
+    name: str,
+    *,
+    attrs: Mapping[str, Any] | None = None,
+    abandon_on: tuple[type[BaseException], ...] = (),
+    **attributes: Any,
+) -> Iterator[Span]:
+    """Open a span (current for its block); exceptions are recorded and set the status.
+
+    An exception of a type in ``abandon_on`` leaves the span unended, so it is never exported:
+    for work that is done again, and traced, elsewhere (``agent.direct`` hands a node to the graph).
+    """
+    from opentelemetry import trace
+
     _ensure()
     assert _State.provider is not None
     tracer = _State.provider.get_tracer("jitplan")
-    with tracer.start_as_current_span(
-        name, attributes=_attributes(attrs, attributes), record_exception=True, set_status_on_exception=True
-    ) as s:
-        yield s
+    s = tracer.start_span(name, attributes=_attributes(attrs, attributes))
+    abandoned = False
+    try:
+        with trace.use_span(s, end_on_exit=False, record_exception=True, set_status_on_exception=True):
+            try:
+                yield s
+            except abandon_on:
+                abandoned = True
+                raise
+    finally:
+        if not abandoned:
+            s.end()
 
 
 def record_llm_call(

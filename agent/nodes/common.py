@@ -254,11 +254,15 @@ def maybe_crash(node: str) -> None:
 @contextlib.contextmanager
 def node_span(node: str, state: CycleState) -> Iterator[Any]:
     """A telemetry span around one node run (``jitplan.node.<name>``)."""
+    from jitplan.agent.nodes.human import outside_graph
     from jitplan.tools.telemetry import setup_telemetry, span
 
     setup_telemetry()
     plan = state.get("plan")
     plan_id = plan.get("id") if isinstance(plan, dict) else None
+    # outside the graph (agent.direct), a node that raises (or asks a human) is run again by
+    # the graph, which traces that run: this one's span is dropped, so each run is traced once
     with span(f"jitplan.node.{node}", attrs={"jitplan.thread_id": state.get("thread_id", ""),
-                                              "jitplan.node": node, "jitplan.plan_id": plan_id}) as sp:
+                                              "jitplan.node": node, "jitplan.plan_id": plan_id},
+              abandon_on=(Exception,) if outside_graph() else ()) as sp:
         yield sp

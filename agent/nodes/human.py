@@ -9,7 +9,7 @@ graph at the node before, which runs ``decide`` again and interrupts.
 
 from __future__ import annotations
 
-__all__ = ["HumanNeeded", "ask_human", "without_graph"]
+__all__ = ["HumanNeeded", "ask_human", "outside_graph", "without_graph"]
 
 import contextlib
 import contextvars
@@ -37,9 +37,14 @@ def without_graph() -> Iterator[None]:
         _OUTSIDE_GRAPH.reset(token)
 
 
+def outside_graph() -> bool:
+    """Whether the node running now runs inside ``without_graph()`` (``agent.direct``)."""
+    return _OUTSIDE_GRAPH.get()
+
+
 def ask_human(question: dict[str, Any]) -> Any:
     """The human's answer to ``question`` (LangGraph's ``interrupt``), or ``HumanNeeded``."""
-    if _OUTSIDE_GRAPH.get():
+    if outside_graph():
         raise HumanNeeded(question)
     # imported here only: a cycle run without the graph never imports langgraph
     from langgraph.types import interrupt

@@ -114,12 +114,17 @@ def test_a_rejected_cycle_is_the_graph_s(world: Path, tmp_path: Path, monkeypatc
     assert _direct_rows() == 1
 
 
-def test_an_escalated_cycle_is_handed_to_the_graph_and_waits(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_escalated_cycle_is_handed_to_the_graph_and_waits(
+    world: Path, cli: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     d, g = _both(world, monkeypatch, "hostile.yaml")
     assert (d.decision, d.status) == ("escalated", "interrupted"), d.reasons
     _same_result(d, g)
     assert _direct_rows() == 0 and _graph_threads() == {"cycle-d", "cycle-g"}
     assert _audited("cycle-d") == _audited("cycle-g")
+    rd, rg = _report(cli, "cycle-d"), _report(cli, "cycle-g")
+    assert rd == rg, json.dumps([(k, rd[k], rg.get(k)) for k in rd if rd[k] != rg.get(k)])
+    assert rd["nodes"]["decide"] == 1  # the direct path's try is not traced: only the graph's run
     assert load_result("cycle-d") == d
     done = approve_cycle("cycle-d", approve=True, role="clinical-lead", comment="ok")
     assert done.decision == "approved" and done.status == "done"
@@ -148,6 +153,11 @@ def test_a_failing_node_fails_under_the_graph_with_its_checkpoint(world: Path, t
     with pytest.raises(UserError, match=r"missing\.yaml"):
         run_cycle(bad, thread_id="cycle-bad")
     assert _direct_rows() == 0 and "cycle-bad" in _graph_threads()  # the graph's try, as before
+    from jitplan.contracts.home import jitplan_home
+    from jitplan.tools.telemetry import read_spans
+
+    tried = read_spans(jitplan_home() / "traces.jsonl", thread_id="cycle-bad")
+    assert [(sp["name"], sp["status"]) for sp in tried] == [("jitplan.node.perceive", "ERROR")]  # traced once
 
 
 def test_a_direct_cycle_reads_like_a_finished_one(world: Path) -> None:
@@ -275,3 +285,60 @@ def test_threads_starting_at_once_on_a_new_home(world: Path, tmp_path: Path, mon
         with ThreadPoolExecutor(max_workers=4) as pool:
             assert list(pool.map(one, range(4))) == ["noop", "escalated"] * 2
         assert _direct_rows() == 2
+
+
+
+def test_a_killed_direct_cycle_runs_again_from_its_own_inputs(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Named again (``--thread-id``, ``watch`` after a restart) with other inputs, or where the
+    direct path is not taken now, a killed direct cycle goes on with the inputs it started with."""
+    from jitplan.agent.nodes import check
+
+    def killed(state: Any) -> dict[str, Any]:
+        raise KeyboardInterrupt  # as a kill: not caught, nothing after it runs
+
+    for tid, then in (("cycle-k1", {}), ("cycle-k2", {"request": "enable answer-synthesizer"}),
+                      ("cycle-k3", {"crash_at": "nowhere"})):
+        with monkeypatch.context() as m:
+            m.setattr(check, "simulate", killed)
+            with pytest.raises(KeyboardInterrupt):
+                run_cycle(_request(world, "demand-rise.yaml"), thread_id=tid)
+        assert [k for k, _ in _audited(tid)] == ["inputs", "policy", "plan_draft", "validation"]
+        other = _request(world, "steady.yaml", request=then.get("request", ""))
+        with monkeypatch.context() as m:
+            if "crash_at" in then:
+                m.setenv("JITPLAN_CRASH_AT", then["crash_at"])  # the graph runs it, from its start
+            res = run_cycle(other, thread_id=tid)
+        assert res.decision == "approved", (tid, res.reasons)
+        assert [k for k, _ in _audited(tid)] == ["inputs", "policy", "plan_draft", "validation", "simulation",
+                                                 "approval", "outcome"]
+        assert load_values(tid)["inputs"]["signals"].endswith("demand-rise.yaml")
+        assert started_rows() == 0
+
+
+def started_rows() -> int:
+    with sqlite3.connect(checkpoint_target()) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {direct.STARTED}").fetchone()[0])
+
+
+def test_a_replaced_home_is_seen_by_the_graph_s_saver_too(world: Path) -> None:
+    run_cycle(_request(world), thread_id="cycle-1")
+    assert load_result("cycle-1").decision == "noop"  # the saver is open now
+    target = Path(checkpoint_target())
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    run_cycle(_request(world), thread_id="cycle-2")
+    assert load_result("cycle-2").decision == "noop"
+
+
+def test_connections_to_removed_homes_are_closed(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    for i in range(5):
+        home = tmp_path / f"home-{i}"
+        monkeypatch.setenv("JITPLAN_HOME", str(home))
+        run_cycle(_request(world), thread_id=f"cycle-{i}")
+        shutil.rmtree(home)
+    import threading
+
+    mine = [k for k in direct._CONNS if k[0] == threading.get_ident() and k[1].startswith(str(tmp_path))]
+    assert len(mine) <= 1, mine  # only the last home's, until the next connection is opened
