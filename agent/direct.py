@@ -182,7 +182,7 @@ def _graph_knows(conn: sqlite3.Connection, thread_id: str) -> bool:
 
 def eligible(request: Any, target: str) -> bool:
     """Whether a cycle on ``request`` may run here (before looking at its thread)."""
-    return (ENABLED and not target.startswith(("postgres://", "postgresql://"))
+    return (ENABLED and not target.startswith(("postgres://", "postgresql://")) and target != ":memory:"
             and not get_settings().crash_at and request.model is None and not request.request.strip())
 
 
