@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = ["SCHEMA", "SqliteAuditBackend"]
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from jitplan.tools.audit_chain import AUDIT_COLUMNS, StoredRow, audit_schema, bu
 SCHEMA = audit_schema("audit", "INTEGER")
 _COLS = AUDIT_COLUMNS
 BUSY_TIMEOUT_MS = 60_000
+_OPEN_LOCK = threading.Lock()
 
 
 def _row(r: tuple[Any, ...]) -> StoredRow:
@@ -44,23 +46,26 @@ class SqliteAuditBackend:
         if self.path.is_dir():
             raise UserError("is a directory, expected an SQLite audit database", source=str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("BEGIN IMMEDIATE")
+        # one set-up at a time in this process: threads opening a new file at once (regress
+        # --workers) would otherwise race its switch to WAL, which fails at once ("locked")
+        with _OPEN_LOCK:
             try:
-                for stmt in SCHEMA:
-                    self.conn.execute(stmt)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"not a usable SQLite audit database: {exc}", source=str(self.path)) from None
+                self.conn = sqlite3.connect(
+                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                )
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=FULL")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in SCHEMA:
+                        self.conn.execute(stmt)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"not a usable SQLite audit database: {exc}", source=str(self.path)) from None
         self._batch = 0
 
     @contextmanager

@@ -252,3 +252,30 @@ def test_two_processes_writing_1000_records_each_leave_one_intact_chain(tmp_path
 def test_missing_explicit_audit_file_is_bad_input(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     res = cli("audit", "verify", "--audit", tmp_path / "nope.db")
     assert res.code == 2 and "nope.db" in res.err and not (tmp_path / "nope.db").exists()
+
+
+def test_threads_opening_a_new_audit_database_at_once(tmp_path: Path) -> None:
+    """``jitplan regress --workers`` opens the audit log of a new home from several threads at
+    once; the new file's switch to WAL must not fail any of them ('database is locked')."""
+    import threading
+
+    from jitplan.tools.audit_sqlite import SqliteAuditBackend
+
+    for attempt in range(40):
+        path = tmp_path / f"a{attempt}" / "audit.db"
+        start = threading.Barrier(6)
+        errors: list[str] = []
+
+        def one(path: Path = path, start: threading.Barrier = start, errors: list[str] = errors) -> None:
+            start.wait()
+            try:
+                SqliteAuditBackend(path).conn.close()
+            except Exception as exc:  # collected, asserted below
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, (attempt, errors)
