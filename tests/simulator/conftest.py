@@ -100,6 +100,24 @@ def canary_plan(p95_ms: float = 2500.0, window_s: float = 600.0) -> Plan:
     )
 
 
+TINY_YAML = """\
+name: tiny
+seed: 3
+requests: 200
+traffic: {arrival: poisson, rate_rps: 5}
+service: {concurrency: 4, latency: {dist: exponential, mean_s: 0.5}}
+"""
+"""The sweep tests' small scenario, as a file (``scenario_file``)."""
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    """``TINY_YAML`` written to ``tmp_path/tiny.yaml``."""
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY_YAML, encoding="utf-8")
+    return p
+
+
 @pytest.fixture(name="mmc")
 def _mmc() -> Callable[..., Scenario]:
     return mmc

@@ -17,27 +17,12 @@ from jitplan.simulator.result import METRIC_NAMES
 from jitplan.simulator.sweep import SweepAxis, apply_params, parse_axis, sweep
 from jitplan.simulator.sweep_output import csv_text, unit_of
 
-TINY = """\
-name: tiny
-seed: 3
-requests: 200
-traffic: {arrival: poisson, rate_rps: 5}
-service: {concurrency: 4, latency: {dist: exponential, mean_s: 0.5}}
-"""
-
 
 def _tiny() -> Scenario:
     return Scenario(
         name="tiny", seed=3, requests=200, traffic=Traffic(rate_rps=5),
         service=Service(concurrency=4, latency=Latency(mean_s=0.5)),
     )
-
-
-@pytest.fixture
-def scenario_file(tmp_path: Path) -> Path:
-    p = tmp_path / "tiny.yaml"
-    p.write_text(TINY, encoding="utf-8")
-    return p
 
 
 def test_range_gives_n_evenly_spaced_points_including_both_ends() -> None:

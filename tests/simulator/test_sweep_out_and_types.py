@@ -13,21 +13,6 @@ import pytest
 
 from jitplan.simulator.sweep import parse_axis, sweep
 
-TINY = """\
-name: tiny
-seed: 3
-requests: 200
-traffic: {arrival: poisson, rate_rps: 5}
-service: {concurrency: 4, latency: {dist: exponential, mean_s: 0.5}}
-"""
-
-
-@pytest.fixture
-def scenario_file(tmp_path: Path) -> Path:
-    p = tmp_path / "tiny.yaml"
-    p.write_text(TINY, encoding="utf-8")
-    return p
-
 
 @pytest.mark.parametrize("kind", ["a-file", "under-a-file", "proc"])
 def test_unwritable_out_exits_2_naming_out_before_the_sweep_runs(

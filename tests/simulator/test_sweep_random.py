@@ -15,13 +15,6 @@ from jitplan.simulator import run
 from jitplan.simulator.sweep import SweepAxis, apply_params, parse_axis, random_points, sweep
 from jitplan.simulator.sweep_output import csv_text
 
-TINY = """\
-name: tiny
-seed: 3
-requests: 200
-traffic: {arrival: poisson, rate_rps: 5}
-service: {concurrency: 4, latency: {dist: exponential, mean_s: 0.5}}
-"""
 AXES = [parse_axis("traffic.rate_rps=2:8", "random"), parse_axis("service.concurrency=2:6", "random")]
 
 
@@ -82,10 +75,10 @@ def test_design_and_points_must_agree(kwargs: dict[str, object], source: str) ->
         sweep(_tiny(), AXES, replications=1)
 
 
-def test_cli_random_csv_json_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    scenario = tmp_path / "tiny.yaml"
-    scenario.write_text(TINY, encoding="utf-8")
-    args = ["sweep", str(scenario), "--design", "random", "--points", "6", "--param", "traffic.rate_rps=2:8",
+def test_cli_random_csv_json_and_plots(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["sweep", str(scenario_file), "--design", "random", "--points", "6", "--param", "traffic.rate_rps=2:8",
             "--param", "service.concurrency=2:6", "--replications", "2", "--seed", "9"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
@@ -110,10 +103,10 @@ def test_cli_random_csv_json_and_plots(tmp_path: Path, capsys: pytest.CaptureFix
     ["--param", "traffic.rate_rps=2:8"],
     ["--design", "random", "--points", "3", "--param", "traffic.nope=2:8"],
 ])
-def test_cli_bad_random_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]) -> None:
-    scenario = tmp_path / "tiny.yaml"
-    scenario.write_text(TINY, encoding="utf-8")
-    assert main(["sweep", str(scenario), *extra, "--out", str(tmp_path / "o")]) == 2
+def test_cli_bad_random_input_exits_2(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
+) -> None:
+    assert main(["sweep", str(scenario_file), *extra, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert ("--param" in err or "--points" in err) and "Traceback" not in err
     assert not (tmp_path / "o").exists()
