@@ -71,7 +71,7 @@ class DirectRun:
 _CONNS: dict[tuple[int, str], tuple[sqlite3.Connection, int]] = {}
 SETUP_LOCK = threading.Lock()
 """Held while a connection to a checkpoint database is set up in this process (here, and by
-``agent.runtime`` for the graph's saver): switching a new file to WAL and creating tables at
+``agent.checkpoints`` for the graph's saver): switching a new file to WAL and creating tables at
 once from two connections fails at once with 'database is locked' instead of waiting."""
 
 

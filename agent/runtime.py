@@ -1,4 +1,8 @@
-"""Checkpointer selection: SQLite under ``jitplan_home()`` by default, Postgres by URL."""
+"""Running, resuming, reading and deciding planning cycles (directly or through the graph).
+
+Where their checkpoints live is ``agent.checkpoints``; ``CHECKPOINT_ENV``, ``checkpoint_target``
+and ``checkpointer`` are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -13,140 +17,17 @@ __all__ = [
     "run_cycle",
 ]
 
-import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-from jitplan.contracts.settings import get_settings
-
-CHECKPOINT_ENV = "JITPLAN_CHECKPOINT_URL"
-
-
-def checkpoint_target(url: str | None = None) -> str:
-    """Where checkpoints go: a postgres URL, or a SQLite file path."""
-    from jitplan.contracts.home import jitplan_home
-
-    url = url or get_settings().checkpoint_url
-    if url is None:
-        return str(jitplan_home() / "checkpoints.db")
-    if url.startswith("sqlite:///"):
-        return url.removeprefix("sqlite:///")
-    return url
-
-
-_SAVERS: dict[str, Any] = {}
-_SAVER_INODES: dict[str, int] = {}
-"""The file each kept SQLite saver opened: a home cleaned and used again gets a new saver."""
-_PG_SET_UP: set[str] = set()
-_PG_SETUP_LOCK = 0x6A6974706C616F  # advisory lock serialising the saver's migrations
-
-
-def _redacted(target: str) -> str:
-    """A checkpoint target safe to print: a postgres URL without its password."""
-    import re
-
-    return re.sub(r"^(postgres(?:ql)?://[^:/@]*):[^@/]*@", r"\1:***@", target)
-
-
-@contextlib.contextmanager
-def _postgres_saver(saver_cls: Any, url: str) -> Iterator[Any]:
-    """A ``PostgresSaver`` on its own connection, set up (migrated) once per process and URL.
-
-    The connection is what ``PostgresSaver.from_conn_string`` opens (autocommit, no prepared
-    statements, dict rows) plus ``synchronous_commit = on``, so a checkpoint written with
-    durability "sync" is on disk when the step returns, whatever the server default.
-    ``setup()`` runs under an advisory lock, taken by polling so that a waiting process holds
-    no snapshot while the other runs the ``CREATE INDEX CONCURRENTLY`` migrations.
-    """
-    import time
-
-    from psycopg import Connection  # type: ignore[import-not-found]
-    from psycopg.rows import dict_row  # type: ignore[import-not-found]
-
-    from jitplan.contracts.errors import RunError, UserError
-
-    try:
-        conn = Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
-    except Exception as exc:  # psycopg.OperationalError: bad URL, server down, auth
-        raise UserError(f"cannot connect to the Postgres checkpointer: {exc}", source=CHECKPOINT_ENV) from None
-    with conn:
-        conn.execute("SET synchronous_commit TO on")
-        saver = saver_cls(conn)
-        if url not in _PG_SET_UP:
-            deadline = time.monotonic() + 120
-            while not (conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_PG_SETUP_LOCK,)).fetchone()
-                       or {}).get("ok"):
-                if time.monotonic() > deadline:
-                    raise RunError(f"timed out waiting for another process to set up {_redacted(url)}")
-                time.sleep(0.05)
-            try:
-                saver.setup()
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_SETUP_LOCK,))
-            _PG_SET_UP.add(url)
-        yield saver
-
-
-@contextlib.contextmanager
-def checkpointer(url: str | None = None) -> Iterator[Any]:
-    """Yield a LangGraph checkpointer. SQLite savers stay open for the process (one per file)."""
-    target = checkpoint_target(url)
-    if target.startswith(("postgres://", "postgresql://")):
-        try:
-            from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[import-not-found]
-        except ImportError:
-            from jitplan.contracts.errors import UserError
-
-            raise UserError(
-                "a postgres checkpoint URL needs the postgres extra: pip install 'jitplan[postgres]'",
-                source=CHECKPOINT_ENV,
-            ) from None
-        with _postgres_saver(PostgresSaver, target) as saver:
-            try:
-                yield saver
-            finally:
-                _GRAPHS.pop(id(saver), None)  # one saver per call: do not keep its graph
-        return
-    import sqlite3
-    from pathlib import Path
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from jitplan.agent.direct import inode_of
-
-    key = str(Path(target).resolve())
-    saver = _SAVERS.get(key)
-    if saver is None or inode_of(Path(key)) != _SAVER_INODES.get(key):  # new, or the file replaced
-        from jitplan.agent.direct import SETUP_LOCK
-
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        with SETUP_LOCK:  # not at once with the direct path's own set-up on a new file
-            conn = sqlite3.connect(target, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL survives a killed process (what resume needs); set
-            # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
-            mode = get_settings().checkpoint_sync.upper()
-            conn.execute(f"PRAGMA synchronous={mode}")
-            saver = SqliteSaver(conn)
-            saver.setup()  # its tables, now rather than at the first write
-        _SAVERS[key] = saver
-        _SAVER_INODES[key] = inode_of(Path(key))
-    yield saver
-
-
-_GRAPHS: dict[int, Any] = {}
-
-
-def _graph(saver: Any) -> Any:
-    """The compiled graph for ``saver`` (compiling costs ~25 ms; done once per saver)."""
-    from jitplan.agent.graph import build_graph
-
-    graph = _GRAPHS.get(id(saver))
-    if graph is None or graph.checkpointer is not saver:
-        graph = build_graph(saver)
-        _GRAPHS[id(saver)] = graph
-    return graph
+from jitplan.agent.checkpoints import (
+    CHECKPOINT_ENV,
+    checkpoint_target,
+    checkpointer,
+    compiled_graph,
+    decision_lock,
+    redacted,
+)
 
 
 def new_thread_id() -> str:
@@ -292,7 +173,7 @@ def _require_known(graph: Any, thread_id: str, checkpoint_url: str | None) -> No
 
     if not _known(graph, thread_id):
         raise UserError(f"no planning cycle with thread id {thread_id!r} in "
-                        f"{_redacted(checkpoint_target(checkpoint_url))}", source="THREAD_ID")
+                        f"{redacted(checkpoint_target(checkpoint_url))}", source="THREAD_ID")
 
 
 def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str | None = None) -> Any:
@@ -315,7 +196,7 @@ def run_cycle(request: Any, *, thread_id: str | None = None, checkpoint_url: str
     if direct is not None and direct.finished:  # run without LangGraph (agent.direct)
         return _cycle_result(None, tid, direct.state, [], False)
     with checkpointer(checkpoint_url) as saver:
-        graph = _graph(saver)
+        graph = compiled_graph(saver)
         cfg = _config(tid)
         fresh = {"thread_id": tid, "inputs": request.model_dump(mode="json"), "reasons": [], "revision": 0,
                  "llm": {}}
@@ -345,7 +226,7 @@ def resume_cycle(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     """Continue an unfinished cycle (e.g. after a crash) from its last checkpoint."""
 
     with checkpointer(checkpoint_url) as saver:
-        graph = _graph(saver)
+        graph = compiled_graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         cfg = _config(thread_id)
         snap = graph.get_state(cfg)
@@ -364,7 +245,7 @@ def load_result(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
     """The ``CycleResult`` of a known cycle as checkpointed (nothing is run)."""
 
     with checkpointer(checkpoint_url) as saver:
-        graph = _graph(saver)
+        graph = compiled_graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         return result_of(graph, thread_id)
 
@@ -372,45 +253,13 @@ def load_result(thread_id: str, *, checkpoint_url: str | None = None) -> Any:
 def load_values(thread_id: str, *, checkpoint_url: str | None = None) -> dict[str, Any]:
     """The checkpointed state values of a known cycle (inputs, plan, signals, ...)."""
     with checkpointer(checkpoint_url) as saver:
-        graph = _graph(saver)
+        graph = compiled_graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         values = dict(graph.get_state(_config(thread_id)).values or {})
         return values or _direct_values(graph, thread_id) or {}
 
 
 _APPROVE_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _decision_lock(saver: Any, target: str, thread_id: str) -> Iterator[None]:
-    """Exclusive across processes for one thread's decision.
-
-    SQLite: ``flock`` on ``locks/approve-<hash>.lock`` beside the checkpoint db (under
-    ``JITPLAN_HOME`` by default; released by the kernel if the holder dies). Postgres: a
-    session advisory lock on the saver's own connection (closed, hence released, after the call).
-    """
-    import hashlib
-
-    digest = hashlib.sha256(f"{target}\0{thread_id}".encode()).digest()
-    if target.startswith(("postgres://", "postgresql://")):
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        saver.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            saver.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-        return
-    import fcntl
-    from pathlib import Path
-
-    locks = Path(target).resolve().parent / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"approve-{digest.hex()[:24]}.lock", "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another process decides this thread
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def approve_cycle(
@@ -420,7 +269,7 @@ def approve_cycle(
 
     Raises ``UserError`` for an unknown thread, one not waiting for approval (already decided:
     by whom), or a role the escalation does not list among its approvers. Decisions are
-    serialised per thread across threads and processes (``_decision_lock``) and the state is
+    serialised per thread across threads and processes (``checkpoints.decision_lock``) and the state is
     re-read under the lock, so of concurrent approvals exactly one resumes the cycle.
     """
     from langgraph.types import Command
@@ -428,8 +277,8 @@ def approve_cycle(
     from jitplan.contracts.errors import UserError
 
     with _APPROVE_LOCK, checkpointer(checkpoint_url) as saver, \
-            _decision_lock(saver, checkpoint_target(checkpoint_url), thread_id):
-        graph = _graph(saver)
+            decision_lock(saver, checkpoint_target(checkpoint_url), thread_id):
+        graph = compiled_graph(saver)
         _require_known(graph, thread_id, checkpoint_url)
         current = result_of(graph, thread_id)
         if current.decision != "escalated" or current.status != "interrupted":
