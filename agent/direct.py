@@ -206,7 +206,7 @@ def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
     _write(target, (f"INSERT OR REPLACE INTO {STARTED} (thread_id, inputs) VALUES (?, ?)",
                     (thread_id, json.dumps(inputs, sort_keys=True))))
     from jitplan.agent.graph import FIRST, next_node, node_functions
-    from jitplan.agent.nodes.human import HumanNeeded, without_graph
+    from jitplan.agent.nodes.human import without_graph
 
     funcs = node_functions()
     state: dict[str, Any] = {"thread_id": thread_id, "inputs": inputs, "reasons": [], "revision": 0, "llm": {}}
@@ -220,10 +220,8 @@ def run_direct(request: Any, thread_id: str, target: str) -> DirectRun | None:
         try:
             with without_graph():
                 update = funcs[node](dict(state))  # type: ignore[arg-type]
-        except HumanNeeded:  # the graph runs decide again, and interrupts
-            return DirectRun(state, False, last)
-        except Exception:  # the graph runs the node again: it fails as it always did, checkpointed
-            return DirectRun(state, False, last)
+        except Exception:  # HumanNeeded (the graph runs decide again and interrupts), or a
+            return DirectRun(state, False, last)  # failure (it fails there as it always did, checkpointed)
         state.update(update)
         last, node = node, next_node(node, state)  # type: ignore[arg-type]
     else:
