@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,7 @@ import pytest
 
 from jitplan.contracts.signals import SignalSnapshot
 from jitplan.tools.audit import AuditLog
-
-
-def fresh(src: Path, dst: Path, ahead_s: float = 3600.0) -> Path:
-    """A copy of a snapshot taken ``ahead_s`` from now (gates use samples after a stage began)."""
-    snap = SignalSnapshot.from_file(src)
-    shift = datetime.now(UTC) + timedelta(seconds=ahead_s) - snap.observed_at
-    doc = snap.model_dump(mode="json")
-    doc["observed_at"] = (snap.observed_at + shift).isoformat()
-    for d, sig in zip(doc["signals"], snap.signals, strict=True):
-        d["observed_at"] = (sig.observed_at + shift).isoformat()
-    dst.write_text(json.dumps(doc))
-    return dst
+from tests.agent.test_apply_cli import fresh  # a snapshot re-dated to just ahead of now
 
 
 @pytest.fixture
