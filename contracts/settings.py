@@ -22,6 +22,7 @@ the change at once.
 | ``JITPLAN_EVIDENCE_MAX_AGE_DAYS`` | ``evidence_max_age_days`` | 14 (older evidence is stale) |
 | ``JITPLAN_CRASH_AT`` | ``crash_at`` | none (fault injection for tests) |
 | ``JITPLAN_NUMBA_CACHE_DIR`` | ``numba_cache_dir`` | numba's (next to the code, else ``~/.cache/numba``; a temp folder when neither is writable) |
+| ``JITPLAN_KERNELS`` | ``kernels`` | ``auto``: the simulator's kernels built ahead of time once (C compiler needed), else numba's JIT; ``jit``: always the JIT; ``aot``: built ahead of time or an error |
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Settings(BaseModel):
     evidence_max_age_days: float = Field(default=14.0, gt=0, allow_inf_nan=False)
     crash_at: str | None = None
     numba_cache_dir: Path | None = None
+    kernels: Literal["auto", "aot", "jit"] = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,7 +73,7 @@ class Settings(BaseModel):
         for var, name in ENV_VARS.items():
             value = env.get(var, "").strip()
             if value:
-                raw[name] = value.lower() if name == "checkpoint_sync" else value
+                raw[name] = value.lower() if name in ("checkpoint_sync", "kernels") else value
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -99,6 +101,7 @@ ENV_VARS: dict[str, str] = {
     "JITPLAN_EVIDENCE_MAX_AGE_DAYS": "evidence_max_age_days",
     "JITPLAN_CRASH_AT": "crash_at",
     "JITPLAN_NUMBA_CACHE_DIR": "numba_cache_dir",
+    "JITPLAN_KERNELS": "kernels",
 }
 """Environment variable -> ``Settings`` field."""
 

@@ -14,6 +14,7 @@ __all__ = ["ArrivalStream", "Trace", "load_trace"]
 import csv
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -24,10 +25,7 @@ from numpy.typing import NDArray
 
 from jitplan.contracts.errors import UserError
 from jitplan.contracts.scenario import Traffic
-from jitplan.simulator.numba_cache import configure as _configure_numba_cache
-from jitplan.simulator.numba_cache import njit
-
-_configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
+from jitplan.simulator.jit import njit
 
 _EMPTY = np.empty(0, dtype=np.float64)
 
@@ -110,9 +108,18 @@ def load_trace(path: str) -> Trace:
 class ArrivalStream:
     """Arrivals for one replication; call ``between`` with consecutive, increasing windows."""
 
-    def __init__(self, traffic: Traffic, rng: np.random.Generator, tick_s: float) -> None:
+    def __init__(
+        self,
+        traffic: Traffic,
+        rng: np.random.Generator,
+        tick_s: float,
+        gaps_to_times: Callable[[NDArray[np.float64], float, float], None] | None = None,
+    ) -> None:
+        """``gaps_to_times``: the compiled ``_gaps_to_times`` to call (``compiled.kernels()``'s;
+        by default numba's JIT)."""
         self.traffic = traffic
         self.rng = rng
+        self._gaps_to_times = gaps_to_times or _gaps_to_times
         self.tick_s = tick_s
         self.trace = (
             load_trace(traffic.path) if traffic.arrival == "trace" and traffic.path else None
@@ -206,7 +213,7 @@ class ArrivalStream:
             buf[: head.shape[0]] = head
             times = buf[head.shape[0]:]
             self.rng.standard_exponential(out=times)
-            _gaps_to_times(times, 1.0 / rate, t)  # in place, one pass
+            self._gaps_to_times(times, 1.0 / rate, float(t))  # in place, one pass
             if times[-1] >= t1:
                 k = int(np.searchsorted(times, t1))
                 done.append(buf[: head.shape[0] + k])

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import simpy
 
-from jitplan.simulator import kernel as K
 from jitplan.simulator.arrivals import ArrivalStream
 from jitplan.simulator.clock import Late
+from jitplan.simulator.compiled import kernels
 from jitplan.simulator.stats import Chunk, Recorder
 from jitplan.simulator.variates import UnitVariates
 from jitplan.simulator.world import World
@@ -98,6 +98,7 @@ class FastPlane:
     def process(self, done: simpy.Event) -> Generator[simpy.Event, Any, None]:
         """Compute chunk after chunk until the run ends, then trigger ``done``."""
         emp, emp_len = self.world.empirical
+        run_batch = kernels().run_batch
         while True:
             t = self.env.now
             h = self._horizon(t)
@@ -120,7 +121,7 @@ class FastPlane:
             k0 = math.floor(t / self.tick_s)
             k1 = max(k0 + 1, math.ceil(h / self.tick_s))
             ch = Chunk.empty(k0, k1 - k0, len(self.world.keys), tick_hists=self.recorder.keep_series)
-            self.n_retry = K.run_batch(
+            self.n_retry = run_batch(
                 arr_t,
                 tin,
                 tout,

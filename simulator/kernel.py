@@ -29,6 +29,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from jitplan.simulator.jit import njit
 from jitplan.simulator.layout import (
     F_BUSY,
     F_COST,
@@ -58,11 +59,7 @@ from jitplan.simulator.layout import (
     P_USD_OUT,
     P_USD_REQ,
 )
-from jitplan.simulator.numba_cache import configure as _configure_numba_cache
-from jitplan.simulator.numba_cache import njit
 from jitplan.simulator.records import bin_of, draw_service, quality_at, record_one
-
-_configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 
 LINEAR_MAX = 16
 """Up to this many servers the free times are scanned linearly; above, kept as a 4-ary min-heap."""

@@ -8,12 +8,14 @@ container), numba would refuse to decorate the kernels at import, so ``configure
 it at a folder under the system temp dir. ``JITPLAN_NUMBA_CACHE_DIR`` (``Settings.numba_cache_dir``)
 names the folder outright; numba's own ``NUMBA_CACHE_DIR`` wins over both.
 
-Every module defining cached kernels calls ``configure()`` before its first ``@njit``.
+``folder()`` makes the same choice without importing numba: the kernels built ahead of time
+(``simulator.aot``) live there too. ``simulator.jit`` calls ``configure()`` before it makes the
+first dispatcher.
 
 numba builds some 100,000 long-lived objects while it is imported and while its CPU target is
 set up (the first call of any kernel); the cyclic GC would scan them over and over (~20% of
-that time), so both run with it paused: ``njit`` is imported from here, and ``ready()`` sets the
-target up before a replication's first kernel call.
+that time), so both run with it paused (``gc_paused``): ``simulator.jit`` imports numba so, and
+``ready()`` sets the target up.
 
 ``configure`` also spares the first dispatch scipy.linalg's import (about 0.1 s of CPU, a third
 of numba's first dispatch): numba's array registry asks ``ensure_blas()`` whether a BLAS is
@@ -25,7 +27,7 @@ when a kernel uses it (``_defer_blas_probe``).
 
 from __future__ import annotations
 
-__all__ = ["configure", "njit", "ready"]
+__all__ = ["configure", "folder", "gc_paused", "ready"]
 
 import gc
 import importlib.machinery
@@ -41,7 +43,7 @@ from jitplan.contracts.settings import get_settings
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """The cyclic GC off inside (back to its previous state after): for loading code only."""
     was = gc.isenabled()
     gc.disable()
@@ -52,10 +54,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-with _gc_paused():
-    from numba import njit
-
+BESIDE = Path(__file__).resolve().parent / "__pycache__"
+"""numba's default cache folder for these kernels: next to their source."""
 _DONE: list[str] = []
+_FOLDERS: dict[tuple[str, str], Path] = {}
 _READY: list[bool] = []
 
 
@@ -66,7 +68,7 @@ def ready() -> None:
         return
     from numba.core.registry import cpu_target
 
-    with _gc_paused():
+    with gc_paused():
         cpu_target.target_context.refresh()
     _READY.append(True)
 
@@ -80,25 +82,42 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def folder() -> Path:
+    """The folder jitplan's compiled kernels live in, chosen without importing numba:
+    ``NUMBA_CACHE_DIR``, else ``JITPLAN_NUMBA_CACHE_DIR``, else next to the code when writable,
+    else the user's cache folder (``$XDG_CACHE_HOME/numba``), else one under the temp dir."""
+    own = os.environ.get("NUMBA_CACHE_DIR", "").strip()
+    explicit = get_settings().numba_cache_dir
+    key = (own, str(explicit))
+    found = _FOLDERS.get(key)
+    if found is None:
+        if own:
+            found = Path(own).expanduser()
+        elif explicit is not None:
+            found = explicit.expanduser()
+        elif _writable(BESIDE):
+            found = BESIDE
+        else:
+            found = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+            if not _writable(found):
+                uid = os.getuid() if hasattr(os, "getuid") else 0
+                found = Path(tempfile.gettempdir()) / f"jitplan-numba-{uid}"
+        _FOLDERS[key] = found
+    return found
+
+
 def configure() -> str | None:
-    """Set numba's cache folder when jitplan must choose it; returns the folder set, if any."""
+    """Set numba's cache folder when jitplan must choose it (``folder()``, unless that is
+    numba's own choice); returns the folder set, if any. Imports numba's configuration."""
     from numba.core import config
 
     if _DONE:
         return _DONE[0] or None
     chosen = ""
-    explicit = get_settings().numba_cache_dir
-    if getattr(config, "CACHE_DIR", ""):  # NUMBA_CACHE_DIR: the user's choice
-        pass
-    elif explicit is not None:
-        chosen = str(explicit.expanduser())
-    elif not _writable(Path(__file__).resolve().parent / "__pycache__"):
-        from numba.misc.appdirs import AppDirs
-
-        user_dir = AppDirs(appname="numba", appauthor=False).user_cache_dir  # type: ignore[no-untyped-call]
-        if not _writable(Path(user_dir)):
-            uid = os.getuid() if hasattr(os, "getuid") else 0
-            chosen = str(Path(tempfile.gettempdir()) / f"jitplan-numba-{uid}")
+    if not getattr(config, "CACHE_DIR", ""):  # NUMBA_CACHE_DIR: the user's choice
+        where = folder()
+        if where != BESIDE:
+            chosen = str(where)
     if chosen:
         Path(chosen).mkdir(parents=True, exist_ok=True)
         config.CACHE_DIR = chosen  # type: ignore[attr-defined]  # read when a kernel is decorated

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jitplan.simulator.histogram import BINS_PER_DECADE, LO_S, NBINS
+from jitplan.simulator.jit import njit
 from jitplan.simulator.layout import (
     F_BUSY,
     F_COST,
@@ -29,10 +30,6 @@ from jitplan.simulator.layout import (
     P_QSLOPE,
     P_QT0,
 )
-from jitplan.simulator.numba_cache import configure as _configure_numba_cache
-from jitplan.simulator.numba_cache import njit
-
-_configure_numba_cache()  # before the first @njit: where the compiled kernels are cached
 
 _LOG_LO = math.log10(LO_S)
 _LOG10_2 = math.log10(2.0)

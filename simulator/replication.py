@@ -12,13 +12,14 @@ import simpy
 
 from jitplan.contracts.plan import Plan
 from jitplan.contracts.scenario import Scenario
+from jitplan.simulator import jit
 from jitplan.simulator import layout as L
 from jitplan.simulator.arrivals import ArrivalStream
+from jitplan.simulator.compiled import kernels
 from jitplan.simulator.control import PlanRun, dq_process, fault_process
 from jitplan.simulator.exact import ExactPlane
 from jitplan.simulator.fast import FastPlane
 from jitplan.simulator.histogram import percentile
-from jitplan.simulator.numba_cache import ready as _numba_ready
 from jitplan.simulator.result import ReplicationResult
 from jitplan.simulator.stats import Recorder, window_metrics
 from jitplan.simulator.variates import UnitVariates
@@ -62,11 +63,15 @@ def run_replication(
 
     ``series=False`` skips the per-tick time series (``ReplicationResult.series`` has no
     rows); every metric, gate and timeline event is the same."""
-    _numba_ready()  # the kernels' first call sets numba's target up; with the GC paused here
+    if engine == "fast":
+        gaps_to_times = kernels().gaps_to_times  # built ahead of time (loaded or built now), or JIT
+    else:
+        jit.compile_all()  # the exact engine's helpers: numba's JIT, set up with the GC paused
+        gaps_to_times = None
     arrivals_ss, variates_ss, control_ss = seed_seq.spawn(3)
     rng = np.random.default_rng(control_ss)
     env = simpy.Environment()
-    stream = ArrivalStream(sc.traffic, np.random.default_rng(arrivals_ss), 1.0)
+    stream = ArrivalStream(sc.traffic, np.random.default_rng(arrivals_ss), 1.0, gaps_to_times)
     tick_s = effective_tick_s(sc, max(stream.mean_rate(), 1e-9))
     sc = sc.model_copy(update={"tick_s": tick_s})
     stream.tick_s = tick_s

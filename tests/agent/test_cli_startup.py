@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("langgraph", "litellm", "numpy", "simpy", "pydantic", "langchain_core", "numba", "regopy")
 
@@ -82,7 +84,19 @@ def test_offline_cycle_imports_neither_litellm_nor_langgraph(world: object) -> N
                "matplotlib", "pandas", "networkx")
     rc, out, loaded = _after_cli(_plan_args(world, "demand-rise.yaml", "--evidence", f"{world}/evidence"), modules)
     assert rc == 0 and '"decision": "approved"' in out
-    assert loaded == {"numba"}, loaded  # it simulated, without the graph (agent.direct) or a model
+    # it simulated, without the graph (agent.direct) or a model; with the kernels built ahead of
+    # time (simulator.aot), without numba too
+    from jitplan.simulator.compiled import kernels
+
+    assert loaded == (set() if kernels().origin == "aot" else {"numba"}), loaded
+
+
+def test_offline_cycle_on_the_jit_kernels_imports_numba(world: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JITPLAN_KERNELS", "jit")
+    rc, out, loaded = _after_cli(_plan_args(world, "demand-rise.yaml", "--evidence", f"{world}/evidence"),
+                                 ("numba", "langgraph"))
+    assert rc == 0 and '"decision": "approved"' in out
+    assert loaded == {"numba"}, loaded
 
 
 def test_an_escalated_offline_cycle_hands_over_to_langgraph(world: object) -> None:

@@ -1,7 +1,11 @@
-"""numba's first dispatch finds scipy's BLAS without importing scipy.linalg, and gets the same answer."""
+"""numba's first dispatch finds scipy's BLAS without importing scipy.linalg, and gets the same answer.
+
+The kernels run on numba's JIT here (``JITPLAN_KERNELS=jit``): built ahead of time, they import
+no numba at all (``test_aot.py``)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -20,7 +24,8 @@ RUN = (
 
 
 def _run(code: str) -> list[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    env = {**os.environ, "JITPLAN_KERNELS": "jit"}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
 
 
 def test_first_dispatch_skips_scipy_linalg_and_blas_still_works() -> None:

@@ -1,4 +1,7 @@
-"""JITPLAN_NUMBA_CACHE_DIR: the compiled kernels are cached (and found again) in the folder named."""
+"""JITPLAN_NUMBA_CACHE_DIR: the compiled kernels are cached (and found again) in the folder named.
+
+numba's JIT cache here (``JITPLAN_KERNELS=jit``); the kernels built ahead of time use the same
+folder (``test_aot.py``)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ def test_kernels_are_cached_in_the_named_folder(tmp_path: Path) -> None:
     cache = tmp_path / "numba-cache"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["JITPLAN_NUMBA_CACHE_DIR"] = str(cache)
+    env["JITPLAN_KERNELS"] = "jit"
     first = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, check=True)
     assert first.stdout.split()[-1] == str(cache)
     index = sorted(p.name for p in cache.rglob("*.nbi"))
@@ -33,7 +37,7 @@ def test_kernels_are_cached_in_the_named_folder(tmp_path: Path) -> None:
 
 def test_numba_s_own_variable_wins(tmp_path: Path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-own"),
-           "JITPLAN_NUMBA_CACHE_DIR": str(tmp_path / "ours")}
+           "JITPLAN_NUMBA_CACHE_DIR": str(tmp_path / "ours"), "JITPLAN_KERNELS": "jit"}
     out = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == str(tmp_path / "numba-own")
     assert not (tmp_path / "ours").exists()
