@@ -3,8 +3,10 @@
 Each group is imported in a fresh interpreter, after its prerequisites (so the figure is the
 group's own cost): CPU seconds (``time.process_time``, less disturbed by other processes than
 wall time) and resident memory added (``/proc/self/statm``), medians over ``--runs``
-interpreters. ``numba first dispatch`` is the first call of the cached fast-engine kernels
-(numba's target set-up, BLAS check included; the kernels themselves load from the disk cache).
+interpreters. "First simulation" is the first run of the fast engine: with the kernels built
+ahead of time (``simulator.aot``: one extension module loaded) or on numba's JIT
+(``JITPLAN_KERNELS=jit``: numba's import and target set-up, BLAS check included; the kernels
+themselves load from numba's disk cache).
 ``litellm`` is paid once per process, on the LLM planner's path only.
 
 Then each CLI path runs once in a fresh interpreter and the groups it imported are listed:
@@ -28,6 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+_SIM_SETUP = (
+    "import jitplan.simulator as s\n"
+    "from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic\n"
+    "sc = Scenario(name='t', seed=1, requests=200, traffic=Traffic(rate_rps=5.0), "
+    "service=Service(concurrency=2, latency=Latency(mean_s=0.2)))"
+)
 # (group, prerequisites imported first, the statement timed, module that marks it in sys.modules)
 GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("pydantic + jitplan contracts", "", "import jitplan.contracts.catalog, jitplan.contracts.plan, "
@@ -39,11 +47,12 @@ GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("langgraph graph (langchain-core, langsmith)", "import pydantic, langgraph.checkpoint.sqlite",
      "import langgraph.graph", "langgraph.graph"),
     ("numpy", "", "import numpy", "numpy"),
-    ("numba + simulator", "import numpy, pydantic", "import jitplan.simulator", "numba"),
-    ("numba first dispatch (cached kernels)", "import jitplan.simulator as s\n" + (
-        "from jitplan.contracts.scenario import Latency, Scenario, Service, Traffic\n"
-        "sc = Scenario(name='t', seed=1, requests=200, traffic=Traffic(rate_rps=5.0), "
-        "service=Service(concurrency=2, latency=Latency(mean_s=0.2)))"), "s.run(sc, replications=1)",
+    ("simulator (its kernels lazy)", "import numpy, pydantic", "import jitplan.simulator", "jitplan.simulator.aot"),
+    ("first simulation, kernels built ahead of time (load)", _SIM_SETUP, "s.run(sc, replications=1)",
+     "jitplan.simulator.compiled"),
+    ("numba", "import numpy", "import numba", "numba"),
+    ("first simulation on numba's JIT (import, cached kernels, target set-up)",
+     "import os; os.environ['JITPLAN_KERNELS'] = 'jit'\n" + _SIM_SETUP, "s.run(sc, replications=1)",
      "numba.np.arraymath"),
     ("scipy.stats", "import numpy", "import scipy.stats", "scipy.stats"),
     ("regopy (Rego engine)", "", "import regopy", "regopy"),

@@ -169,26 +169,24 @@ def _cold(n: int, features: int) -> None:
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, float, int, Any]:
     """(seconds, seconds inside the compiled kernel, kernel calls, result) of ``fn()``."""
-    from jitplan.simulator import kernel
+    from run_batch_patch import with_run_batch
 
-    kern = kernel.run_batch
     inside = [0.0, 0]
 
-    def counted(*a: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return kern(*a)
-        finally:
-            inside[0] += time.perf_counter() - t
-            inside[1] += 1
+    def counting(kern: Callable[..., int]) -> Callable[..., int]:
+        def counted(*a: Any) -> int:
+            t = time.perf_counter()
+            try:
+                return kern(*a)
+            finally:
+                inside[0] += time.perf_counter() - t
+                inside[1] += 1
+        return counted
 
-    kernel.run_batch = counted  # type: ignore[attr-defined,method-assign,assignment]
-    try:
+    with with_run_batch(counting):
         t0 = time.perf_counter()
         out = fn()
         return time.perf_counter() - t0, float(inside[0]), int(inside[1]), out
-    finally:
-        kernel.run_batch = kern  # type: ignore[attr-defined,method-assign,assignment]
 
 
 def main(argv: list[str] | None = None) -> int:

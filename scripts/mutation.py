@@ -165,6 +165,7 @@ def run_mutmut(mod: Module, dest: Path, timeout_s: float, jobs: int) -> tuple[in
     env["MYPY_CACHE_DIR"] = str(WORK / ".mypy_cache")  # shared: only the mutated file is re-checked
     if mod.jit:
         env["NUMBA_DISABLE_JIT"] = "1"
+        env["JITPLAN_KERNELS"] = "jit"  # the mutated Python, not a module built ahead of time from it
     mutmut = Path(sys.executable).with_name("mutmut")
     log = dest / "mutmut.log"
     start = time.monotonic()
