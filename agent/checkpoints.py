@@ -109,6 +109,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from jitplan.agent.direct import inode_of
+    from jitplan.tools.sqlite_wal import enable_wal
 
     key = str(Path(target).resolve())
     saver = _SAVERS.get(key)
@@ -118,7 +119,7 @@ def checkpointer(url: str | None = None) -> Iterator[Any]:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         with SETUP_LOCK:  # not at once with the direct path's own set-up on a new file
             conn = sqlite3.connect(target, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn)  # another process may be setting the same new file up
             # WAL + NORMAL survives a killed process (what resume needs); set
             # JITPLAN_CHECKPOINT_SYNC=full to also survive power loss, at ~10 ms per step.
             mode = get_settings().checkpoint_sync.upper()

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from jitplan.contracts.settings import get_settings
+from jitplan.tools.sqlite_wal import enable_wal
 
 ENABLED = True
 """Switch for tests comparing the direct path with the graph."""
@@ -94,7 +95,7 @@ def _connection(target: str) -> sqlite3.Connection:
         # wait for a writer on the same file (the graph's saver, another cycle) as the saver
         # would; autocommit, so that writes take the write lock up front (BEGIN IMMEDIATE)
         conn = sqlite3.connect(target, timeout=30.0, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")  # as the graph's checkpointer
+        enable_wal(conn)  # as the graph's checkpointer
         for create in _CREATE:
             conn.execute(create)
         if kept is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from jitplan.contracts.errors import RunError, UserError
 from jitplan.tools.audit_chain import AUDIT_COLUMNS, StoredRow, audit_schema, build_row
+from jitplan.tools.sqlite_wal import enable_wal
 
 SCHEMA = audit_schema("audit", "INTEGER")
 _COLS = AUDIT_COLUMNS
@@ -54,7 +55,7 @@ class SqliteAuditBackend:
                     self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
                 )
                 self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                self.conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(self.conn)  # another process may be setting the same new file up
                 self.conn.execute("PRAGMA synchronous=FULL")
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jitplan.tools.sqlite_wal import enable_wal
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
     scope TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, mtime_ns INTEGER, size INTEGER,
@@ -85,7 +87,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.conn)
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(_SCHEMA)
