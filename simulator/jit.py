@@ -14,7 +14,9 @@ from __future__ import annotations
 
 __all__ = ["LazyKernel", "compile_all", "compiled", "njit"]
 
+import importlib
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -24,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _PENDING: list[LazyKernel] = []
 _COMPILED: list[bool] = []
+_COMPILING = threading.Lock()
 
 
 class LazyKernel:
@@ -37,6 +40,7 @@ class LazyKernel:
         self.__qualname__ = py_func.__qualname__
         self.__module__ = py_func.__module__
         self.__doc__ = py_func.__doc__
+        self.__wrapped__ = py_func  # inspect.signature() and help() read the function, not numba
 
     def __call__(self, *args: Any) -> Any:
         if self.dispatcher is None:
@@ -49,6 +53,9 @@ class LazyKernel:
         if self.dispatcher is None:
             compile_all()
         return getattr(self.dispatcher, name)
+
+    def __reduce__(self) -> tuple[Callable[[str, str], Any], tuple[str, str]]:
+        return _by_name, (self.__module__, self.__qualname__)  # as numba's dispatchers pickle
 
     def __repr__(self) -> str:
         state = "compiled" if self.dispatcher is not None else "not compiled yet"
@@ -79,6 +86,12 @@ def compile_all() -> None:
     Once per process; the GC is paused meanwhile (numba builds ~100,000 long-lived objects)."""
     if _COMPILED:
         return
+    with _COMPILING:
+        if not _COMPILED:
+            _compile_pending()
+
+
+def _compile_pending() -> None:
     from jitplan.simulator.numba_cache import configure, ready
 
     configure()
@@ -97,6 +110,10 @@ def compile_all() -> None:
         _PENDING.clear()
         _COMPILED.append(True)
     ready()
+
+
+def _by_name(module: str, qualname: str) -> Any:
+    return getattr(importlib.import_module(module), qualname)
 
 
 def _dispatcher(lazy: LazyKernel) -> Any:

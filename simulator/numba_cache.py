@@ -29,6 +29,7 @@ from __future__ import annotations
 
 __all__ = ["configure", "folder", "gc_paused", "ready"]
 
+import contextlib
 import gc
 import importlib.machinery
 import importlib.util
@@ -82,6 +83,13 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _user_cache() -> Path | None:
+    try:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+    except RuntimeError:  # no home directory to be found
+        return None
+
+
 def folder() -> Path:
     """The folder jitplan's compiled kernels live in, chosen without importing numba:
     ``NUMBA_CACHE_DIR``, else ``JITPLAN_NUMBA_CACHE_DIR``, else next to the code when writable,
@@ -98,10 +106,12 @@ def folder() -> Path:
         elif _writable(BESIDE):
             found = BESIDE
         else:
-            found = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
-            if not _writable(found):
+            found = _user_cache()
+            if found is None or not _writable(found):
                 uid = os.getuid() if hasattr(os, "getuid") else 0
                 found = Path(tempfile.gettempdir()) / f"jitplan-numba-{uid}"
+                with contextlib.suppress(OSError):
+                    found.mkdir(mode=0o700, exist_ok=True)  # private: compiled code is loaded from it
         _FOLDERS[key] = found
     return found
 

@@ -118,7 +118,7 @@ def test_insisting_on_ahead_of_time_without_a_compiler_fails_the_run(tmp_path: P
 
 def test_the_key_covers_the_kernel_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     here = Path(aot.__file__).resolve().parent
-    for name in (*aot.SOURCES, "aot"):
+    for name in aot.SOURCES:
         shutil.copy(here / f"{name}.py", tmp_path / f"{name}.py")
     monkeypatch.setattr(aot, "_KEYS", [])
     monkeypatch.setattr(aot, "_HERE", tmp_path)
@@ -126,7 +126,11 @@ def test_the_key_covers_the_kernel_sources(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(aot, "_KEYS", [])
     with open(tmp_path / "layout.py", "a", encoding="utf-8") as f:
         f.write("\n# a constant changed\n")
-    assert aot.key() != same
+    changed = aot.key()
+    assert changed != same
+    monkeypatch.setattr(aot, "_KEYS", [])
+    monkeypatch.setenv("NUMBA_OPT", "1")  # numba's settings change the code
+    assert aot.key() not in (same, changed)
 
 
 def test_the_key_names_every_simulator_module_the_kernels_import() -> None:
@@ -135,28 +139,128 @@ def test_the_key_names_every_simulator_module_the_kernels_import() -> None:
     here = Path(aot.__file__).resolve().parent
     for name in aot.SOURCES:
         tree = ast.parse((here / f"{name}.py").read_text(encoding="utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jitplan.simulator."):
-                imported = (node.module or "").rsplit(".", 1)[1]
-                assert imported in (*aot.SOURCES, "jit"), f"{name}.py imports {imported}: add it to aot.SOURCES"
+        for node in ast.walk(tree):
+            found: list[str] = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "") == "jitplan.simulator":
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jitplan.simulator."):
+                found = [(node.module or "").split(".")[2]]
+            elif isinstance(node, ast.Import):
+                found = [a.name.split(".")[2] for a in node.names if a.name.startswith("jitplan.simulator.")]
+            for imported in found:
+                assert imported in (*aot.SOURCES, "jit", "numba_cache"), f"{name}.py imports {imported}: add it to aot.SOURCES"
 
 
 @needs_compiler
 def test_a_module_anyone_may_rewrite_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JITPLAN_KERNELS", "aot")
     assert compiled.kernels().origin == "aot"
-    real = aot.module_path(compiled.folder())
-    target = aot.module_path(tmp_path)
-    shutil.copy(real, target)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    target = aot.module_path(private)
+    shutil.copy(aot.module_path(compiled.folder()), target)
     target.chmod(0o755)
-    assert aot._trusted(target)
+    assert aot._others_may_write(target) == ""
     target.chmod(0o777)  # group and others may write it: someone else could have
-    assert not aot._trusted(target)
-    assert aot.load(tmp_path) is None
+    module, why = aot._load(private)
+    assert module is None and "writable by group or others" in why
+
+
+def test_a_folder_others_may_write_is_neither_loaded_from_nor_built_into(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setattr(aot, "_compile", _must_not_build)
+    with pytest.raises(aot.AotUnavailable, match="folder others can change"):
+        aot.obtain(shared)
+    assert not list(shared.iterdir())
+
+
+def _must_not_build(folder: Path) -> None:
+    raise AssertionError("built")
+
+
+def _private(tmp_path: Path) -> Path:
+    folder = tmp_path / "kernels"
+    folder.mkdir(mode=0o700)
+    return folder
 
 
 def test_a_module_that_will_not_load_is_none_not_a_crash(tmp_path: Path) -> None:
-    target = aot.module_path(tmp_path)
+    folder = _private(tmp_path)
+    target = aot.module_path(folder)
     target.write_bytes(b"not an extension module")
     target.chmod(0o644)
-    assert aot.load(tmp_path) is None
+    module, why = aot._load(folder)
+    assert module is None and "does not load" in why
+
+
+def test_a_build_that_will_not_load_is_kept_as_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _private(tmp_path)
+
+    def garbage(folder: Path) -> None:  # "builds", but nothing loadable (a noexec mount, say)
+        aot.module_path(folder).write_bytes(b"\x7fELF but not really")
+        aot.module_path(folder).chmod(0o755)
+
+    monkeypatch.setattr(aot, "_compile", garbage)
+    with pytest.raises(aot.AotUnavailable, match="not usable"):
+        aot.obtain(folder)
+    assert "not usable" in (aot.failure(folder) or "")
+    monkeypatch.setattr(aot, "_compile", _must_not_build)  # the next process does not build again
+    with pytest.raises(aot.AotUnavailable, match="not usable"):
+        aot.obtain(folder)
+
+
+def test_a_failure_is_kept_for_its_toolchain_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _private(tmp_path)
+    monkeypatch.setattr(aot, "_compile", lambda folder: (_ for _ in ()).throw(RuntimeError("no compiler")))
+    with pytest.raises(aot.AotUnavailable, match="no compiler"):
+        aot.obtain(folder)
+    assert aot.failure(folder) == "RuntimeError: no compiler"
+    monkeypatch.setenv("CC", str(tmp_path / "a-new-compiler"))  # another toolchain: worth a try
+    assert aot.failure(folder) is None
+
+
+def test_a_full_disk_is_not_kept_as_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _private(tmp_path)
+    monkeypatch.setattr(aot, "_compile", lambda folder: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(aot.AotUnavailable, match="No space"):
+        aot.obtain(folder)
+    assert aot.failure(folder) is None
+
+
+def test_numba_s_disable_jit_runs_the_kernels_as_python_and_keeps_no_failure(tmp_path: Path) -> None:
+    cache = tmp_path / "kernels"
+    out = _fresh(tmp_path, JITPLAN_NUMBA_CACHE_DIR=str(cache), NUMBA_DISABLE_JIT="1")
+    assert out["origin"] == "jit" and "NUMBA_DISABLE_JIT" in str(out["why"])
+    assert not list(cache.glob("jitplan_kernels_*"))
+
+
+@needs_compiler
+def test_the_built_functions_refuse_arrays_they_would_misread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("JITPLAN_KERNELS", "aot")
+    gaps_to_times = compiled.kernels().gaps_to_times
+    base = np.ones(8)
+    with pytest.raises(TypeError, match="gaps must be a C-contiguous writable float64"):
+        gaps_to_times(base[::2], 1.0, 0.0)  # a strided view: the neighbours would be overwritten
+    assert (base == 1.0).all()
+    with pytest.raises(TypeError, match="int64"):
+        gaps_to_times(np.ones(4, dtype=np.int64), 1.0, 0.0)
+    frozen = np.ones(4)
+    frozen.flags.writeable = False
+    with pytest.raises(TypeError, match="writable"):
+        gaps_to_times(frozen, 1.0, 0.0)
+    fine = np.ones(4)
+    gaps_to_times(fine, 0.5, 10.0)
+    assert fine.tolist() == [10.5, 11.0, 11.5, 12.0]
+
+
+def test_a_lazy_kernel_pickles_by_name() -> None:
+    import pickle
+
+    from jitplan.simulator import records
+
+    assert pickle.loads(pickle.dumps(records.record_batch)) is records.record_batch
