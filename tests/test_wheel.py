@@ -27,6 +27,7 @@ import random
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 import venv
 import zipfile
@@ -294,6 +295,20 @@ def test_installed_wheel_runs_the_job_from_a_foreign_folder(installed: Path, use
                       "print(type(res.to_frame()).__name__, len(res.to_frame()))\n")
     run = _run([str(installed / "python"), str(script)], user_dir, env)
     assert run.returncode == 0 and run.stdout.split() == ["DataFrame", "2"], run.stderr[-3000:]
+
+    # the fast engine's kernels were built ahead of time into the venv (not this checkout), and
+    # a new process runs them without importing numba
+    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]):
+        probe = _run([str(installed / "python"), "-c",
+                      "import sys, jitplan.simulator as s\n"
+                      "from jitplan.simulator import aot, compiled\n"
+                      "s.run('ex/scenarios/sim/mm10.yaml', replications=1)\n"
+                      "print(compiled.kernels().origin, 'numba' in sys.modules, aot.module_path(compiled.folder()))"],
+                     user_dir, env)
+        assert probe.returncode == 0, probe.stderr[-3000:]
+        origin, numba_loaded, module = probe.stdout.split()
+        assert (origin, numba_loaded) == ("aot", "False"), probe.stdout
+        assert module.startswith(str(installed.parent)) and Path(module).is_file(), module
     print(f"\ncommands against the installed wheel took {time.perf_counter() - t0:.1f} s")
 
 
