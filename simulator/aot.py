@@ -48,6 +48,8 @@ SOURCES = ("kernel", "records", "arrivals", "layout", "histogram", "aot_exports"
 they call, the constants numba freezes into them, the exports) or built by."""
 FORMAT = "2"
 """Bumped when the way a module is built changes outside the files above."""
+PRUNE_AFTER_DAYS = 30
+"""A build removes other keys' modules older than this (``_prune``)."""
 LOCK_WAIT_S = 300.0
 """How long a process waits for another one building the same module before using the JIT."""
 
@@ -272,7 +274,21 @@ def obtain(folder: Path, *, retry: bool = False, building: Callable[[], None] | 
             reason = f"built in {folder} but not usable: {why}"
             _record_failure(folder, reason)
             raise AotUnavailable(reason)
+        _prune(folder)
         return module
+
+
+def _prune(folder: Path) -> None:
+    """Remove other keys' modules (and their lock and failure files) not built again for
+    PRUNE_AFTER_DAYS: an upgrade or an edit leaves the old ones behind (~0.7 MB each)."""
+    mine = _name()
+    oldest = time.time() - PRUNE_AFTER_DAYS * 86400
+    for path in folder.glob("jitplan_kernels_*"):
+        if path.name.startswith(mine):
+            continue
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < oldest:
+                path.unlink()
 
 
 def _compile(folder: Path) -> None:

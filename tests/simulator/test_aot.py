@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,25 @@ def test_a_lazy_kernel_pickles_by_name() -> None:
     from jitplan.simulator import records
 
     assert pickle.loads(pickle.dumps(records.record_batch)) is records.record_batch
+
+
+@needs_compiler
+def test_a_build_prunes_other_keys_modules_left_for_a_month(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JITPLAN_KERNELS", "aot")
+    built = aot.module_path(compiled.folder())
+    assert compiled.kernels().origin == "aot" and built.is_file()
+    folder = _private(tmp_path)
+    suffix = built.name.split(".", 1)[1]
+    stale, recent = folder / f"jitplan_kernels_0123456789abcdef.{suffix}", folder / f"jitplan_kernels_fedcba9876543210.{suffix}"
+    for path in (stale, recent, stale.with_suffix(".lock")):
+        path.write_bytes(b"old")
+    month = time.time() - 31 * 86400
+    os.utime(stale, (month, month))
+    os.utime(stale.with_suffix(".lock"), (month, month))
+    unrelated = folder / "kernel.run_batch-171.py311.nbi"  # numba's own cache: not ours to prune
+    unrelated.write_bytes(b"numba")
+    os.utime(unrelated, (month, month))
+    monkeypatch.setattr(aot, "_compile", lambda folder: shutil.copy(built, aot.module_path(folder)))
+    aot.obtain(folder)
+    assert not stale.exists() and not stale.with_suffix(".lock").exists()
+    assert recent.exists() and unrelated.exists() and aot.module_path(folder).exists()
