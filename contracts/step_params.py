@@ -17,7 +17,9 @@ Parameters per action (what they do is defined once, in ``DeploymentState.apply`
   the run compares the observed one with;
 - ``set_budget``: ``usd_per_day`` (required), the daily spend cap in USD, >= 0 (``null``: no cap,
   restoring an uncapped feature);
-- ``disable``: ``fallback`` (optional), the feature id taking over (informational);
+- ``disable``: ``fallback`` (optional), the feature id taking over; when it is the fallback the
+  catalog declares and serving by this step, the validator holds the step's tolerances to its
+  SLO (the gate then watches the fallback at work), else to the disabled feature's;
 - ``escalate``: ``reason`` (optional), what the human is asked to decide;
 - ``enable``, ``promote``, ``shadow``, ``pin_version``, ``noop``: no parameters.
 """

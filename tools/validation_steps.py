@@ -135,7 +135,7 @@ class StepChecker:
         before = self._get(fid)
         self._params(step, spec, before)
         if step.mutating:
-            self._tolerances(step, spec)
+            self._tolerances(step, self._gated_spec(step, spec))
             self._compensation(step, before)
         if spec is not None and action in NEEDS_DEPENDENCIES:
             self._dependencies(step, spec)
@@ -232,6 +232,18 @@ class StepChecker:
                     step.id)
 
     # ---- tolerances ----------------------------------------------------------------------
+
+    def _gated_spec(self, step: Step, spec: FeatureSpec | None) -> FeatureSpec | None:
+        """Whose SLO a step's tolerances answer to: the feature's own, except a ``disable``
+        handing the feature's traffic to its fallback, that is ``params.fallback`` naming the
+        fallback the catalog declares, serving by this step (an earlier step enabled it). Its
+        gate then watches the fallback at work, held to the fallback's SLO: the fallback is a
+        governed choice made in the catalog, not in the plan."""
+        fb = step.params.get("fallback") if step.action == "disable" else None
+        if spec is None or not fb or fb != spec.fallback:
+            return spec
+        serving = self._get(fb).version
+        return (self.store.get(fb, serving) if serving else None) or spec
 
     def _tolerances(self, step: Step, spec: FeatureSpec | None) -> None:
         if not step.tolerances:

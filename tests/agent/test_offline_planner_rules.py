@@ -115,11 +115,8 @@ def test_plan_matches_the_reviewed_golden_plan(name: str) -> None:
     assert plan == golden[name]
 
 
-KNOWN_INVALID = {
-    "severe cost overrun with its fallback off":
-        "the disable step carries the fallback's SLO tolerances (tone-rewriter quality >= 0.8), which "
-        "the validator judges against the disabled feature's SLO (reply-drafter quality_min 0.85)",
-}
+KNOWN_INVALID: dict[str, str] = {}
+"""Scenarios whose offline plan the validator rejects (a strict xfail each, with the reason)."""
 
 
 @pytest.mark.parametrize("name", [
@@ -196,6 +193,32 @@ def test_cost_rules() -> None:
     assert _acts(none) == [("disable", "sentiment-tagger")] and none["steps"][0]["params"] == {"fallback": None}
     needed = build_offline_plan(SCENARIOS["severe cost overrun of a needed feature"])
     assert _acts(needed) == [("set_budget", "pii-redactor")]
+
+
+def _rules_broken(plan: dict[str, Any], c: PlanningContext, catalog: Catalog = CAT) -> list[str]:
+    report = validate(plan, catalog, list(c.statuses), c.state, None)
+    return [v.code for v in report.violations]
+
+
+def test_a_disable_handing_over_to_the_catalog_fallback_is_held_to_the_fallback_s_slo() -> None:
+    """The validator, the planner and the gate agree: after the disable, the fallback serves the
+    feature's traffic, so the step's gate is held to the fallback's SLO (quality >= 0.8 for
+    tone-rewriter, where reply-drafter's own is 0.85) -- only for the catalog's own fallback,
+    serving by then."""
+    c = SCENARIOS["severe cost overrun with its fallback off"]
+    plan = build_offline_plan(c)
+    assert any(t["metric"] == "quality" and t["threshold"] < 0.85 for t in plan["steps"][1]["tolerances"])
+    assert _rules_broken(plan, c) == []
+    unnamed = json.loads(json.dumps(plan))
+    unnamed["steps"][1]["params"] = {"fallback": None}  # no hand-over named: its own SLO
+    assert "tolerance_looser_than_slo" in _rules_broken(unnamed, c)
+    undeclared = CAT.model_copy(update={"features": [  # tone-rewriter serving, but not the catalog's choice
+        f.model_copy(update={"fallback": None}) if f.id == "reply-drafter" else f for f in CAT.features]})
+    assert "tolerance_looser_than_slo" in _rules_broken(plan, c, undeclared)
+    not_serving = json.loads(json.dumps(plan))
+    not_serving["steps"] = not_serving["steps"][1:]  # the fallback is never enabled
+    not_serving["steps"][0]["depends_on"] = []
+    assert "tolerance_looser_than_slo" in _rules_broken(not_serving, c)
 
 
 def test_plan_ids_are_deterministic_and_depend_on_the_request() -> None:
