@@ -150,7 +150,8 @@ def decision_lock(saver: Any, target: str, thread_id: str) -> Iterator[None]:
     """Exclusive across processes for one thread's decision.
 
     SQLite: ``flock`` on ``locks/approve-<hash>.lock`` beside the checkpoint db (under
-    ``JITPLAN_HOME`` by default; released by the kernel if the holder dies). Postgres: a
+    ``JITPLAN_HOME`` by default; released by the kernel if the holder dies), removed by its
+    holder on release; a waiter that locked a removed file locks the new one instead. Postgres: a
     session advisory lock on the saver's own connection (closed, hence released, after the call).
     """
     import hashlib
@@ -165,13 +166,26 @@ def decision_lock(saver: Any, target: str, thread_id: str) -> Iterator[None]:
             saver.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         return
     import fcntl
+    import os
     from pathlib import Path
 
     locks = Path(target).resolve().parent / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"approve-{digest.hex()[:24]}.lock", "a+b") as fh:
+    path = locks / f"approve-{digest.hex()[:24]}.lock"
+    while True:  # the file is removed by its holder on release: lock the one still at the path
+        fh = open(path, "a+b")  # noqa: SIM115 (closed below)
         fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another process decides this thread
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            current = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        fh.close()  # locked a file its holder had just removed: take the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # while held: one file per decision would otherwise pile up
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
