@@ -246,14 +246,14 @@ def obtain(folder: Path, *, retry: bool = False, building: Callable[[], None] | 
     doubt = _others_may_write(folder)
     if doubt:
         raise AotUnavailable(f"not loaded from or built into a folder others can change: {doubt}")
-    module, why = _load(folder)
+    module, _ = _load(folder)
     if module is not None:
         return module
     earlier = None if retry else failure(folder)
     if earlier is not None:
         raise AotUnavailable(earlier)
     with _locked(folder):
-        module, why = _load(folder)  # built by another process meanwhile?
+        module, _ = _load(folder)  # built by another process meanwhile?
         if module is not None:
             return module
         earlier = None if retry else failure(folder)

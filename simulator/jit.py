@@ -12,7 +12,7 @@ later Python calls skip the stand-in.
 
 from __future__ import annotations
 
-__all__ = ["LazyKernel", "compile_all", "compiled", "njit"]
+__all__ = ["LazyKernel", "compile_all", "njit"]
 
 import importlib
 import sys
@@ -74,11 +74,6 @@ def njit(**options: Any) -> Callable[[F], F]:
         return cast(F, lazy)
 
     return wrap
-
-
-def compiled() -> bool:
-    """Whether numba has been loaded and the kernels made into dispatchers in this process."""
-    return bool(_COMPILED)
 
 
 def compile_all() -> None:
